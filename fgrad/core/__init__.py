@@ -1,0 +1,15 @@
+"""fgrad's core: the IR, primitives, tracing, the evaluator and the printer."""
+
+from fgrad.core.dtypes import aval_of
+from fgrad.core.errors import (
+    ConcretizationError, EscapedTracerError, FgradError, MissingRuleError, ShapeDtypeError,
+    Source, TracerConversionError,
+)
+from fgrad.core.evaluate import eval_program
+from fgrad.core.ir import Atom, Aval, Eqn, Literal, Program, Var
+from fgrad.core.primitive import Primitive
+from fgrad.core.trace import (
+    EVAL_TRACE, StagingTrace, Tracer, bind, current_trace, staging, trace_to_program,
+    use_trace,
+)
+from fgrad.core.typecheck import typecheck

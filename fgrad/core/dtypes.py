@@ -1,0 +1,90 @@
+"""Dtypes and abstract values of the things users hand to fgrad.
+
+fgrad follows JAX's type system exactly (JAX runs the programs, so it must agree with JAX):
+dtypes are canonicalized (float64 becomes float32 unless `jax_enable_x64` is on), Python
+scalars are *weakly typed*, and promotion uses JAX's lattice through `jax.dtypes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from jax import dtypes as jdt
+
+from fgrad.core.ir import Aval
+
+float0 = jdt.float0
+bfloat16 = np.dtype(jdt.bfloat16)
+
+_PYTHON_SCALAR_DTYPES = {bool: np.bool_, int: np.int64, float: np.float64, complex: np.complex128}
+
+
+def canonicalize(dtype) -> np.dtype:
+    return np.dtype(jdt.canonicalize_dtype(dtype))
+
+
+def default_float() -> np.dtype:
+    return canonicalize(np.float64)
+
+
+def default_int() -> np.dtype:
+    return canonicalize(np.int64)
+
+
+def is_python_scalar(x) -> bool:
+    return type(x) in _PYTHON_SCALAR_DTYPES
+
+
+def aval_of(x) -> Aval:
+    """The abstract value of anything fgrad accepts as an operand."""
+    aval = getattr(x, "aval", None)  # fgrad tracers and JAX tracers
+    if isinstance(aval, Aval):
+        return aval
+    if aval is not None and hasattr(aval, "weak_type"):
+        return Aval(tuple(aval.shape), np.dtype(aval.dtype), aval.weak_type)
+    t = type(x)
+    if t in _PYTHON_SCALAR_DTYPES:
+        return Aval((), canonicalize(_PYTHON_SCALAR_DTYPES[t]), True)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return Aval(x.shape, canonicalize(x.dtype), False)
+    if hasattr(x, "shape") and hasattr(x, "dtype"):  # jax.Array, jax.ShapeDtypeStruct
+        return Aval(tuple(x.shape), canonicalize(x.dtype), bool(getattr(x, "weak_type", False)))
+    raise TypeError(
+        f"fgrad cannot use a value of type {t.__name__} as an array: expected a fgrad or JAX "
+        f"array, a NumPy array, or a Python scalar (got {x!r:.80})."
+    )
+
+
+def is_float(dtype) -> bool:
+    return np.issubdtype(dtype, np.floating) or dtype == bfloat16
+
+
+def is_complex(dtype) -> bool:
+    return np.issubdtype(dtype, np.complexfloating)
+
+
+def is_inexact(dtype) -> bool:
+    return is_float(dtype) or is_complex(dtype)
+
+
+def is_integer(dtype) -> bool:
+    return np.issubdtype(dtype, np.integer)
+
+
+def is_bool(dtype) -> bool:
+    return dtype == np.bool_
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype of a complex dtype (complex64 -> float32); other dtypes unchanged."""
+    return np.finfo(dtype).dtype if is_complex(dtype) else np.dtype(dtype)
+
+
+def promote(*avals: Aval) -> tuple[np.dtype, bool]:
+    """JAX's type promotion: the common dtype of operands and whether it is weak."""
+    args = [_PYTHON_TYPE_OF_KIND[a.dtype.kind] if a.weak_type else a.dtype for a in avals]
+    dtype, weak = jdt.result_type(*args, return_weak_type_flag=True)
+    # A weak operand keeps its own width when it is the only one (weak f16 + weak f16).
+    return canonicalize(dtype), weak
+
+
+_PYTHON_TYPE_OF_KIND = {"b": bool, "i": int, "u": int, "f": float, "c": complex, "V": float}

@@ -1,0 +1,203 @@
+"""fgrad's intermediate representation: programs of equations over typed variables.
+
+A `Program` is in A-normal form and single assignment, like a jaxpr: every equation applies
+one primitive to atoms (variables or scalar literals) and binds fresh variables. Values
+captured from outside the traced function are the program's *consts*: leading variables
+whose values travel with the program. Programs are immutable and hash by structure
+(variables renumbered canonically, literal values, const avals, primitive params), so they
+can key caches; equality also compares the const values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Aval:
+    """The abstract value of an array: its shape, dtype and whether its type is weak.
+
+    A weak type comes from a Python scalar: it adapts to the other operand's dtype, so
+    float32 array * 2.0 stays float32 (JAX's rule).
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    weak_type: bool = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape=None, dtype=None, weak_type=None) -> Aval:
+        return Aval(
+            self.shape if shape is None else tuple(shape),
+            self.dtype if dtype is None else np.dtype(dtype),
+            self.weak_type if weak_type is None else weak_type,
+        )
+
+    def __str__(self) -> str:
+        return f"{dtype_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+
+_SHORT_DTYPE_NAMES = {
+    "float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16",
+    "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "complex64": "c64", "complex128": "c128", "bool": "bool",
+}
+
+
+def dtype_name(dtype) -> str:
+    name = np.dtype(dtype).name
+    return _SHORT_DTYPE_NAMES.get(name, "float0" if name.startswith("void") else name)
+
+
+class Var:
+    """A variable of a program. Compared and hashed by identity."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: Aval):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Var<{self.aval}>"
+
+
+class Literal:
+    """A scalar constant written into an equation (a Python or NumPy scalar)."""
+
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value: Any, aval: Aval):
+        self.value = value
+        self.aval = aval
+
+    @property
+    def key(self) -> tuple:
+        # repr tells 0.0 from -0.0 and keeps nan equal to itself.
+        return ("literal", self.aval, repr(self.value))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Literal) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        v = self.value
+        text = repr(v.item() if isinstance(v, np.generic) else v)
+        return f"{text}:{self.aval}"
+
+
+Atom = Union[Var, Literal]
+
+
+class Eqn:
+    """`outputs = primitive(*inputs, **params)`, created at `source` in the user's code."""
+
+    __slots__ = ("primitive", "inputs", "outputs", "params", "source")
+
+    def __init__(self, primitive, inputs: tuple[Atom, ...], outputs: tuple[Var, ...],
+                 params: dict[str, Any], source=None):
+        self.primitive = primitive
+        self.inputs = inputs
+        self.outputs = outputs
+        self.params = params
+        self.source = source
+
+    def __repr__(self) -> str:
+        from fgrad.core.printer import format_eqn
+        return format_eqn(self)
+
+
+class Program:
+    """A closed, immutable program: `outputs = f(*inputs)` given the values of `constvars`."""
+
+    __slots__ = ("constvars", "constvals", "inputs", "eqns", "outputs", "_key")
+
+    def __init__(self, constvars, constvals, inputs, eqns, outputs):
+        self.constvars: tuple[Var, ...] = tuple(constvars)
+        self.constvals: tuple[Any, ...] = tuple(constvals)
+        self.inputs: tuple[Var, ...] = tuple(inputs)
+        self.eqns: tuple[Eqn, ...] = tuple(eqns)
+        self.outputs: tuple[Atom, ...] = tuple(outputs)
+        self._key = None
+        if len(self.constvars) != len(self.constvals):
+            raise ValueError("a program needs exactly one value per const variable")
+
+    @property
+    def in_avals(self) -> list[Aval]:
+        return [v.aval for v in self.inputs]
+
+    @property
+    def out_avals(self) -> list[Aval]:
+        return [v.aval for v in self.outputs]
+
+    @property
+    def key(self) -> tuple:
+        """The program's structure with canonical variable numbers; const values excluded."""
+        if self._key is None:
+            self._key = _structural_key(self)
+        return self._key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Program):
+            return NotImplemented
+        return self is other or (
+            self.key == other.key
+            and all(map(_same_value, self.constvals, other.constvals))
+        )
+
+    def __str__(self) -> str:
+        from fgrad.core.printer import format_program
+        return format_program(self)
+
+    __repr__ = __str__
+
+    def pretty(self, source: bool = False) -> str:
+        """The program as text; with `source=True` each equation names the user's line."""
+        from fgrad.core.printer import format_program
+        return format_program(self, show_source=source)
+
+
+def _same_value(a, b) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, (np.ndarray, np.generic)) or hasattr(a, "__array_priority__"):
+        try:
+            return (np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype
+                    and bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)))
+        except Exception:  # abstract values (tracers) have no value to compare
+            return False
+    return False
+
+
+def _structural_key(program: Program) -> tuple:
+    numbers: dict[Var, int] = {}
+
+    def bind(v: Var) -> int:
+        numbers[v] = len(numbers)
+        return v.aval
+
+    def ref(a: Atom):
+        return a.key if isinstance(a, Literal) else numbers[a]
+
+    head = (tuple(bind(v) for v in program.constvars), tuple(bind(v) for v in program.inputs))
+    eqns = tuple(
+        (e.primitive, tuple(ref(a) for a in e.inputs), tuple(bind(v) for v in e.outputs),
+         tuple(sorted(e.params.items())))
+        for e in program.eqns
+    )
+    return head, eqns, tuple(ref(a) for a in program.outputs)

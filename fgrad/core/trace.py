@@ -1,0 +1,369 @@
+"""Tracing: how calls to primitives become values or equations.
+
+There is one thread-local *current trace*. `bind(prim, *args, **params)` hands every
+primitive application to it:
+
+- the `EvalTrace` at the bottom computes at once through `prim.lower` (eager mode). Its
+  values are JAX arrays, or JAX tracers when fgrad runs inside `jax.jit` / `jax.vmap`;
+- a `StagingTrace` records an equation and returns a `Tracer` for each output. Anything
+  that is not one of *its own* tracers (checked by identity) becomes a const of the program
+  being built: Python and NumPy scalars become literals; arrays, JAX tracers and tracers of
+  outer fgrad traces become const variables. That is closure conversion, and it is why nested
+  transforms need no trace levels: an inner trace sees an outer value as a constant.
+
+A staging trace may know the concrete values of its inputs (define-by-run, outside jit).
+Then `bool(x > 0)`, `float(x)` or a Python `while` on a traced value evaluates just the part
+of the program that value needs, memoized. On an abstract trace the same read raises
+`ConcretizationError`. When a trace is closed its tracers are dead; touching one raises
+`EscapedTracerError`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import jax
+import numpy as np
+
+from fgrad.core.dtypes import aval_of, canonicalize
+from fgrad.core.errors import (
+    ConcretizationError, EscapedTracerError, ShapeDtypeError, Source, TracerConversionError,
+    at_user_line, user_source,
+)
+from fgrad.core.ir import Aval, Eqn, Literal, Program, Var
+
+
+class Trace:
+    name: str
+    closed: bool = False
+
+    def process(self, prim, args, params, source: Source | None):
+        raise NotImplementedError  # abstract base: EvalTrace and StagingTrace implement it
+
+
+class EvalTrace(Trace):
+    """Computes each primitive at once with `jax.lax`."""
+
+    name = "eval"
+
+    def process(self, prim, args, params, source):
+        avals = []
+        for a in args:
+            if isinstance(a, Tracer):
+                raise _escaped(a)
+            avals.append(aval_of(a))
+        abstract_eval(prim, avals, params, source)
+        return prim.lower(*args, **params)
+
+
+class _Context(threading.local):
+    def __init__(self):
+        self.trace: Trace = EVAL_TRACE
+
+
+EVAL_TRACE = EvalTrace()
+_context = _Context()
+
+
+def current_trace() -> Trace:
+    return _context.trace
+
+
+@contextmanager
+def use_trace(trace: Trace) -> Iterator[Trace]:
+    previous = _context.trace
+    _context.trace = trace
+    try:
+        yield trace
+    finally:
+        _context.trace = previous
+
+
+def bind(prim, *args, **params) -> Any:
+    """Applies `prim` to `args` in the current trace."""
+    return _context.trace.process(prim, args, params, None)
+
+
+def abstract_eval(prim, avals, params, source):
+    try:
+        return prim.abstract_eval(*avals, **params)
+    except ShapeDtypeError as e:
+        raise ShapeDtypeError(at_user_line(str(e), source)) from None
+
+
+class StagingTrace(Trace):
+    """Records equations into a program, closing over everything that is not its own."""
+
+    def __init__(self, name: str, concrete: bool):
+        self.name = name
+        self.concrete = concrete
+        self.closed = False
+        self.source = user_source()
+        self.inputs: list[Var] = []
+        self.eqns: list[Eqn] = []
+        self.constvars: list[Var] = []
+        self.constvals: list[Any] = []
+        self._const_of_id: dict[int, Var] = {}
+        self._const_index: dict[Var, int] = {}
+        self._producer: dict[Var, Eqn] = {}
+        self._known: dict[Var, Any] = {}  # concrete values, computed on demand
+
+    # -- building ----------------------------------------------------------------------
+
+    def new_input(self, aval: Aval, value: Any = None) -> Tracer:
+        var = Var(aval)
+        self.inputs.append(var)
+        if value is not None:
+            self._known[var] = value
+        return Tracer(self, var)
+
+    def atom(self, x) -> Var | Literal:
+        if isinstance(x, Tracer):
+            if x._trace is self:
+                return x.var
+            if x._trace.closed:
+                raise _escaped(x)
+            return self._const(x)
+        t = type(x)
+        if t is bool or t is int or t is float or t is complex:
+            return Literal(x, aval_of(x))
+        if isinstance(x, np.generic):
+            dtype = canonicalize(x.dtype)
+            return Literal(x.astype(dtype), Aval((), dtype, False))
+        return self._const(x)
+
+    def _const(self, x) -> Var:
+        var = self._const_of_id.get(id(x))
+        if var is None:
+            var = self._const_of_id[id(x)] = Var(aval_of(x))
+            self._const_index[var] = len(self.constvars)
+            self.constvars.append(var)
+            self.constvals.append(x)  # the strong reference keeps id(x) unique while we trace
+        return var
+
+    def process(self, prim, args, params, source):
+        if self.closed:
+            raise EscapedTracerError(at_user_line(
+                f"The {self.name} trace has already finished, but a primitive ({prim.name}) "
+                f"was applied in it. This is an fgrad bug or a tracer that escaped."))
+        inputs = tuple(self.atom(a) for a in args)
+        if source is None:
+            source = user_source()
+        out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
+        if prim.multiple_results:
+            outputs = tuple(Var(a) for a in out_avals)
+        else:
+            outputs = (Var(out_avals),)
+        eqn = Eqn(prim, inputs, outputs, params, source)
+        self.eqns.append(eqn)
+        for v in outputs:
+            self._producer[v] = eqn
+        tracers = [Tracer(self, v) for v in outputs]
+        return tracers if prim.multiple_results else tracers[0]
+
+    def to_program(self, outputs) -> Program:
+        out_atoms = [self.atom(x) for x in outputs]
+        return Program(self.constvars, self.constvals, self.inputs, self.eqns, out_atoms)
+
+    def close(self) -> None:
+        self.closed = True
+        self._known.clear()
+
+    # -- define-by-run -----------------------------------------------------------------
+
+    def concrete_value(self, var: Var):
+        """The concrete value of one of this trace's variables, evaluating what it needs."""
+        known = self._known
+        if var in known:
+            return known[var]
+        if self.closed:
+            raise _escaped(Tracer(self, var))
+        needed: list[Eqn] = []
+        seen: set[int] = set()
+        stack = [var]
+        while stack:
+            v = stack.pop()
+            if v in known:
+                continue
+            eqn = self._producer.get(v)
+            if eqn is None:
+                if v in self._const_index:
+                    known[v] = self._const_value(v)
+                    continue
+                raise ConcretizationError(self._abstract_message(Tracer(self, var)))
+            if id(eqn) not in seen:
+                seen.add(id(eqn))
+                needed.append(eqn)
+                stack.extend(a for a in eqn.inputs if isinstance(a, Var))
+        # Equations were recorded in dependency order; evaluating in that order is safe.
+        order = {id(e): i for i, e in enumerate(self.eqns)}
+        needed.sort(key=lambda e: order[id(e)])
+        with use_trace(EVAL_TRACE):
+            for eqn in needed:
+                vals = [known[a] if isinstance(a, Var) else a.value for a in eqn.inputs]
+                outs = eqn.primitive.lower(*vals, **eqn.params)
+                outs = outs if eqn.primitive.multiple_results else (outs,)
+                known.update(zip(eqn.outputs, outs))
+        return known[var]
+
+    def _const_value(self, var: Var):
+        value = self.constvals[self._const_index[var]]
+        if isinstance(value, Tracer):
+            return value._trace.concrete_value(value.var)
+        return value
+
+    def _abstract_message(self, tracer: Tracer) -> str:
+        return at_user_line(
+            f"Python needed the concrete value of an abstract traced value "
+            f"({tracer.aval}, traced by {self.name}). Under {self.name} values are abstract: "
+            f"only their shapes and dtypes are known. For control flow that depends on a value "
+            f"use fgrad.lax.cond, fgrad.lax.while_loop or fgrad.lax.fori_loop; to choose "
+            f"elementwise use fgrad.numpy.where."
+        )
+
+
+def _escaped(tracer: Tracer) -> EscapedTracerError:
+    trace = tracer._trace
+    made = trace._producer.get(tracer.var) if isinstance(trace, StagingTrace) else None
+    where = made.source if made is not None and made.source is not None else trace.source
+    created = f", created at {where}" if where is not None else ""
+    return EscapedTracerError(at_user_line(
+        f"A value traced by {trace.name} ({tracer.aval}{created}) was used after {trace.name} "
+        f"had returned: the tracer escaped its transformation, for example through a global "
+        f"variable, a list or a closure. Return the value from the transformed function "
+        f"instead."
+    ))
+
+
+@contextmanager
+def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
+    """A new staging trace, current for the duration of the block and closed after it."""
+    trace = StagingTrace(name, concrete)
+    try:
+        with use_trace(trace):
+            yield trace
+    finally:
+        trace.close()
+
+
+def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = False
+                     ) -> tuple[Program, Any]:
+    """Traces `fun(*args)` on flat arguments into a program; returns it and the output tree.
+
+    With `concrete=True` the arguments' values stay known to the trace (define-by-run).
+    """
+    with staging(name, concrete) as trace:
+        inputs = [trace.new_input(aval_of(a), a if concrete else None) for a in args]
+        out = fun(*inputs)
+        flat_out, out_tree = jax.tree_util.tree_flatten(out)
+        program = trace.to_program(flat_out)
+    return program, out_tree
+
+
+class Tracer:
+    """A traced value: a variable of the program its trace is building.
+
+    fgrad.numpy installs the array methods and operators (`+`, `x[i]`, `.sum()`, ...).
+    """
+
+    __slots__ = ("_trace", "var")
+    __array_priority__ = 1000  # NumPy defers binary operators to us
+
+    def __init__(self, trace: StagingTrace, var: Var):
+        self._trace = trace
+        self.var = var
+
+    aval = property(lambda self: self.var.aval)
+    shape = property(lambda self: self.var.aval.shape)
+    dtype = property(lambda self: self.var.aval.dtype)
+    ndim = property(lambda self: len(self.var.aval.shape))
+    size = property(lambda self: self.var.aval.size)
+    weak_type = property(lambda self: self.var.aval.weak_type)
+
+    def __repr__(self) -> str:
+        return f"Tracer<{self.aval}>({self._trace.name})"
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError(at_user_line("len() of a 0-d (scalar) traced value"))
+        return self.shape[0]
+
+    __hash__ = None  # like NumPy and JAX arrays: unhashable
+
+    # -- concrete reads (define-by-run) ---------------------------------------------------
+
+    def concrete(self):
+        """The concrete value, if the trace knows its inputs; else ConcretizationError."""
+        trace = self._trace
+        if trace.closed:
+            raise _escaped(self)
+        if not trace.concrete:
+            raise ConcretizationError(trace._abstract_message(self))
+        return trace.concrete_value(self.var)
+
+    def _python_scalar(self, convert, what: str):
+        value = self.concrete()
+        if self.shape != ():
+            raise TypeError(at_user_line(
+                f"{what} of a traced value needs a single element, but it has shape "
+                f"{self.shape}."))
+        try:
+            return convert(value)
+        except jax.errors.ConcretizationTypeError:
+            raise ConcretizationError(at_user_line(
+                f"Python needed the concrete value of a traced value ({self.aval}) that "
+                f"depends on an abstract JAX value (fgrad runs inside jax.jit or another JAX "
+                f"transformation). Use fgrad.lax.cond, fgrad.lax.while_loop or "
+                f"fgrad.numpy.where instead of Python control flow.")) from None
+
+    def __bool__(self):
+        return self._python_scalar(bool, "bool()")
+
+    def __int__(self):
+        return self._python_scalar(int, "int()")
+
+    def __float__(self):
+        return self._python_scalar(float, "float()")
+
+    def __complex__(self):
+        return self._python_scalar(complex, "complex()")
+
+    def __index__(self):
+        if not np.issubdtype(self.dtype, np.integer):
+            raise TypeError(at_user_line(
+                f"Only integer traced values can be used as an index, not {self.aval}."))
+        return self._python_scalar(int, "Using as an index")
+
+    def item(self):
+        return self._python_scalar(lambda v: np.asarray(v).item(), "item()")
+
+    def tolist(self):
+        return np.asarray(self.concrete()).tolist()
+
+    # -- handing a tracer to JAX or NumPy is a mistake -------------------------------------
+
+    def __array__(self, dtype=None, copy=None):
+        raise TracerConversionError(at_user_line(
+            f"An fgrad traced value ({self.aval}, traced by {self._trace.name}) cannot be "
+            f"converted to a NumPy array. Compute with fgrad.numpy instead of numpy inside "
+            f"functions that fgrad traces."))
+
+    @property
+    def __jax_array__(self):
+        # JAX probes this attribute before anything else; raising here replaces JAX's
+        # generic "cannot interpret argument" message with one that says what to do.
+        # A jax.Array's binary operators probe it too (`jax_array * tracer`): for them we
+        # answer "no such attribute", so they return NotImplemented and Python calls our
+        # reflected operator.
+        caller = sys._getframe(1).f_code
+        if caller.co_name.startswith("_operator_") and caller.co_filename.endswith(
+                "array_methods.py"):
+            return None
+        raise TracerConversionError(at_user_line(
+            f"An fgrad traced value ({self.aval}, traced by {self._trace.name}) was passed to "
+            f"a jax.numpy or jax.lax function. JAX cannot trace fgrad's values: use "
+            f"fgrad.numpy (import fgrad.numpy as fnp) or fgrad.lax in functions that fgrad "
+            f"transforms."))
