@@ -54,12 +54,13 @@ def aval_of(x) -> Aval:
     )
 
 
+# jax.dtypes.issubdtype knows the ml_dtypes floats (bfloat16, float8_*) that NumPy doesn't.
 def is_float(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating) or dtype == bfloat16
+    return jdt.issubdtype(dtype, np.floating)
 
 
 def is_complex(dtype) -> bool:
-    return np.issubdtype(dtype, np.complexfloating)
+    return jdt.issubdtype(dtype, np.complexfloating)
 
 
 def is_inexact(dtype) -> bool:
@@ -67,7 +68,7 @@ def is_inexact(dtype) -> bool:
 
 
 def is_integer(dtype) -> bool:
-    return np.issubdtype(dtype, np.integer)
+    return jdt.issubdtype(dtype, np.integer)
 
 
 def is_bool(dtype) -> bool:
@@ -76,7 +77,7 @@ def is_bool(dtype) -> bool:
 
 def real_dtype(dtype) -> np.dtype:
     """The real dtype of a complex dtype (complex64 -> float32); other dtypes unchanged."""
-    return np.finfo(dtype).dtype if is_complex(dtype) else np.dtype(dtype)
+    return np.dtype(jdt.finfo(dtype).dtype) if is_complex(dtype) else np.dtype(dtype)
 
 
 def promote(*avals: Aval) -> tuple[np.dtype, bool]:

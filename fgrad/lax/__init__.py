@@ -11,3 +11,16 @@ from fgrad.lax.elementwise import (
     integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg, pow, rem,
     round, rsqrt, select_n, sign, sin, sinh, sqrt, sub, tan, tanh,
 )
+from fgrad.lax.indexing import (
+    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_slice,
+    dynamic_update_slice, gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
+    slice,
+)
+from fgrad.lax.linalg import dot_general
+from fgrad.lax.reductions import (
+    argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
+)
+from fgrad.lax.shapes import (
+    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, iota, pad, reshape, rev,
+    squeeze, transpose,
+)

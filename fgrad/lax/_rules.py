@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ def describe(avals: Sequence[Aval]) -> str:
 
 def fail(name: str, avals: Sequence[Aval], problem: str, advice: str = "") -> ShapeDtypeError:
     """An error naming the primitive, its operands' types, the problem and what to do."""
-    text = f"{name} got operands ({describe(avals)}): {problem}"
+    text = f"{name} got operands ({describe(avals)}): {problem}" if avals else f"{name}: {problem}"
     return ShapeDtypeError(f"{text}. {advice}".rstrip() if advice else text)
 
 
@@ -68,21 +69,91 @@ def check_same_dtypes(name: str, avals: Sequence[Aval]) -> np.dtype:
     return dtype
 
 
-def check_axes(name: str, avals: Sequence[Aval], axes: Sequence[int], ndim: int,
-               what: str = "axis") -> None:
-    for ax in axes:
-        if not (isinstance(ax, (int, np.integer)) and 0 <= ax < ndim):
-            raise fail(name, avals, f"{what} {ax} is out of range for rank {ndim}",
-                       f"Use an {what} in [0, {ndim}).")
-    if len(set(axes)) != len(axes):
-        raise fail(name, avals, f"repeated {what} in {tuple(axes)}")
+# -- checks of static params -------------------------
+
+
+def as_ints(values) -> tuple:
+    """`values` as a tuple, with every integer made a Python int.
+
+    A lone integer counts as a one-element sequence. Anything that is not an integer is
+    kept as it is, so the shape rule can name it in its error instead of Python failing
+    somewhere deeper.
+    """
+    if isinstance(values, (int, np.integer)):
+        return (int(values),)
+    try:
+        return tuple(as_int(v) for v in values)
+    except TypeError:  # not iterable
+        return (values,)
+
+
+def as_int(value):
+    """`value` as a Python int if it is an integer; otherwise unchanged, for a rule to reject."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
+def check_ints(name: str, avals: Sequence[Aval], values: tuple, what: str,
+               minimum: int | None = None) -> None:
+    """Every element of `values` is a Python int, and at least `minimum` if that is given."""
+    for v in values:
+        if type(v) is not int:
+            raise fail(name, avals, f"{what} must hold integers, but it holds {v!r}")
+        if minimum is not None and v < minimum:
+            raise fail(name, avals, f"{what} must hold integers >= {minimum}, but it holds "
+                        f"{v}")
+
+
+def check_shape(name: str, avals: Sequence[Aval], shape: tuple, what: str = "shape") -> None:
+    check_ints(name, avals, shape, f"{what} {shape}", minimum=0)
+
+
+def check_dims(name: str, avals: Sequence[Aval], dims: tuple, ndim: int,
+               what: str = "dimension") -> None:
+    """`dims` are distinct integers in [0, ndim)."""
+    whats = "axes" if what == "axis" else f"{what}s"
+    check_ints(name, avals, dims, f"{whats} {dims}")
+    for d in dims:
+        if not 0 <= d < ndim:
+            raise fail(name, avals, f"{what} {d} is out of range for rank {ndim}",
+                        f"Valid values are 0 to {ndim - 1}." if ndim else
+                        "A rank-0 array has no dimensions.")
+    if len(set(dims)) != len(dims):
+        raise fail(name, avals, f"{whats} {dims} repeat a value", "Name each one once.")
+
+
+def user_dtype(dtype) -> np.dtype:
+    """The dtype a user names; Python's scalar types mean JAX's default dtypes."""
+    if dtype is bool:
+        return np.dtype(np.bool_)
+    if dtype is int:
+        return dt.default_int()
+    if dtype is float:
+        return dt.default_float()
+    if dtype is complex:
+        return dt.canonicalize(np.complex128)
+    return np.dtype(dtype)
+
+
+def check_available(name: str, avals: Sequence[Aval], dtype, what: str) -> None:
+    # JAX truncates a 64-bit request (with a warning); a program would then disagree with its
+    # own types, so we refuse instead.
+    if not isinstance(dtype, np.dtype):
+        raise fail(name, avals, f"{what} must be a NumPy dtype, not {dtype!r}")
+    if dtype != dt.canonicalize(dtype):
+        raise fail(name, avals, f"{what} {dtype.name} is not available",
+                    "Enable 64-bit types with jax.config.update('jax_enable_x64', True), or "
+                    "ask for a 32-bit dtype.")
 
 
 def elementwise(name: str, lower: Callable, kind: str, n_operands: int = 1,
-                out_dtype: Callable = None, keeps_weak: bool = True) -> Primitive:
+                out_dtype: Callable = None) -> Primitive:
     """A primitive applied elementwise to operands of one shape and one dtype.
 
-    The result is weakly typed only when every operand is (JAX's rule).
+    The result is weakly typed only when every operand is (JAX's rule, which holds for
+    comparisons too: 2.0 < 3.0 is a weak bool).
     """
     def abstract_eval(*avals):
         if len(avals) != n_operands:
@@ -92,6 +163,6 @@ def elementwise(name: str, lower: Callable, kind: str, n_operands: int = 1,
         check_dtype(name, avals, kind)
         if out_dtype is not None:
             dtype = np.dtype(out_dtype(dtype))
-        return Aval(shape, dtype, keeps_weak and all(a.weak_type for a in avals))
+        return Aval(shape, dtype, all(a.weak_type for a in avals))
 
     return Primitive(name, abstract_eval, lower)

@@ -88,14 +88,13 @@ cosh_p = elementwise("cosh", lax.cosh, "inexact")
 logistic_p = elementwise("logistic", lax.logistic, "inexact")
 erf_p = elementwise("erf", lax.erf, "float")
 atan2_p = elementwise("atan2", lax.atan2, "float", 2)
-is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_,
-                          keeps_weak=False)
+is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_)
 
 # -- comparisons and logic -------------------------------------------------------------------
 
 
 def _comparison(name, lower, kind):
-    return elementwise(name, lower, kind, 2, out_dtype=lambda d: np.bool_, keeps_weak=False)
+    return elementwise(name, lower, kind, 2, out_dtype=lambda d: np.bool_)
 
 
 eq_p = _comparison("eq", lax.eq, "any")

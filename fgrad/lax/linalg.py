@@ -1,0 +1,150 @@
+"""Contractions: `dot_general`, the one primitive behind matmul, einsum, inner and outer
+products.
+
+dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch)). The result's
+dimensions are the batch dimensions (in the order lhs_batch lists them), then lhs's free
+dimensions, then rhs's free dimensions, each in their operand's order, as in XLA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from jax import dtypes as jdt
+from jax import lax
+
+from fgrad.core import Aval, Primitive
+from fgrad.core import dtypes as dt
+from fgrad.lax._rules import as_ints, check_available, check_dims, fail, user_dtype
+
+# -- dot_general -----------------------------------------------------------------------------
+
+
+def _precision_is_canonical(precision) -> bool:
+    if precision is None or isinstance(precision, (lax.DotAlgorithm, lax.DotAlgorithmPreset)):
+        return True
+    return (isinstance(precision, tuple) and len(precision) == 2
+            and all(isinstance(p, lax.Precision) for p in precision))
+
+
+def _precision_rank(dtype: np.dtype) -> tuple:
+    """Orders dtypes by how much they represent, as XLA does to pick a dot's result type:
+    complex above real, then range, then precision, then width, signed above unsigned."""
+    real = dt.real_dtype(dtype)
+    # jax.dtypes knows the ml_dtypes floats (bfloat16, float8_*), which NumPy does not
+    floating = jdt.issubdtype(real, np.floating)
+    info = jdt.finfo(real) if floating else None
+    width = 1 if dt.is_bool(real) else real.itemsize * 8
+    return (dt.is_complex(dtype), info.maxexp if floating else -1,
+            info.nmant if floating else -1, width, not np.issubdtype(real, np.unsignedinteger))
+
+
+def _dot_general_out_dtype(lhs, rhs, preferred_element_type, precision) -> np.dtype:
+    avals = [lhs, rhs]
+    if preferred_element_type is None:
+        if lhs.dtype != rhs.dtype:
+            raise fail("dot_general", avals, "the dtypes differ",
+                       "Convert with fgrad.lax.convert_element_type, use fgrad.numpy (which "
+                       "promotes), or give preferred_element_type.")
+        return lhs.dtype
+    check_available("dot_general", avals, preferred_element_type, "preferred_element_type")
+    lhs_rank, rhs_rank = _precision_rank(lhs.dtype), _precision_rank(rhs.dtype)
+    if lhs.dtype != rhs.dtype and lhs_rank == rhs_rank:
+        raise fail("dot_general", avals, "the dtypes differ and neither is wider",
+                   "Convert one operand with fgrad.lax.convert_element_type.")
+    accumulated = lhs.dtype if lhs_rank >= rhs_rank else rhs.dtype
+    # XLA accumulates integers in the preferred type; a narrower one would overflow.
+    algorithm = isinstance(precision, (lax.DotAlgorithm, lax.DotAlgorithmPreset))
+    if not (algorithm or jdt.issubdtype(accumulated, np.floating)
+            or accumulated == preferred_element_type):
+        if _precision_rank(preferred_element_type)[3] < _precision_rank(accumulated)[3]:
+            raise fail("dot_general", avals, f"preferred_element_type "
+                       f"{preferred_element_type.name} is narrower than {accumulated.name}",
+                       "Ask for a type at least as wide as the operands'.")
+    return preferred_element_type
+
+
+def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision,
+                               preferred_element_type):
+    name, avals = "dot_general", [lhs, rhs]
+    if not _precision_is_canonical(precision):
+        raise fail(name, avals, f"precision {precision!r} is not a precision",
+                   "Use None, a jax.lax.Precision or its name, a pair of them, or a "
+                   "jax.lax.DotAlgorithmPreset.")
+    try:
+        (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    except (TypeError, ValueError):
+        raise fail(name, avals, f"dimension_numbers {dimension_numbers!r} is not "
+                   f"((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))") from None
+    for side, aval, contract, batch in (("lhs", lhs, lhs_contract, lhs_batch),
+                                        ("rhs", rhs, rhs_contract, rhs_batch)):
+        check_dims(name, avals, contract, aval.ndim, f"{side} contracting dimension")
+        check_dims(name, avals, batch, aval.ndim, f"{side} batch dimension")
+        both = sorted(set(contract) & set(batch))
+        if both:
+            raise fail(name, avals, f"{side} dimension {both[0]} is both a contracting and a "
+                       f"batch dimension", "Each dimension has one role.")
+    if len(lhs_contract) != len(rhs_contract):
+        raise fail(name, avals, f"lhs_contract {lhs_contract} and rhs_contract {rhs_contract} "
+                   f"differ in length", "Contracting dimensions come in pairs.")
+    if len(lhs_batch) != len(rhs_batch):
+        raise fail(name, avals, f"lhs_batch {lhs_batch} and rhs_batch {rhs_batch} differ in "
+                   f"length", "Batch dimensions come in pairs.")
+    for kind, lhs_dims, rhs_dims in (("contracting", lhs_contract, rhs_contract),
+                                     ("batch", lhs_batch, rhs_batch)):
+        for l, r in zip(lhs_dims, rhs_dims):
+            if lhs.shape[l] != rhs.shape[r]:
+                raise fail(name, avals, f"{kind} dimensions differ in size: lhs dimension {l} "
+                           f"has {lhs.shape[l]} elements, rhs dimension {r} has "
+                           f"{rhs.shape[r]}")
+    dtype = _dot_general_out_dtype(lhs, rhs, preferred_element_type, precision)
+    lhs_free = [n for i, n in enumerate(lhs.shape) if i not in lhs_contract + lhs_batch]
+    rhs_free = [n for i, n in enumerate(rhs.shape) if i not in rhs_contract + rhs_batch]
+    shape = (*(lhs.shape[i] for i in lhs_batch), *lhs_free, *rhs_free)
+    return Aval(shape, dtype, lhs.weak_type and rhs.weak_type)
+
+
+def _dot_general_lower(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
+    return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                           preferred_element_type=preferred_element_type)
+
+
+dot_general_p = Primitive("dot_general", _dot_general_abstract_eval, _dot_general_lower)
+
+# -- the functions users call (jax.lax signatures) -------------------------------------------
+
+
+def _dimension_numbers(dimension_numbers):
+    try:
+        (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    except (TypeError, ValueError):
+        return dimension_numbers  # malformed: the shape rule says how
+    return ((as_ints(lhs_contract), as_ints(rhs_contract)),
+            (as_ints(lhs_batch), as_ints(rhs_batch)))
+
+
+def _precision(precision):
+    """The canonical, hashable form: None, a pair of Precisions, or a dot algorithm."""
+    if isinstance(precision, list):
+        precision = tuple(precision)
+    if isinstance(precision, tuple) and len(precision) == 2:
+        return tuple(_one_precision(p) for p in precision)
+    precision = _one_precision(precision)
+    return (precision, precision) if isinstance(precision, lax.Precision) else precision
+
+
+def _one_precision(precision):
+    if isinstance(precision, str):
+        try:
+            return lax.Precision(precision)
+        except ValueError:
+            if precision in lax.DotAlgorithmPreset.__members__:
+                return lax.DotAlgorithmPreset[precision]
+    return precision  # the shape rule rejects what is not a precision
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    """The general tensor contraction; see the module's docstring for the result's layout."""
+    preferred = None if preferred_element_type is None else user_dtype(preferred_element_type)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=_dimension_numbers(dimension_numbers),
+                              precision=_precision(precision),
+                              preferred_element_type=preferred)

@@ -1,0 +1,300 @@
+"""Shape primitives: broadcasting, reshaping, permuting, reversing, joining and padding
+arrays, and `iota`, which makes an array from nothing but its type.
+
+They move elements without computing on them, so every result keeps its operand's dtype and
+weak type (joining several operands is weak only when all of them are). The wrappers at the
+bottom normalise what users pass (lists, NumPy integers, negative axes where jax.lax accepts
+them) into the tuples of Python ints the primitives' params hold; the rules then reject
+anything JAX would, with our own message.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Sequence
+
+import numpy as np
+from jax import lax
+
+from fgrad.core import Aval, Primitive, ShapeDtypeError, aval_of
+from fgrad.core import dtypes as dt
+from fgrad.lax._rules import (
+    as_int, as_ints, check_available, check_dims, check_ints, check_same_dtypes, check_shape,
+    fail, user_dtype,
+)
+
+# -- broadcast_in_dim ------------------------------------------------------------------------
+
+
+def _broadcast_in_dim_abstract_eval(operand, *, shape, broadcast_dimensions):
+    name, avals, dims = "broadcast_in_dim", [operand], broadcast_dimensions
+    check_shape(name, avals, shape)
+    if len(dims) != operand.ndim:
+        raise fail(name, avals, f"broadcast_dimensions {dims} has {len(dims)} entries but the "
+                   f"operand has rank {operand.ndim}",
+                   "Give one target dimension for each operand dimension.")
+    check_dims(name, avals, dims, len(shape), "broadcast dimension")
+    if any(a >= b for a, b in zip(dims, dims[1:])):
+        raise fail(name, avals, f"broadcast_dimensions {dims} must be strictly increasing",
+                   "Transpose the operand first to change the order of its dimensions.")
+    for i, d in enumerate(dims):
+        if operand.shape[i] not in (1, shape[d]):
+            raise fail(name, avals, f"operand dimension {i} has size {operand.shape[i]}, which "
+                       f"cannot broadcast to size {shape[d]} (target dimension {d} of shape "
+                       f"{shape})", "Each operand dimension must have the target's size or 1.")
+    return Aval(shape, operand.dtype, operand.weak_type)
+
+
+def _broadcast_in_dim_lower(operand, *, shape, broadcast_dimensions):
+    return lax.broadcast_in_dim(operand, shape, broadcast_dimensions)
+
+
+broadcast_in_dim_p = Primitive(
+    "broadcast_in_dim", _broadcast_in_dim_abstract_eval, _broadcast_in_dim_lower)
+
+# -- reshape ---------------------------------------------------------------------------------
+
+
+def _reshape_abstract_eval(operand, *, new_sizes):
+    check_shape("reshape", [operand], new_sizes, "new_sizes")
+    size = int(np.prod(new_sizes, dtype=np.int64))
+    if size != operand.size:
+        raise fail("reshape", [operand], f"new_sizes {new_sizes} hold {size} elements but the "
+                   f"operand holds {operand.size}", "A reshape must keep the number of elements.")
+    return Aval(new_sizes, operand.dtype, operand.weak_type)
+
+
+def _reshape_lower(operand, *, new_sizes):
+    return lax.reshape(operand, new_sizes)
+
+
+reshape_p = Primitive("reshape", _reshape_abstract_eval, _reshape_lower)
+
+# -- transpose -------------------------------------------------------------------------------
+
+
+def _transpose_abstract_eval(operand, *, permutation):
+    check_ints("transpose", [operand], permutation, f"permutation {permutation}")
+    if sorted(permutation) != list(range(operand.ndim)):
+        raise fail("transpose", [operand], f"permutation {permutation} is not a permutation "
+                   f"of the operand's {operand.ndim} dimensions",
+                   f"Give each of 0..{operand.ndim - 1} exactly once.")
+    shape = tuple(operand.shape[p] for p in permutation)
+    return Aval(shape, operand.dtype, operand.weak_type)
+
+
+def _transpose_lower(operand, *, permutation):
+    return lax.transpose(operand, permutation)
+
+
+transpose_p = Primitive("transpose", _transpose_abstract_eval, _transpose_lower)
+
+# -- squeeze ---------------------------------------------------------------------------------
+
+
+def _squeeze_abstract_eval(operand, *, dimensions):
+    check_dims("squeeze", [operand], dimensions, operand.ndim)
+    for d in dimensions:
+        if operand.shape[d] != 1:
+            raise fail("squeeze", [operand], f"dimension {d} has size {operand.shape[d]}",
+                       "Only dimensions of size 1 can be squeezed.")
+    shape = tuple(n for i, n in enumerate(operand.shape) if i not in dimensions)
+    return Aval(shape, operand.dtype, operand.weak_type)
+
+
+def _squeeze_lower(operand, *, dimensions):
+    return lax.squeeze(operand, dimensions)
+
+
+squeeze_p = Primitive("squeeze", _squeeze_abstract_eval, _squeeze_lower)
+
+# -- expand_dims -----------------------------------------------------------------------------
+# Its own primitive (JAX emits broadcast_in_dim) so that programs say what the user meant and
+# its transpose is a plain squeeze.
+
+
+def _expand_dims_abstract_eval(operand, *, dimensions):
+    out_ndim = operand.ndim + len(dimensions)
+    check_dims("expand_dims", [operand], dimensions, out_ndim)
+    rest = iter(operand.shape)
+    shape = tuple(1 if i in dimensions else next(rest) for i in range(out_ndim))
+    return Aval(shape, operand.dtype, operand.weak_type)
+
+
+def _expand_dims_lower(operand, *, dimensions):
+    return lax.expand_dims(operand, dimensions)
+
+
+expand_dims_p = Primitive("expand_dims", _expand_dims_abstract_eval, _expand_dims_lower)
+
+# -- rev -------------------------------------------------------------------------------------
+
+
+def _rev_abstract_eval(operand, *, dimensions):
+    check_dims("rev", [operand], dimensions, operand.ndim)
+    return operand
+
+
+def _rev_lower(operand, *, dimensions):
+    return lax.rev(operand, dimensions)
+
+
+rev_p = Primitive("rev", _rev_abstract_eval, _rev_lower)
+
+# -- concatenate -----------------------------------------------------------------------------
+
+
+def _concatenate_abstract_eval(*operands, dimension):
+    name, avals = "concatenate", operands
+    if not operands:
+        raise fail(name, avals, "there is nothing to concatenate",
+                   "Pass at least one array.")
+    first = operands[0]
+    if first.ndim == 0:
+        raise fail(name, avals, "rank-0 arrays have no dimension to concatenate along",
+                   "Reshape them to rank 1 first.")
+    if any(a.ndim != first.ndim for a in operands):
+        raise fail(name, avals, "the operands' ranks differ")
+    check_dims(name, avals, (dimension,), first.ndim)
+    dtype = check_same_dtypes(name, avals)
+
+    def others(shape):
+        return shape[:dimension] + shape[dimension + 1:]
+
+    if any(others(a.shape) != others(first.shape) for a in operands):
+        raise fail(name, avals, f"the shapes differ outside dimension {dimension}",
+                   "Only the concatenated dimension may differ in size.")
+    shape = list(first.shape)
+    shape[dimension] = sum(a.shape[dimension] for a in operands)
+    return Aval(tuple(shape), dtype, all(a.weak_type for a in operands))
+
+
+def _concatenate_lower(*operands, dimension):
+    return lax.concatenate(operands, dimension)
+
+
+concatenate_p = Primitive("concatenate", _concatenate_abstract_eval, _concatenate_lower)
+
+# -- pad -------------------------------------------------------------------------------------
+
+
+def _pad_abstract_eval(operand, padding_value, *, padding_config):
+    name, avals = "pad", [operand, padding_value]
+    if padding_value.ndim != 0:
+        raise fail(name, avals, "the padding value must be a scalar (rank 0)")
+    if padding_value.dtype != operand.dtype:
+        raise fail(name, avals, "the padding value's dtype differs from the operand's",
+                   "Convert it with fgrad.lax.convert_element_type.")
+    if len(padding_config) != operand.ndim:
+        raise fail(name, avals, f"padding_config has {len(padding_config)} entries but the "
+                   f"operand has rank {operand.ndim}",
+                   "Give one (low, high, interior) triple per dimension.")
+    shape = []
+    for d, (size, triple) in enumerate(zip(operand.shape, padding_config)):
+        if not (isinstance(triple, tuple) and len(triple) == 3):
+            raise fail(name, avals, f"padding_config entry {d} is {triple!r}, not a "
+                       f"(low, high, interior) triple")
+        check_ints(name, avals, triple, f"padding_config entry {d}")
+        lo, hi, interior = triple
+        if interior < 0:
+            raise fail(name, avals, f"interior padding {interior} of dimension {d} is "
+                       f"negative", "Only low and high padding may be negative (to crop).")
+        padded = lo + hi + size + max(size - 1, 0) * interior
+        if padded < 0:
+            raise fail(name, avals, f"dimension {d} would have size {padded} after padding "
+                       f"{triple}", "Negative padding cannot remove more than the dimension "
+                       "holds.")
+        shape.append(padded)
+    return Aval(tuple(shape), operand.dtype, operand.weak_type and padding_value.weak_type)
+
+
+def _pad_lower(operand, padding_value, *, padding_config):
+    return lax.pad(operand, padding_value, padding_config)
+
+
+pad_p = Primitive("pad", _pad_abstract_eval, _pad_lower)
+
+# -- iota ------------------------------------------------------------------------------------
+
+
+def _iota_abstract_eval(*, dtype, shape, dimension):
+    check_available("iota", [], dtype, "dtype")
+    if dt.is_bool(dtype):
+        raise fail("iota", [], "iota counts in numbers, not bool")
+    check_shape("iota", [], shape)
+    check_dims("iota", [], (dimension,), len(shape))
+    return Aval(shape, dtype, False)
+
+
+def _iota_lower(*, dtype, shape, dimension):
+    return lax.broadcasted_iota(dtype, shape, dimension)
+
+
+iota_p = Primitive("iota", _iota_abstract_eval, _iota_lower)
+
+# -- the functions users call (jax.lax signatures) -------------------------------------------
+
+
+def broadcast_in_dim(operand, shape, broadcast_dimensions):
+    """Broadcasts `operand` to `shape`; operand dimension i becomes broadcast_dimensions[i]."""
+    return broadcast_in_dim_p.bind(operand, shape=as_ints(shape),
+                                   broadcast_dimensions=as_ints(broadcast_dimensions))
+
+
+def reshape(operand, new_sizes, dimensions=None):
+    """Reshapes `operand`, after transposing it by `dimensions` when they are given."""
+    if dimensions is not None:
+        dimensions = as_ints(dimensions)
+        if dimensions != tuple(range(aval_of(operand).ndim)):
+            operand = transpose(operand, dimensions)
+    return reshape_p.bind(operand, new_sizes=as_ints(new_sizes))
+
+
+def transpose(operand, permutation):
+    return transpose_p.bind(operand, permutation=as_ints(permutation))
+
+
+def squeeze(array, dimensions):
+    """Removes the size-1 `dimensions`; negative ones count from the end."""
+    ndim = aval_of(array).ndim
+    dims = as_ints(dimensions)
+    dims = tuple(sorted(d + ndim if type(d) is int and -ndim <= d < 0 else d for d in dims))
+    return squeeze_p.bind(array, dimensions=dims)
+
+
+def expand_dims(array, dimensions):
+    """Inserts size-1 dimensions at `dimensions`, positions in the result (negative ones
+    count from the result's end)."""
+    dims = as_ints(dimensions)
+    out_ndim = aval_of(array).ndim + len(dims)
+    dims = tuple(sorted(d + out_ndim if type(d) is int and -out_ndim <= d < 0 else d
+                        for d in dims))
+    return expand_dims_p.bind(array, dimensions=dims)
+
+
+def rev(operand, dimensions):
+    """Reverses the order of the elements along each of `dimensions`."""
+    return rev_p.bind(operand, dimensions=as_ints(dimensions))
+
+
+def concatenate(operands, dimension):
+    return concatenate_p.bind(*operands, dimension=as_int(dimension))
+
+
+def pad(operand, padding_value, padding_config):
+    """Pads with `padding_value`: (low, high, interior) per dimension; negative low or high
+    padding crops."""
+    config = tuple(as_ints(triple) if isinstance(triple, (Sequence, np.ndarray)) else triple
+                   for triple in padding_config)
+    return pad_p.bind(operand, padding_value, padding_config=config)
+
+
+def iota(dtype, size):
+    """0, 1, ..., size - 1."""
+    return iota_p.bind(dtype=user_dtype(dtype), shape=(as_int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    """An array of `shape` whose elements count along `dimension`."""
+    return iota_p.bind(dtype=user_dtype(dtype), shape=as_ints(shape),
+                       dimension=as_int(dimension))
