@@ -43,7 +43,8 @@ def aval_of(x) -> Aval:
         return Aval(tuple(aval.shape), np.dtype(aval.dtype), aval.weak_type)
     t = type(x)
     if t in _PYTHON_SCALAR_DTYPES:
-        return Aval((), canonicalize(_PYTHON_SCALAR_DTYPES[t]), True)
+        # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
+        return Aval((), canonicalize(_PYTHON_SCALAR_DTYPES[t]), t is not bool)
     if isinstance(x, (np.ndarray, np.generic)):
         return Aval(x.shape, canonicalize(x.dtype), False)
     if hasattr(x, "shape") and hasattr(x, "dtype"):  # jax.Array, jax.ShapeDtypeStruct
