@@ -6,7 +6,18 @@
 
 from fgrad import lax as lax
 from fgrad import numpy as numpy
+from fgrad.api import grad as grad
+from fgrad.api import hessian as hessian
+from fgrad.api import hvp as hvp
+from fgrad.api import jacfwd as jacfwd
+from fgrad.api import jacrev as jacrev
+from fgrad.api import jvp as jvp
+from fgrad.api import linearize as linearize
 from fgrad.api import make_ir as make_ir
+from fgrad.api import no_grad as no_grad
+from fgrad.api import stop_gradient as stop_gradient
+from fgrad.api import value_and_grad as value_and_grad
+from fgrad.api import vjp as vjp
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
 from fgrad.core.errors import ConcretizationError as ConcretizationError

@@ -1,8 +1,13 @@
 """fgrad's public transformations, on Python functions of arrays and pytrees.
 
-Each one flattens its arguments with `jax.tree_util`, traces the function into a program,
-transforms the program, and evaluates the result. This issue provides `make_ir`; the
-differentiation and batching transforms build on the same steps.
+Each one flattens its arguments with `jax.tree_util`, traces the function into a program
+(remembering the arguments' values, so Python control flow on them works outside jit),
+transforms the program, and evaluates the result in the current trace: eagerly at top
+level, or re-staged into an enclosing transform, which is how transforms nest.
+
+    vjp     = transpose ∘ partial_eval ∘ jvp      (linearize once, transpose the linear part)
+    grad    = vjp with a unit cotangent
+    hessian = jacfwd ∘ jacrev
 """
 
 from __future__ import annotations
@@ -62,4 +67,475 @@ def _normalize_argnums(argnums: tuple[int, ...], nargs: int, what: str) -> set[i
     return positions
 
 
-__all__: list[Any] = ["make_ir"]
+
+
+# -- differentiation ---------------------------------------------------------------------------
+
+import contextlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from fgrad.core import (  # noqa: E402
+    Aval, Tracer, Zero, aval_of, eval_program, is_differentiable, tangent_aval,
+)
+from fgrad.core import dtypes as dt  # noqa: E402
+from fgrad.core.dtypes import float0  # noqa: E402
+from fgrad.core.trace import _context, use_trace  # noqa: E402
+from fgrad.core.trace import Trace as _Trace  # noqa: E402
+from fgrad.lax._ad import zeros  # noqa: E402
+from fgrad.lax.elementwise import stop_gradient_p  # noqa: E402
+from fgrad.transforms import jvp_eval, jvp_program, partial_eval, transpose_program  # noqa: E402
+from fgrad.transforms.dce import dce  # noqa: E402
+
+tree_flatten = jax.tree_util.tree_flatten
+tree_unflatten = jax.tree_util.tree_unflatten
+
+
+def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: bool):
+    """Traces fun(*unflatten(flat_args)) with concrete values; returns the program (its
+    outputs: the main output's leaves, then aux's), the main output's tree and aux's tree."""
+    trees = {}
+
+    def flat_fun(*leaves):
+        out = fun(*tree_unflatten(in_tree, leaves))
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError(at_user_line(
+                    f"{name} with has_aux=True needs a function that returns a two-element "
+                    f"tuple (output, auxiliary data), but it returned a "
+                    f"{type(out).__name__}" + (f" of length {len(out)}"
+                                               if isinstance(out, (tuple, list)) else "")
+                    + "."))
+            out, aux = out
+        else:
+            aux = None
+        out_leaves, trees["out"] = tree_flatten(out)
+        aux_leaves, trees["aux"] = tree_flatten(aux)
+        trees["n_out"] = len(out_leaves)
+        return out_leaves + aux_leaves
+
+    program, _ = trace_to_program(flat_fun, flat_args, name, concrete=True)
+    return program, trees["out"], trees["aux"], trees["n_out"]
+
+
+def _zeros_for(aval: Aval):
+    """A materialised zero tangent/cotangent for a value of type `aval` (float0 for ints)."""
+    if not is_differentiable(aval):
+        return np.zeros(aval.shape, float0)
+    return zeros(aval)
+
+
+def _instantiate(t, aval: Aval):
+    return _zeros_for(aval) if isinstance(t, Zero) else t
+
+
+def _as_array(x):
+    """A result handed back to the user as an array: a Python or NumPy scalar that passed
+    through a program unchanged (a literal) becomes an array of its type, as in JAX."""
+    if isinstance(x, (Tracer, jax.Array, jax.core.Tracer)) or (
+            isinstance(x, np.ndarray) and x.dtype == float0):
+        return x
+    from fgrad.lax.elementwise import convert_element_type
+    aval = aval_of(x)
+    return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
+
+
+def _as_arrays(values):
+    return [_as_array(v) for v in values]
+
+
+def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
+    """Forward mode: `(fun(*primals), J·tangents)`, with `J` fun's Jacobian at `primals`.
+
+    `primals` and `tangents` are tuples (or lists) of pytrees of the same structure; each
+    tangent has its primal's shape and dtype (float0 for integer primals).
+
+    >>> import fgrad, fgrad.numpy as fnp
+    >>> fgrad.jvp(fnp.sin, (0.0,), (2.0,))
+    (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(at_user_line(
+            f"jvp takes its primal and tangent arguments as tuples or lists, got "
+            f"{type(primals).__name__} and {type(tangents).__name__}. For one argument write "
+            f"jvp(f, (x,), (t,))."))
+    flat_primals, in_tree = tree_flatten(tuple(primals))
+    flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
+    if in_tree != tangent_tree:
+        raise TypeError(at_user_line(
+            f"jvp needs tangents with the same tree structure as the primals: primals are "
+            f"{in_tree}, tangents are {tangent_tree}."))
+    tangents_in = []
+    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents)):
+        p_aval, t_aval = aval_of(p), aval_of(t)
+        expected = tangent_aval(p_aval)
+        if t_aval.shape != p_aval.shape or t_aval.dtype != expected.dtype:
+            raise TypeError(at_user_line(
+                f"jvp: tangent {i} has type {t_aval.dtype.name}{list(t_aval.shape)}, but its "
+                f"primal of type {p_aval.dtype.name}{list(p_aval.shape)} needs a tangent of "
+                f"type {np.dtype(expected.dtype).name}{list(expected.shape)}."))
+        tangents_in.append(t if is_differentiable(p_aval) else Zero(expected))
+    program, out_tree, aux_tree, n_out = _trace_flat(
+        lambda *a: fun(*a), flat_primals, in_tree, "jvp", has_aux)
+    outs, out_tangents = jvp_eval(program, flat_primals, tangents_in)
+    outs = _as_arrays(outs)
+    out_tangents = _as_arrays(
+        [_instantiate(t, a.aval) for t, a in zip(out_tangents, program.outputs)])
+    primal_out = tree_unflatten(out_tree, outs[:n_out])
+    tangent_out = tree_unflatten(out_tree, out_tangents[:n_out])
+    if has_aux:
+        return primal_out, tangent_out, tree_unflatten(aux_tree, outs[n_out:])
+    return primal_out, tangent_out
+
+
+class _Linearized:
+    """The linear part of a function at a point, as a program over tangents."""
+
+    def __init__(self, fun, flat_primals, in_tree, name, has_aux):
+        program, self.out_tree, self.aux_tree, n_out = _trace_flat(
+            fun, flat_primals, in_tree, name, has_aux)
+        self.in_tree = in_tree
+        self.in_avals = [aval_of(p) for p in flat_primals]
+        self.out_avals = [a.aval for a in program.outputs[:n_out]]
+        self.diff_in = [is_differentiable(a) for a in self.in_avals]
+        jvp_prog, out_nonzero = jvp_program(program, self.diff_in)
+        # Keep the tangents of the main output only; aux is never differentiated.
+        n_tangents = sum(out_nonzero[:n_out])
+        n_all = len(program.outputs)
+        jvp_prog = dce(type(jvp_prog)(
+            jvp_prog.constvars, jvp_prog.constvals, jvp_prog.inputs, jvp_prog.eqns,
+            list(jvp_prog.outputs[:n_all]) + list(jvp_prog.outputs[n_all:n_all + n_tangents])))
+        self.out_nonzero = out_nonzero[:n_out]
+        n_diff = sum(self.diff_in)
+        known, self.linear, out_unknown, self.n_res = partial_eval(
+            jvp_prog, [False] * len(flat_primals) + [True] * n_diff)
+        # Which main outputs have a tangent that depends on the input tangents.
+        unknown_iter = iter(out_unknown[n_all:])
+        self.out_linear = [nz and next(unknown_iter) for nz in self.out_nonzero]
+        values = _as_arrays(eval_program(known, *flat_primals))
+        self.primal_out = values[:n_out]
+        self.aux = values[n_out:n_all]
+        self.residuals = values[n_all:]
+        self._transposed = None
+
+    def tangents(self, flat_tangents):
+        """Output tangents for input tangents (all of them, including non-differentiable)."""
+        ts = [t for t, d in zip(flat_tangents, self.diff_in) if d]
+        outs = iter(eval_program(self.linear, *self.residuals, *ts))
+        return _as_arrays([next(outs) if lin else _zeros_for(tangent_aval(a))
+                           for lin, a in zip(self.out_linear, self.out_avals)])
+
+    def cotangents(self, flat_cts):
+        """Input cotangents (zeros where none flows) for output cotangents."""
+        if self._transposed is None:
+            self._transposed = transpose_program(
+                self.linear, [False] * self.n_res + [True] * sum(self.diff_in))
+        program, nonzero = self._transposed
+        cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
+        outs = iter(eval_program(program, *self.residuals, *cts))
+        by_diff = iter([next(outs) if nz else None for nz in nonzero])
+        return _as_arrays([_instantiate_ct(next(by_diff), a) if d else _zeros_for(a)
+                           for d, a in zip(self.diff_in, self.in_avals)])
+
+
+def _instantiate_ct(ct, aval: Aval):
+    return _zeros_for(aval) if ct is None else ct
+
+
+def linearize(fun: Callable, *primals):
+    """`(fun(*primals), f_jvp)`, where `f_jvp(*tangents)` applies the linear map at `primals`.
+
+    The primal computation runs once, now; each call of `f_jvp` runs only the linear part.
+    """
+    flat_primals, in_tree = tree_flatten(primals)
+    lin = _Linearized(fun, flat_primals, in_tree, "linearize", False)
+
+    def f_jvp(*tangents):
+        flat_tangents, tree = tree_flatten(tangents)
+        if tree != in_tree:
+            raise TypeError(at_user_line(
+                f"The linearized function takes tangents with the primals' structure "
+                f"{in_tree}, got {tree}."))
+        return tree_unflatten(lin.out_tree, lin.tangents(flat_tangents))
+
+    return tree_unflatten(lin.out_tree, lin.primal_out), f_jvp
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: `(fun(*primals), pullback)`; `pullback(ct)` returns `ctᵀ·J` per input.
+
+    The pullback may be called any number of times (PyTorch's `retain_graph=True` is the
+    default), and checks that its cotangent has the output's structure, shapes and dtypes.
+    """
+    flat_primals, in_tree = tree_flatten(primals)
+    lin = _Linearized(fun, flat_primals, in_tree, "vjp", has_aux)
+    out_tree, out_avals = lin.out_tree, lin.out_avals
+
+    def pullback(ct):
+        flat_cts, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(at_user_line(
+                f"The vjp pullback takes a cotangent with the structure of the function's "
+                f"output, {out_tree}, but got {ct_tree}."))
+        for i, (c, a) in enumerate(zip(flat_cts, out_avals)):
+            c_aval = aval_of(c)
+            expected = tangent_aval(a)
+            if c_aval.shape != a.shape or c_aval.dtype != expected.dtype:
+                raise TypeError(at_user_line(
+                    f"The vjp pullback expected a cotangent of type "
+                    f"{np.dtype(expected.dtype).name}{list(a.shape)} for output {i}, but got "
+                    f"{c_aval.dtype.name}{list(c_aval.shape)}."))
+        return tree_unflatten(in_tree, lin.cotangents(flat_cts))
+
+    primal_out = tree_unflatten(out_tree, lin.primal_out)
+    if has_aux:
+        return primal_out, pullback, tree_unflatten(lin.aux_tree, lin.aux)
+    return primal_out, pullback
+
+
+def _argnums_tuple(argnums) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
+    for i in argnums:
+        for leaf in jax.tree_util.tree_leaves(args[i]):
+            dtype = aval_of(leaf).dtype
+            if holomorphic and not dt.is_complex(dtype):
+                raise TypeError(at_user_line(
+                    f"{name} with holomorphic=True needs complex inputs, but argument {i} "
+                    f"has dtype {dtype.name}."))
+            if not dt.is_inexact(dtype) and not allow_int:
+                raise TypeError(at_user_line(
+                    f"{name} requires real- or complex-valued inputs (floating-point or "
+                    f"complex dtypes), but argument {i} has dtype {dtype.name}. Convert it "
+                    f"to a float, leave it out of argnums, or pass allow_int=True for "
+                    f"float0 zeros."))
+
+
+def _check_scalar_output(out, holomorphic, name):
+    leaves, _ = tree_flatten(out)
+    if len(leaves) != 1 or aval_of(leaves[0]).shape != ():
+        shape = aval_of(leaves[0]).shape if len(leaves) == 1 else f"{len(leaves)} leaves"
+        raise TypeError(at_user_line(
+            f"Gradient only defined for scalar-output functions. Output had shape: {shape}. "
+            f"Sum the output (f(x).sum()) for the gradient of the sum, or use fgrad.vjp or "
+            f"fgrad.jacrev for the derivatives of every output."))
+    dtype = aval_of(leaves[0]).dtype
+    if dt.is_complex(dtype) and not holomorphic:
+        raise TypeError(at_user_line(
+            f"{name} requires real-valued outputs, but the output has dtype {dtype.name}. "
+            f"For a holomorphic function pass holomorphic=True; otherwise use fgrad.vjp."))
+    if not dt.is_inexact(dtype):
+        raise TypeError(at_user_line(
+            f"{name} requires a floating-point output, but the output has dtype {dtype.name}."))
+    return leaves[0]
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+                   allow_int: bool = False) -> Callable:
+    """Like `grad`, but the returned function gives `(value, gradient)`."""
+    argnums_t = _argnums_tuple(argnums)
+
+    def value_and_grad_fun(*args, **kwargs):
+        nargs = len(args)
+        for i in argnums_t:
+            if not -nargs <= i < nargs:
+                raise TypeError(at_user_line(
+                    f"argnums contains {i}, but the function was called with {nargs} "
+                    f"positional argument(s)."))
+        positions = [i % nargs for i in argnums_t]
+        _check_grad_inputs(args, positions, holomorphic, allow_int, "grad")
+
+        def restricted(*diff_args):
+            full = list(args)
+            for p, a in zip(positions, diff_args):
+                full[p] = a
+            return fun(*full, **kwargs)
+
+        diff_args = [args[p] for p in positions]
+        out = vjp(restricted, *diff_args, has_aux=has_aux)
+        value, pullback = out[0], out[1]
+        scalar = _check_scalar_output(value, holomorphic, "grad")
+        ct = tree_unflatten(tree_flatten(value)[1], [_ones_like(scalar)])
+        grads = pullback(ct)
+        grads = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, out[2]), grads) if has_aux else (value, grads)
+
+    return value_and_grad_fun
+
+
+def _ones_like(x):
+    aval = aval_of(x)
+    if aval.weak_type and aval.dtype == dt.default_float():
+        return 1.0  # a weak literal, like the output
+    return np.ones((), aval.dtype)
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+         allow_int: bool = False) -> Callable:
+    """The gradient of a scalar-valued `fun` with respect to the arguments at `argnums`.
+
+    >>> import fgrad, fgrad.numpy as fnp
+    >>> fgrad.grad(lambda x: x ** 3)(2.0)
+    Array(12., dtype=float32, weak_type=True)
+    """
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    def grad_fun(*args, **kwargs):
+        out = vg(*args, **kwargs)
+        return (out[1], out[0][1]) if has_aux else out[1]
+
+    return grad_fun
+
+
+def stop_gradient(x):
+    """`x` (any pytree), as a constant to every enclosing differentiation."""
+    def stop(leaf):
+        return stop_gradient_p.bind(leaf) if is_differentiable(aval_of(leaf)) else leaf
+    return jax.tree_util.tree_map(stop, x)
+
+
+class _NoGradTrace(_Trace):
+    """Forwards every primitive to the enclosing trace and stops the gradient of its
+    results, so values computed inside `no_grad()` are constants to all transforms."""
+
+    def __init__(self, parent: _Trace):
+        self.parent = parent
+        self.name = parent.name
+
+    @property
+    def closed(self):
+        return self.parent.closed
+
+    def process(self, prim, args, params, source):
+        out = self.parent.process(prim, args, params, source)
+        if prim is stop_gradient_p:
+            return out
+        outs = out if prim.multiple_results else [out]
+        stopped = [self.parent.process(stop_gradient_p, [o], {}, source)
+                   if is_differentiable(aval_of(o)) else o for o in outs]
+        return stopped if prim.multiple_results else stopped[0]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within the block, computed values are constants to every enclosing differentiation
+    (PyTorch's `torch.no_grad()`, as sugar over `stop_gradient`)."""
+    parent = _context.trace
+    with use_trace(_NoGradTrace(parent)):
+        yield
+
+
+# -- Jacobians (looping over a basis until fgrad.vmap batches it) -------------------------------
+
+
+def _basis(aval: Aval):
+    import fgrad.numpy as fnp
+    n = aval.size
+    eye = np.eye(n, dtype=aval.dtype)
+    return [fnp.asarray(eye[k].reshape(aval.shape)) for k in range(n)]
+
+
+def _stack(blocks, axis, out_shape, in_shape, dtype):
+    """Stacks per-basis-vector results along `axis` into a block of shape
+    `out_shape + in_shape` (all zeros when a side has no elements)."""
+    import fgrad.numpy as fnp
+    shape = tuple(out_shape) + tuple(in_shape)
+    if not blocks:
+        return fnp.zeros(shape, dtype)
+    return fnp.stack(blocks, axis=axis).reshape(shape)
+
+
+def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
+           ) -> Callable:
+    """The Jacobian by forward mode, one JVP per input element; shaped like JAX's:
+    for each output leaf and input leaf, `out.shape + in.shape`."""
+    argnums_t = _argnums_tuple(argnums)
+
+    def jac_fun(*args):
+        positions = [i % len(args) for i in argnums_t]
+        _check_grad_inputs(args, positions, holomorphic, False, "jacfwd")
+
+        def restricted(*diff_args):
+            full = list(args)
+            for p, a in zip(positions, diff_args):
+                full[p] = a
+            return fun(*full)
+
+        diff_args = tuple(args[p] for p in positions)
+        flat_in, in_tree = tree_flatten(diff_args)
+        lin = _Linearized(restricted, flat_in, in_tree, "jacfwd", has_aux)
+        blocks = []  # blocks[out_leaf][in_leaf]
+        per_input = []
+        for j, aval in enumerate(lin.in_avals):
+            columns = []
+            for e in _basis(aval):
+                tangents = [e if k == j else _zeros_for(a) for k, a in enumerate(lin.in_avals)]
+                columns.append(lin.tangents(tangents))
+            per_input.append(columns)
+        for o, out_aval in enumerate(lin.out_avals):
+            blocks.append([_stack([c[o] for c in per_input[j]], -1, out_aval.shape,
+                                  in_aval.shape, out_aval.dtype)
+                           for j, in_aval in enumerate(lin.in_avals)])
+        return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
+
+    return jac_fun
+
+
+def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+           allow_int: bool = False) -> Callable:
+    """The Jacobian by reverse mode, one pullback per output element; shaped like JAX's."""
+    argnums_t = _argnums_tuple(argnums)
+
+    def jac_fun(*args):
+        positions = [i % len(args) for i in argnums_t]
+        _check_grad_inputs(args, positions, holomorphic, allow_int, "jacrev")
+
+        def restricted(*diff_args):
+            full = list(args)
+            for p, a in zip(positions, diff_args):
+                full[p] = a
+            return fun(*full)
+
+        diff_args = tuple(args[p] for p in positions)
+        flat_in, in_tree = tree_flatten(diff_args)
+        lin = _Linearized(restricted, flat_in, in_tree, "jacrev", has_aux)
+        blocks = []
+        for o, out_aval in enumerate(lin.out_avals):
+            rows = []  # one list of input cotangents per output element
+            for e in _basis(out_aval):
+                cts = [e if k == o else _zeros_for(a) for k, a in enumerate(lin.out_avals)]
+                rows.append(lin.cotangents(cts))
+            blocks.append([_stack([r[j] for r in rows], 0, out_aval.shape, in_aval.shape,
+                                  in_aval.dtype)
+                           for j, in_aval in enumerate(lin.in_avals)])
+        return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
+
+    return jac_fun
+
+
+def _assemble(lin, blocks, in_tree, single_argnum, has_aux):
+    """Jacobian blocks [out leaf][in leaf] → the output pytree of input pytrees."""
+    per_output = []
+    for row in blocks:
+        tree = tree_unflatten(in_tree, row)
+        per_output.append(tree[0] if single_argnum else tree)
+    jac = tree_unflatten(lin.out_tree, per_output)
+    return (jac, tree_unflatten(lin.aux_tree, lin.aux)) if has_aux else jac
+
+
+def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
+            ) -> Callable:
+    """The Hessian, forward-over-reverse: `jacfwd(jacrev(fun))`."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
+
+
+def hvp(fun: Callable, primals, tangents):
+    """The Hessian-vector product H·v of a scalar `fun`, forward-over-reverse, without
+    forming H: `jvp(grad(fun), primals, tangents)[1]`."""
+    argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(fun, argnums=argnums), tuple(primals), tuple(tangents))[1]
+
+

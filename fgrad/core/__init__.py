@@ -9,7 +9,8 @@ from fgrad.core.evaluate import eval_program
 from fgrad.core.ir import Atom, Aval, Eqn, Literal, Program, Var
 from fgrad.core.primitive import Primitive
 from fgrad.core.trace import (
-    EVAL_TRACE, StagingTrace, Tracer, bind, current_trace, staging, trace_to_program,
-    use_trace,
+    EVAL_TRACE, StagingTrace, Tracer, bind, current_trace, source_of, staging,
+    trace_to_program, use_trace,
 )
 from fgrad.core.typecheck import typecheck
+from fgrad.core.zeros import UndefinedPrimal, Zero, is_differentiable, tangent_aval

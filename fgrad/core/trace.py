@@ -62,6 +62,9 @@ class EvalTrace(Trace):
 class _Context(threading.local):
     def __init__(self):
         self.trace: Trace = EVAL_TRACE
+        # While a transform re-emits an equation, the equations its rule emits inherit that
+        # equation's source, so they still name the user's line.
+        self.source: Source | None = None
 
 
 EVAL_TRACE = EvalTrace()
@@ -80,6 +83,17 @@ def use_trace(trace: Trace) -> Iterator[Trace]:
         yield trace
     finally:
         _context.trace = previous
+
+
+@contextmanager
+def source_of(source: Source | None) -> Iterator[None]:
+    """Equations staged in this block are attributed to `source`."""
+    previous = _context.source
+    _context.source = source
+    try:
+        yield
+    finally:
+        _context.source = previous
 
 
 def bind(prim, *args, **params) -> Any:
@@ -107,8 +121,10 @@ class StagingTrace(Trace):
         self.constvars: list[Var] = []
         self.constvals: list[Any] = []
         self._const_of_id: dict[int, Var] = {}
-        self._const_index: dict[Var, int] = {}
         self._producer: dict[Var, Eqn] = {}
+        # The values from outside the trace behind consts and concrete inputs. They may be
+        # tracers of enclosing traces, whose concrete values those traces compute.
+        self._outside: dict[Var, Any] = {}
         self._known: dict[Var, Any] = {}  # concrete values, computed on demand
 
     # -- building ----------------------------------------------------------------------
@@ -117,13 +133,13 @@ class StagingTrace(Trace):
         var = Var(aval)
         self.inputs.append(var)
         if value is not None:
-            self._known[var] = value
+            self._outside[var] = value
         return Tracer(self, var)
 
     def atom(self, x) -> Var | Literal:
         if isinstance(x, Tracer):
             if x._trace is self:
-                return x.var
+                return x._var
             if x._trace.closed:
                 raise _escaped(x)
             return self._const(x)
@@ -139,7 +155,7 @@ class StagingTrace(Trace):
         var = self._const_of_id.get(id(x))
         if var is None:
             var = self._const_of_id[id(x)] = Var(aval_of(x))
-            self._const_index[var] = len(self.constvars)
+            self._outside[var] = x
             self.constvars.append(var)
             self.constvals.append(x)  # the strong reference keeps id(x) unique while we trace
         return var
@@ -151,7 +167,7 @@ class StagingTrace(Trace):
                 f"was applied in it. This is an fgrad bug or a tracer that escaped."))
         inputs = tuple(self.atom(a) for a in args)
         if source is None:
-            source = user_source()
+            source = _context.source or user_source()
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
         if prim.multiple_results:
             outputs = tuple(Var(a) for a in out_avals)
@@ -190,10 +206,11 @@ class StagingTrace(Trace):
                 continue
             eqn = self._producer.get(v)
             if eqn is None:
-                if v in self._const_index:
-                    known[v] = self._const_value(v)
-                    continue
-                raise ConcretizationError(self._abstract_message(Tracer(self, var)))
+                if v not in self._outside:  # an input of an abstract trace
+                    raise ConcretizationError(self._abstract_message(Tracer(self, var)))
+                value = self._outside[v]
+                known[v] = value.concrete() if isinstance(value, Tracer) else value
+                continue
             if id(eqn) not in seen:
                 seen.add(id(eqn))
                 needed.append(eqn)
@@ -209,12 +226,6 @@ class StagingTrace(Trace):
                 known.update(zip(eqn.outputs, outs))
         return known[var]
 
-    def _const_value(self, var: Var):
-        value = self.constvals[self._const_index[var]]
-        if isinstance(value, Tracer):
-            return value._trace.concrete_value(value.var)
-        return value
-
     def _abstract_message(self, tracer: Tracer) -> str:
         return at_user_line(
             f"Python needed the concrete value of an abstract traced value "
@@ -227,7 +238,7 @@ class StagingTrace(Trace):
 
 def _escaped(tracer: Tracer) -> EscapedTracerError:
     trace = tracer._trace
-    made = trace._producer.get(tracer.var) if isinstance(trace, StagingTrace) else None
+    made = trace._producer.get(tracer._var) if isinstance(trace, StagingTrace) else None
     where = made.source if made is not None and made.source is not None else trace.source
     created = f", created at {where}" if where is not None else ""
     return EscapedTracerError(at_user_line(
@@ -269,19 +280,19 @@ class Tracer:
     fgrad.numpy installs the array methods and operators (`+`, `x[i]`, `.sum()`, ...).
     """
 
-    __slots__ = ("_trace", "var")
+    __slots__ = ("_trace", "_var")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
     def __init__(self, trace: StagingTrace, var: Var):
         self._trace = trace
-        self.var = var
+        self._var = var
 
-    aval = property(lambda self: self.var.aval)
-    shape = property(lambda self: self.var.aval.shape)
-    dtype = property(lambda self: self.var.aval.dtype)
-    ndim = property(lambda self: len(self.var.aval.shape))
-    size = property(lambda self: self.var.aval.size)
-    weak_type = property(lambda self: self.var.aval.weak_type)
+    aval = property(lambda self: self._var.aval)
+    shape = property(lambda self: self._var.aval.shape)
+    dtype = property(lambda self: self._var.aval.dtype)
+    ndim = property(lambda self: len(self._var.aval.shape))
+    size = property(lambda self: self._var.aval.size)
+    weak_type = property(lambda self: self._var.aval.weak_type)
 
     def __repr__(self) -> str:
         return f"Tracer<{self.aval}>({self._trace.name})"
@@ -302,7 +313,7 @@ class Tracer:
             raise _escaped(self)
         if not trace.concrete:
             raise ConcretizationError(trace._abstract_message(self))
-        return trace.concrete_value(self.var)
+        return trace.concrete_value(self._var)
 
     def _python_scalar(self, convert, what: str):
         value = self.concrete()

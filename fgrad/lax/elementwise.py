@@ -7,28 +7,150 @@ promotes before it binds them, so no rule here ever has to undo a broadcast.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from jax import lax
 from jax._src.lax.lax import _convert_element_type as _jax_convert_element_type
 
-from fgrad.core import Aval, Primitive
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.lax._ad import deflinear, defjvp, defjvp_zero, instantiate, is_undefined, zeros
 from fgrad.lax._rules import check_dtype, check_same_shapes, elementwise, fail
+
+
+def _full_like(x, value):
+    """`value` with x's shape and dtype; weakly typed when x is, so that combining it with x
+    never changes the result's type."""
+    from fgrad.lax.shapes import broadcast_in_dim
+    aval = aval_of(x)
+    scalar = convert_element_type(value, aval.dtype, weak_type=aval.weak_type)
+    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
+
+
+def _replace_zero(x):
+    """x with its zeros replaced by ones: keeps a log or a division finite at 0."""
+    return select_n(eq(x, _full_like(x, 0)), x, _full_like(x, 1))
+
+
+def _square(x):
+    return integer_pow(x, 2)
+
+
+def _strong(x):
+    """x without its weak type. A few of JAX's rules convert dtypes on the way, which makes
+    their tangents strongly typed; converting at the same places keeps our types equal to
+    JAX's."""
+    aval = aval_of(x)
+    return convert_element_type(x, aval.dtype, weak_type=False) if aval.weak_type else x
+
+
+def _not_linear_in(name, operand):
+    return TypeError(f"{name} is not linear in its {operand}, so it cannot be transposed with "
+                     f"respect to it (a program multiplying two tangents is not linear)")
 
 # -- arithmetic ------------------------------------------------------------------------------
 
 neg_p = elementwise("neg", lax.neg, "number")
+deflinear(neg_p, [0], lambda ct, x: [neg(ct)])
+
+
+def _add_transpose(ct, x, y):
+    return [ct if is_undefined(x) else None, ct if is_undefined(y) else None]
+
+
 add_p = elementwise("add", lax.add, "number", 2)
+defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+add_p.transpose = _add_transpose
+
+
+def _sub_transpose(ct, x, y):
+    return [ct if is_undefined(x) else None, neg(ct) if is_undefined(y) else None]
+
+
 sub_p = elementwise("sub", lax.sub, "number", 2)
+defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
+sub_p.transpose = _sub_transpose
+
+
+def _mul_transpose(ct, x, y):
+    # Bilinear: the linear program only ever multiplies a tangent by a primal coefficient.
+    if is_undefined(x) and is_undefined(y):
+        raise _not_linear_in("mul", "two operands at once")
+    if is_undefined(x):
+        return [mul(ct, y), None]
+    return [None, mul(x, ct)]
+
+
 mul_p = elementwise("mul", lax.mul, "number", 2)
+defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+mul_p.transpose = _mul_transpose
+
+
+def _div_jvp_denominator(t, ans, x, y):
+    return mul(t, neg(mul(x, integer_pow(y, -2))))
+
+
+def _div_transpose(ct, x, y):
+    if is_undefined(y):
+        raise _not_linear_in("div", "denominator")
+    return [div(ct, y), None]
+
+
 div_p = elementwise("div", lax.div, "number", 2)
+defjvp(div_p, lambda t, ans, x, y: div(t, y), _div_jvp_denominator)
+div_p.transpose = _div_transpose
+
+
+def _rem_jvp_divisor(t, ans, x, y):
+    # rem(x, y) = x - y * trunc(x / y), and trunc is piecewise constant.
+    quotient = div(x, y)
+    return mul(t, neg(mul(sign(quotient), floor(abs(quotient)))))
+
+
 rem_p = elementwise("rem", lax.rem, "number", 2)
+defjvp(rem_p, lambda t, ans, x, y: t, _rem_jvp_divisor)
+
+
+def _share_of(x, ans, other):
+    """How much of the tangent of `x` the result of max/min gets: 1 where x won, 0 where it
+    lost, and 1/2 on a tie, so that the two operands split the derivative equally (JAX's
+    convention; jnp.maximum(x, 0.) has derivative 0.5 at 0)."""
+    zero, one, two = (_full_like(ans, v) for v in (0, 1, 2))
+    return div(select_n(eq(x, ans), zero, one), select_n(eq(other, ans), one, two))
+
+
 max_p = elementwise("max", lax.max, "any", 2)
+defjvp(max_p, lambda t, ans, x, y: mul(t, _share_of(x, ans, y)),
+       lambda t, ans, x, y: mul(t, _share_of(y, ans, x)))
 min_p = elementwise("min", lax.min, "any", 2)
+defjvp(min_p, lambda t, ans, x, y: mul(t, _share_of(x, ans, y)),
+       lambda t, ans, x, y: mul(t, _share_of(y, ans, x)))
+
+
+def _abs_jvp(t, ans, x):
+    x_aval, ans_aval = aval_of(x), aval_of(ans)
+    if dt.is_complex(x_aval.dtype):
+        # d|x| = re(conj(x)/|x| * dx). conj(x)/|x| is computed as |x|/x, with x replaced by
+        # 1 where it is 0 so the coefficient is 0 there and never divides by zero (a zero
+        # division would turn into NaN in higher derivatives). Both conversions are strongly
+        # typed, as JAX's are, so the tangent's type matches JAX's.
+        magnitude = convert_element_type(ans, x_aval.dtype, weak_type=False)
+        safe_x = select_n(eq(ans, _full_like(ans, 0)), x, _full_like(x, 1))
+        tangent = mul(t, div(magnitude, safe_x))
+        return convert_element_type(tangent, ans_aval.dtype, weak_type=False)
+    # x >= 0 takes +t, so abs'(0) = 1 as in JAX.
+    return select_n(ge(x, _full_like(x, 0)), neg(t), t)
+
+
 abs_p = elementwise("abs", lax.abs, "signed", out_dtype=dt.real_dtype)
+defjvp(abs_p, _abs_jvp)
 sign_p = elementwise("sign", lax.sign, "number")
+defjvp_zero(sign_p)
 floor_p = elementwise("floor", lax.floor, "float")
+defjvp_zero(floor_p)
 ceil_p = elementwise("ceil", lax.ceil, "float")
+defjvp_zero(ceil_p)
 
 
 def _round_lower(x, *, rounding_method):
@@ -44,6 +166,7 @@ def _round_abstract_eval(x, *, rounding_method):
 
 
 round_p = Primitive("round", _round_abstract_eval, _round_lower)
+defjvp_zero(round_p)
 
 
 def _pow_abstract_eval(x, y):
@@ -54,7 +177,28 @@ def _pow_abstract_eval(x, y):
     return Aval(x.shape, x.dtype, x.weak_type and y.weak_type)
 
 
+def _pow_jvp_base(t, ans, x, y):
+    x, y_aval = _strong(x), aval_of(y)  # strongly typed like JAX's
+    if dt.is_integer(y_aval.dtype):
+        # y * x^(y-1), except that x^0 is constant even at x = 0, where 0 * 0^-1 would be NaN.
+        # The exponent stays an integer (JAX converts it to a float): x^(y-1) is then exact
+        # for negative x, and x^0 is constant, so d2/dx2 x^1 at 0 is 0 where JAX says NaN.
+        y_as_x = convert_element_type(y, aval_of(x).dtype, weak_type=False)
+        slope = mul(_replace_zero(y_as_x), pow(x, sub(y, _full_like(y, 1))))
+        slope = select_n(eq(y, _full_like(y, 0)), slope, _full_like(x, 0))
+    else:
+        # With a float exponent the derivative at (0, 0) is NaN, as in JAX.
+        slope = mul(_strong(y), pow(x, sub(y, _full_like(y, 1))))
+    return mul(t, slope)
+
+
+def _pow_jvp_exponent(t, ans, x, y):
+    # d(x^y)/dy = log(x) x^y, taken as 0 at x = 0 (where x^y is 0 or 1 and log(x) is -inf).
+    return _strong(mul(t, mul(log(_replace_zero(x)), ans)))
+
+
 pow_p = Primitive("pow", _pow_abstract_eval, lax.pow)
+defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 
 
 def _integer_pow_abstract_eval(x, *, y):
@@ -66,31 +210,76 @@ def _integer_pow_abstract_eval(x, *, y):
     return x
 
 
+def _integer_pow_jvp(t, ans, x, *, y):
+    # Special-casing y = 0 and y = 1 keeps the derivative finite at x = 0 (no 0 * 0^-1).
+    if y == 0:
+        return Zero(aval_of(ans))
+    if y == 1:
+        return t
+    return mul(t, mul(_full_like(x, y), integer_pow(x, y - 1)))
+
+
 integer_pow_p = Primitive("integer_pow", _integer_pow_abstract_eval, lax.integer_pow)
+defjvp(integer_pow_p, _integer_pow_jvp)
 
 # -- transcendental --------------------------------------------------------------------------
 
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
 exp_p = elementwise("exp", lax.exp, "inexact")
+defjvp(exp_p, lambda t, ans, x: mul(t, ans))
 log_p = elementwise("log", lax.log, "inexact")
+defjvp(log_p, lambda t, ans, x: div(t, x))
 log1p_p = elementwise("log1p", lax.log1p, "inexact")
+defjvp(log1p_p, lambda t, ans, x: div(t, add(x, _full_like(x, 1))))
 expm1_p = elementwise("expm1", lax.expm1, "inexact")
+defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, _full_like(ans, 1))))
 sqrt_p = elementwise("sqrt", lax.sqrt, "inexact")
+defjvp(sqrt_p, lambda t, ans, x: mul(t, div(_full_like(ans, 0.5), ans)))
 rsqrt_p = elementwise("rsqrt", lax.rsqrt, "inexact")
+defjvp(rsqrt_p, lambda t, ans, x: mul(t, mul(_full_like(x, -0.5), div(ans, x))))
 sin_p = elementwise("sin", lax.sin, "inexact")
+defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
 cos_p = elementwise("cos", lax.cos, "inexact")
+defjvp(cos_p, lambda t, ans, x: mul(t, neg(sin(x))))
 tan_p = elementwise("tan", lax.tan, "inexact")
+defjvp(tan_p, lambda t, ans, x: mul(t, add(_full_like(ans, 1), _square(ans))))
 tanh_p = elementwise("tanh", lax.tanh, "inexact")
+# (1 + ans)(1 - ans) rather than 1 - ans^2: accurate where tanh is close to +-1.
+defjvp(tanh_p, lambda t, ans, x: mul(t, mul(add(_full_like(ans, 1), ans),
+                                            sub(_full_like(ans, 1), ans))))
 asin_p = elementwise("asin", lax.asin, "inexact")
+defjvp(asin_p, lambda t, ans, x: mul(t, rsqrt(sub(_full_like(x, 1), _square(x)))))
 acos_p = elementwise("acos", lax.acos, "inexact")
+defjvp(acos_p, lambda t, ans, x: mul(t, neg(rsqrt(sub(_full_like(x, 1), _square(x))))))
 atan_p = elementwise("atan", lax.atan, "inexact")
+defjvp(atan_p, lambda t, ans, x: div(t, add(_full_like(x, 1), _square(x))))
 sinh_p = elementwise("sinh", lax.sinh, "inexact")
+defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
 cosh_p = elementwise("cosh", lax.cosh, "inexact")
+defjvp(cosh_p, lambda t, ans, x: mul(t, sinh(x)))
 logistic_p = elementwise("logistic", lax.logistic, "inexact")
+defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(_full_like(ans, 1), ans))))
 erf_p = elementwise("erf", lax.erf, "float")
+defjvp(erf_p, lambda t, ans, x: mul(
+    t, mul(_full_like(x, _TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
+
+
+def _atan2_jvp(which):
+    def term(t, ans, x, y):
+        # atan2(x, y) is the angle of (y, x): its gradient is (y, -x) / (x^2 + y^2).
+        numerator = y if which == "x" else neg(x)
+        return mul(t, div(numerator, add(_square(x), _square(y))))
+    return term
+
+
 atan2_p = elementwise("atan2", lax.atan2, "float", 2)
+defjvp(atan2_p, _atan2_jvp("x"), _atan2_jvp("y"))
+
 is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_)
 
 # -- comparisons and logic -------------------------------------------------------------------
+# Their outputs are bool or integer, which never carry a tangent: no rules needed.
 
 
 def _comparison(name, lower, kind):
@@ -127,7 +316,29 @@ def _select_n_abstract_eval(which, *cases):
     return Aval(which.shape, dtype, all(c.weak_type for c in cases))
 
 
+def _select_n_jvp(primals, tangents):
+    # Linear in the cases; the selector is an index and never carries a tangent.
+    which, *cases = primals
+    ans = select_n_p.bind(which, *cases)
+    case_tangents = tangents[1:]
+    if all(isinstance(t, Zero) for t in case_tangents):
+        return ans, Zero(aval_of(ans))
+    return ans, select_n(which, *(instantiate(t) for t in case_tangents))
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined(which):
+        raise _not_linear_in("select_n", "selector")
+    zero = zeros(aval_of(ct)) if len(cases) > 1 else None
+    return [None] + [
+        select_n(which, *(ct if j == i else zero for j in range(len(cases))))
+        if is_undefined(case) else None
+        for i, case in enumerate(cases)]
+
+
 select_n_p = Primitive("select_n", _select_n_abstract_eval, lax.select_n)
+select_n_p.jvp = _select_n_jvp
+select_n_p.transpose = _select_n_transpose
 
 
 def _clamp_abstract_eval(lo, x, hi):
@@ -139,7 +350,18 @@ def _clamp_abstract_eval(lo, x, hi):
     return Aval(x.shape, x.dtype, all(a.weak_type for a in avals))
 
 
+def _passes_where(condition, t):
+    return select_n(condition, zeros(aval_of(t)), t)
+
+
+# As in JAX, the operand's tangent passes only strictly inside the bounds (so the derivative
+# is 0 *at* a bound, unlike jnp.clip's 0.5), and a bound's tangent where that bound is the
+# result.
 clamp_p = Primitive("clamp", _clamp_abstract_eval, lax.clamp)
+defjvp(clamp_p,
+       lambda t, ans, lo, x, hi: _passes_where(bitwise_and(gt(lo, x), lt(lo, hi)), t),
+       lambda t, ans, lo, x, hi: _passes_where(bitwise_and(gt(x, lo), lt(x, hi)), t),
+       lambda t, ans, lo, x, hi: _passes_where(lt(hi, x), t))
 
 # -- dtype conversion ------------------------------------------------------------------------
 
@@ -152,11 +374,24 @@ def _convert_abstract_eval(x, *, new_dtype, weak_type):
 
 
 def _convert_lower(x, *, new_dtype, weak_type):
+    # Complex -> real keeps the real part, as XLA's conversion does, but silently: it is a
+    # legitimate step here (the transpose of real -> complex, and how abs of a complex number
+    # gets a real tangent), where JAX's or NumPy's ComplexWarning would fire on ordinary
+    # reverse-mode code.
+    if dt.is_complex(aval_of(x).dtype) and not dt.is_complex(new_dtype):
+        x = lax.real(x)
     return _jax_convert_element_type(x, new_dtype, weak_type=weak_type)
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type):
+    # Rules only run between float/complex dtypes: an integer or bool side has no tangent.
+    # Complex -> real transposes to real -> complex and back, without conjugating.
+    return [convert_element_type(ct, x.aval.dtype, weak_type=x.aval.weak_type)]
 
 
 convert_element_type_p = Primitive(
     "convert_element_type", _convert_abstract_eval, _convert_lower)
+deflinear(convert_element_type_p, [0], _convert_transpose)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
@@ -224,3 +459,20 @@ def clamp(min, x, max):  # noqa: A002
 
 def convert_element_type(x, new_dtype, weak_type: bool = False):
     return convert_element_type_p.bind(x, new_dtype=np.dtype(new_dtype), weak_type=weak_type)
+
+
+# -- stop_gradient ---------------------------------------------------------------------------
+
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, lambda x: x)
+
+
+def _stop_gradient_jvp(primals, tangents):
+    # Re-binding stop_gradient on the primal keeps it constant to *every* enclosing
+    # differentiation, not just this one (hessian of stop_gradient(x) * x**2 is 2x, not 6x).
+    from fgrad.core import Zero, aval_of
+    (x,) = primals
+    ans = stop_gradient_p.bind(x)
+    return ans, Zero(aval_of(ans))
+
+
+stop_gradient_p.jvp = _stop_gradient_jvp

@@ -13,16 +13,20 @@ Conventions shared with jax.lax:
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive, aval_of
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.lax._ad import add_tangents, deflinear, instantiate, is_undefined, zeros
 from fgrad.lax._rules import check_dtype, fail
-from fgrad.lax.elementwise import add, lt, select_n
+from fgrad.lax.elementwise import (
+    add, convert_element_type, div, eq, lt, mul, select_n, sub,
+)
 
 GatherDimensionNumbers = lax.GatherDimensionNumbers
 ScatterDimensionNumbers = lax.ScatterDimensionNumbers
@@ -144,6 +148,21 @@ def _slice_lower(x, *, start_indices, limit_indices, strides):
 
 slice_p = Primitive("slice", _slice_abstract_eval, _slice_lower)
 
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+    # Put every element back where it was read and zeros in between: low padding up to
+    # the start, stride - 1 between neighbours, and high padding after the last element
+    # read (which, with a stride, can stop short of the limit).
+    from fgrad.lax.shapes import pad
+    config = []
+    for start, stride, size, n in zip(start_indices, strides, x.aval.shape, aval_of(ct).shape):
+        end = start + (n - 1) * stride + 1 if n else start
+        config.append((start, size - end, stride - 1))
+    return [pad(ct, zeros(Aval((), x.aval.dtype, False)), config)]
+
+
+deflinear(slice_p, [0], _slice_transpose)
+
 # -- dynamic_slice -----------------------------------------------------------------------------
 
 
@@ -167,6 +186,16 @@ def _dynamic_slice_lower(x, *starts, slice_sizes):
 
 dynamic_slice_p = Primitive("dynamic_slice", _dynamic_slice_abstract_eval,
                             _dynamic_slice_lower)
+
+
+def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
+    # dynamic_update_slice clamps the starts exactly as dynamic_slice did, so the
+    # cotangent lands on the elements that were read.
+    x_ct = dynamic_update_slice_p.bind(zeros(x.aval), ct, *starts)
+    return [x_ct] + [None] * len(starts)
+
+
+deflinear(dynamic_slice_p, [0], _dynamic_slice_transpose)
 
 # -- dynamic_update_slice ----------------------------------------------------------------------
 
@@ -194,6 +223,19 @@ def _dynamic_update_slice_lower(x, update, *starts):
 
 dynamic_update_slice_p = Primitive("dynamic_update_slice", _dynamic_update_slice_abstract_eval,
                                    _dynamic_update_slice_lower)
+
+
+def _dynamic_update_slice_transpose(ct, x, update, *starts):
+    update_aval = update.aval if is_undefined(update) else aval_of(update)
+    # The overwritten window of x never reaches the output: its cotangent is zero.
+    x_ct = (dynamic_update_slice_p.bind(ct, zeros(update_aval), *starts)
+            if is_undefined(x) else None)
+    update_ct = (dynamic_slice_p.bind(ct, *starts, slice_sizes=update_aval.shape)
+                 if is_undefined(update) else None)
+    return [x_ct, update_ct] + [None] * len(starts)
+
+
+deflinear(dynamic_update_slice_p, [0, 1], _dynamic_update_slice_transpose)
 
 # -- gather ------------------------------------------------------------------------------------
 
@@ -283,6 +325,42 @@ def _gather_lower(x, indices, *, dimension_numbers, slice_sizes, indices_are_sor
 
 
 gather_p = Primitive("gather", _gather_abstract_eval, _gather_lower)
+
+
+def _gather_jvp(primals, tangents, **params):
+    x, indices = primals
+    t = tangents[0]
+    ans = gather_p.bind(x, indices, **params)
+    if isinstance(t, Zero):
+        return ans, Zero(aval_of(ans))
+    # A filled window is a constant, so its tangent is 0 whatever the fill value.
+    fill = 0 if params["mode"] == GatherScatterMode.FILL_OR_DROP else None
+    return ans, gather_p.bind(t, indices, **{**params, "fill_value": fill})
+
+
+def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                      unique_indices, mode, fill_value):
+    if math.prod(aval_of(ct).shape) == 0:
+        # Nothing was read; an empty gather's windows may even overhang the operand.
+        return [zeros(x.aval), None]
+    dn = dimension_numbers
+    scatter_dn = ScatterDimensionNumbers(
+        update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+        scatter_dims_to_operand_dims=dn.start_index_map,
+        operand_batching_dims=dn.operand_batching_dims,
+        scatter_indices_batching_dims=dn.start_indices_batching_dims)
+    # The scatter with the same mode sends each window back where it was read (clamped
+    # with CLIP; dropped with FILL_OR_DROP exactly when the gather filled it); windows read
+    # several times accumulate. As in JAX, an out-of-bounds window of a promised-in-bounds
+    # gather was read clamped but its cotangent is dropped.
+    x_ct = scatter_add_p.bind(zeros(x.aval), indices, ct, dimension_numbers=scatter_dn,
+                              indices_are_sorted=indices_are_sorted,
+                              unique_indices=unique_indices, mode=mode)
+    return [x_ct, None]
+
+
+gather_p.jvp = _gather_jvp
+gather_p.transpose = _gather_transpose
 
 # -- scatter, scatter_add, scatter_mul, scatter_min, scatter_max --------------------------------
 
@@ -377,11 +455,263 @@ def _scatter_primitive(name: str, lax_scatter, kind: str) -> Primitive:
     return Primitive(name, abstract_eval, lower)
 
 
-scatter_p = _scatter_primitive("scatter", lax.scatter, "any")
+# The rules below relate a scatter's updates to its operand through the gather with the
+# mirrored dimension numbers: it reads, for every update element, the operand element that
+# update lands on.
+
+
+def _filled(shape, value, dtype):
+    from fgrad.lax.shapes import broadcast_in_dim
+    scalar = convert_element_type(value, np.dtype(dtype))
+    return broadcast_in_dim(scalar, shape, ()) if shape else scalar
+
+
+def _read_back(values, indices, updates_shape, dn: ScatterDimensionNumbers, mode, *,
+               fill_value=0, indices_are_sorted=False, unique_indices=False):
+    """For every update element, the element of the operand-shaped `values` it lands on."""
+    gather_dn = GatherDimensionNumbers(
+        offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+        start_index_map=dn.scatter_dims_to_operand_dims,
+        operand_batching_dims=dn.operand_batching_dims,
+        start_indices_batching_dims=dn.scatter_indices_batching_dims)
+    window = iter(updates_shape[d] for d in dn.update_window_dims)
+    slice_sizes = tuple(
+        1 if d in dn.inserted_window_dims or d in dn.operand_batching_dims else next(window)
+        for d in range(aval_of(values).ndim))
+    return gather(values, indices, gather_dn, slice_sizes, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode, fill_value=fill_value)
+
+
+def _landing_mode(mode):
+    """The gather mode that reads back exactly the updates a scatter in `mode` applied.
+
+    CLIP moves out-of-bounds windows in, the same way for gather and scatter; the other
+    modes drop them from a scatter, so reading back fills them instead of clamping.
+    """
+    return mode if mode == GatherScatterMode.CLIP else GatherScatterMode.FILL_OR_DROP
+
+
+def _cotangent_of_updates(ct, indices, updates_aval, dn, mode, indices_are_sorted,
+                          unique_indices):
+    # The scatter's own mode, as in JAX: so a promised-in-bounds scatter, which drops an
+    # out-of-bounds update, still credits it through the clamping gather.
+    if math.prod(updates_aval.shape) == 0:
+        return zeros(updates_aval)
+    return _read_back(ct, indices, updates_aval.shape, dn, mode,
+                      indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+
+
+def _scatter_winners(x_shape, indices, updates_shape, params):
+    """Which operand elements a scatter (overwriting) keeps, and which update elements it
+    writes (bool arrays of the operand's and the updates' shapes).
+
+    With repeated indices XLA picks one of the colliding updates, unspecified which: a
+    scatter of distinct ids with the same indices asks it, and reading the ids back tells
+    every update whether it was the one written.
+    """
+    from fgrad.lax.shapes import broadcast_in_dim, iota, reshape
+    dn = params["dimension_numbers"]
+    batch_dims = tuple(d for d in range(len(updates_shape)) if d not in dn.update_window_dims)
+    batch_shape = tuple(updates_shape[d] for d in batch_dims)
+    ids = reshape(iota(np.int32, math.prod(batch_shape)), batch_shape)
+    ids = broadcast_in_dim(ids, updates_shape, batch_dims)  # one id per update window
+    unwritten = _filled(x_shape, -1, np.int32)
+    landed = scatter_p.bind(unwritten, indices, ids, **params)
+    read = _read_back(landed, indices, updates_shape, dn, _landing_mode(params["mode"]),
+                      fill_value=-1)
+    return eq(landed, unwritten), eq(read, ids)
+
+
+def _count_landing(x_aval, indices, weights, params):
+    """Per operand element, the sum of the `weights` (0 or 1, in the operand's dtype) of the
+    update elements landing on it."""
+    return scatter_add_p.bind(zeros(Aval(x_aval.shape, x_aval.dtype, False)), indices, weights,
+                              **params)
+
+
+# -- scatter_add: linear in the operand and the updates jointly
+
 scatter_add_p = _scatter_primitive("scatter_add", lax.scatter_add, "number")
+
+
+def _scatter_add_jvp(primals, tangents, **params):
+    x, indices, updates = primals
+    t_x, _, t_updates = tangents
+    ans = scatter_add_p.bind(x, indices, updates, **params)
+    if isinstance(t_updates, Zero):
+        return ans, t_x  # every operand element passes through once, unscaled
+    return ans, scatter_add_p.bind(instantiate(t_x), indices, t_updates, **params)
+
+
+def _scatter_add_transpose(ct, x, indices, updates, *, dimension_numbers, indices_are_sorted,
+                           unique_indices, mode):
+    x_ct = ct if is_undefined(x) else None
+    updates_ct = (_cotangent_of_updates(ct, indices, updates.aval, dimension_numbers, mode,
+                                        indices_are_sorted, unique_indices)
+                  if is_undefined(updates) else None)
+    return [x_ct, None, updates_ct]
+
+
+scatter_add_p.jvp = _scatter_add_jvp
+scatter_add_p.transpose = _scatter_add_transpose
+
+# -- scatter (overwriting): linear in the operand and the updates jointly, but with
+# repeated indices only the update that was written may receive a derivative.
+
+scatter_p = _scatter_primitive("scatter", lax.scatter, "any")
+
+
+def _scatter_jvp(primals, tangents, **params):
+    x, indices, updates = primals
+    t_x, _, t_updates = tangents
+    if params["unique_indices"]:
+        ans = scatter_p.bind(x, indices, updates, **params)
+        return ans, scatter_p.bind(instantiate(t_x), indices, instantiate(t_updates), **params)
+    # Mask off the overwritten operand elements and the updates that lost a collision, then
+    # add: primal and tangent agree on the winner by construction (two scatters need not),
+    # and reverse mode needs only scatter_add's transpose.
+    x_aval, updates_aval = aval_of(x), aval_of(updates)
+    kept, written = _scatter_winners(x_aval.shape, indices, updates_aval.shape, params)
+    ans = scatter_add_p.bind(select_n(kept, zeros(x_aval), x), indices,
+                             select_n(written, zeros(updates_aval), updates), **params)
+    t_kept = Zero(x_aval) if isinstance(t_x, Zero) else select_n(kept, zeros(x_aval), t_x)
+    if isinstance(t_updates, Zero):
+        return ans, t_kept
+    t_written = select_n(written, zeros(updates_aval), t_updates)
+    return ans, scatter_add_p.bind(instantiate(t_kept), indices, t_written, **params)
+
+
+def _scatter_transpose(ct, x, indices, updates, **params):
+    dn = params["dimension_numbers"]
+    updates_aval = updates.aval if is_undefined(updates) else aval_of(updates)
+    # The overwritten operand elements never reach the output.
+    x_ct = (scatter_p.bind(ct, indices, zeros(updates_aval), **params)
+            if is_undefined(x) else None)
+    updates_ct = None
+    if is_undefined(updates):
+        updates_ct = _cotangent_of_updates(ct, indices, updates_aval, dn, params["mode"],
+                                           params["indices_are_sorted"],
+                                           params["unique_indices"])
+        if not params["unique_indices"] and math.prod(updates_aval.shape):
+            # JAX refuses this case; the update that lost a collision had no effect.
+            _, written = _scatter_winners(aval_of(ct).shape, indices, updates_aval.shape,
+                                          params)
+            updates_ct = select_n(written, zeros(aval_of(updates_ct)), updates_ct)
+    return [x_ct, None, updates_ct]
+
+
+scatter_p.jvp = _scatter_jvp
+scatter_p.transpose = _scatter_transpose
+
+# -- scatter_mul: linear in the operand alone
+
 scatter_mul_p = _scatter_primitive("scatter_mul", lax.scatter_mul, "number")
+
+
+def _other_factors(x_aval, indices, updates, params):
+    """For every update element, the product of the *other* update elements that multiply
+    the same operand element, without dividing by zero.
+
+    The nonzero factors are multiplied out and the element's own divided away; zeros are
+    counted. One other zero makes the product zero, but written as the sum of the zero
+    updates there, so that its derivative (the other zero's tangent times the rest) stays
+    right; with two or more the product and its first derivative are zero.
+    """
+    dn, mode = params["dimension_numbers"], params["mode"]
+    aval = aval_of(updates)
+    strong = Aval(aval.shape, aval.dtype, False)
+    x_strong = Aval(x_aval.shape, x_aval.dtype, False)
+    is_zero = eq(updates, zeros(strong))
+    ones = _filled(aval.shape, 1, aval.dtype)
+    nonzero = select_n(is_zero, updates, ones)
+    zero_part = select_n(is_zero, zeros(strong), updates)  # 0, carrying the zeros' tangents
+
+    def per_update(total):
+        return _read_back(total, indices, aval.shape, dn, _landing_mode(mode))
+
+    nonzero_product = per_update(scatter_mul_p.bind(_filled(x_aval.shape, 1, x_aval.dtype),
+                                                    indices, nonzero, **params))
+    zero_count = convert_element_type(is_zero, aval.dtype)
+    other_zeros = sub(per_update(_count_landing(x_aval, indices, zero_count, params)),
+                      zero_count)
+    other_zero_sum = sub(per_update(scatter_add_p.bind(zeros(x_strong), indices, zero_part,
+                                                       **params)), zero_part)
+    zero_factor = select_n(eq(other_zeros, zeros(strong)),
+                           select_n(eq(other_zeros, ones), zeros(strong), other_zero_sum),
+                           ones)
+    return mul(div(nonzero_product, nonzero), zero_factor)
+
+
+def _scatter_mul_jvp(primals, tangents, **params):
+    x, indices, updates = primals
+    t_x, _, t_updates = tangents
+    ans = scatter_mul_p.bind(x, indices, updates, **params)
+    t_out = Zero(aval_of(ans))
+    if not isinstance(t_x, Zero):
+        t_out = scatter_mul_p.bind(t_x, indices, updates, **params)
+    if not isinstance(t_updates, Zero):
+        x_aval = aval_of(x)
+        if not params["unique_indices"]:
+            # JAX refuses this unless the indices are promised unique; the product rule
+            # over the other factors handles repeats.
+            t_updates = mul(t_updates, _other_factors(x_aval, indices, updates, params))
+        spread = scatter_add_p.bind(zeros(x_aval), indices, t_updates, **params)
+        t_out = add_tangents(t_out, mul(x, spread))
+    return ans, t_out
+
+
+def _scatter_mul_transpose(ct, x, indices, updates, **params):
+    if is_undefined(updates):
+        raise TypeError("scatter_mul is linear in its operand only, not in its updates")
+    return [scatter_mul_p.bind(ct, indices, updates, **params), None, None]
+
+
+scatter_mul_p.jvp = _scatter_mul_jvp
+scatter_mul_p.transpose = _scatter_mul_transpose
+
+# -- scatter_min, scatter_max: like max and reduce_max, the tangent at an element is the
+# average over the tied contenders (the operand element and the updates landing there that
+# equal the result).
+
 scatter_min_p = _scatter_primitive("scatter_min", lax.scatter_min, "any")
 scatter_max_p = _scatter_primitive("scatter_max", lax.scatter_max, "any")
+
+
+def _scatter_extremum_jvp(prim, primals, tangents, **params):
+    x, indices, updates = primals
+    t_x, _, t_updates = tangents
+    ans = prim.bind(x, indices, updates, **params)
+    x_aval, updates_aval = aval_of(x), aval_of(updates)
+    dtype, dn = x_aval.dtype, params["dimension_numbers"]
+    landed = _read_back(ans, indices, updates_aval.shape, dn, _landing_mode(params["mode"]))
+    x_won, update_won = eq(x, ans), eq(updates, landed)
+    winners = add(convert_element_type(x_won, dtype),
+                  _count_landing(x_aval, indices, convert_element_type(update_won, dtype),
+                                 params))
+    share = div(_filled(x_aval.shape, 1, dtype), winners)  # only read where winners > 0
+    t_out = Zero(aval_of(ans))
+    if not isinstance(t_x, Zero):
+        # An element no update reached keeps its tangent even when it is NaN (so x != ans);
+        # a NaN result that an update reached has no winner and gets tangent 0, as in JAX.
+        touched = _count_landing(x_aval, indices, _filled(updates_aval.shape, 1, dtype),
+                                 params)
+        x_strong = Aval(x_aval.shape, dtype, False)
+        x_coef = select_n(eq(touched, zeros(x_strong)),
+                          select_n(x_won, zeros(x_strong), share),
+                          _filled(x_aval.shape, 1, dtype))
+        t_out = mul(t_x, x_coef)
+    if isinstance(t_updates, Zero):
+        return ans, t_out
+    update_share = _read_back(share, indices, updates_aval.shape, dn,
+                              _landing_mode(params["mode"]))
+    update_coef = select_n(update_won,
+                           zeros(Aval(updates_aval.shape, dtype, False)), update_share)
+    return ans, scatter_add_p.bind(instantiate(t_out), indices, mul(t_updates, update_coef),
+                                   **params)
+
+
+scatter_min_p.jvp = partial(_scatter_extremum_jvp, scatter_min_p)
+scatter_max_p.jvp = partial(_scatter_extremum_jvp, scatter_max_p)
 
 # -- normalising the user's arguments into hashable params ---------------------------------------
 

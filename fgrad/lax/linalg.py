@@ -12,9 +12,12 @@ import numpy as np
 from jax import dtypes as jdt
 from jax import lax
 
-from fgrad.core import Aval, Primitive
+from fgrad.core import Aval, Primitive, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.lax._ad import defjvp, is_undefined
 from fgrad.lax._rules import as_ints, check_available, check_dims, fail, user_dtype
+from fgrad.lax.elementwise import convert_element_type
+from fgrad.lax.shapes import transpose
 
 # -- dot_general -----------------------------------------------------------------------------
 
@@ -109,6 +112,65 @@ def _dot_general_lower(lhs, rhs, *, dimension_numbers, precision, preferred_elem
 
 
 dot_general_p = Primitive("dot_general", _dot_general_abstract_eval, _dot_general_lower)
+
+
+def _dot_general_lhs_term(t, ans, lhs, rhs, **params):
+    return dot_general_p.bind(t, rhs, **params)
+
+
+def _dot_general_rhs_term(t, ans, lhs, rhs, **params):
+    return dot_general_p.bind(lhs, t, **params)
+
+
+defjvp(dot_general_p, _dot_general_lhs_term, _dot_general_rhs_term)
+
+
+def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_first: bool,
+                       precision, preferred_element_type):
+    """The cotangent of one dot_general operand (of type `aval`), given the other operand.
+
+    `own_dims` / `other_dims` are (contracting, batch) of this operand and of the other;
+    `other_free_first` says whether the other operand's free dimensions come before this
+    one's in the result (true when this operand is the rhs).
+    """
+    (own_contract, own_batch), (other_contract, other_batch) = own_dims, other_dims
+    own_free = [i for i in range(aval.ndim) if i not in own_contract + own_batch]
+    other_free = [i for i in range(aval_of(other).ndim)
+                  if i not in other_contract + other_batch]
+    n_batch = len(own_batch)
+    first_free = n_batch + (0 if other_free_first else len(own_free))
+    ct_other_free = tuple(range(first_free, first_free + len(other_free)))
+    # Contract the cotangent with the other operand over everything this operand did not
+    # contribute (the other's free dimensions), pairing the batch dimensions again.
+    numbers = ((ct_other_free, tuple(other_free)), (tuple(range(n_batch)), other_batch))
+    product = dot_general_p.bind(ct, other, dimension_numbers=numbers, precision=precision,
+                                 preferred_element_type=preferred_element_type)
+    # The product's dimensions are this operand's batch, free, then contracting dimensions,
+    # the last in the order the other operand holds their partners: permute them back.
+    source = [*own_batch, *own_free, *(own_contract[k] for k in np.argsort(other_contract))]
+    order = tuple(int(i) for i in np.argsort(source))
+    if order != tuple(range(aval.ndim)):
+        product = transpose(product, order)
+    if aval_of(product).dtype != aval.dtype:  # a preferred_element_type widened the result
+        product = convert_element_type(product, aval.dtype, weak_type=aval.weak_type)
+    return product
+
+
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
+                           preferred_element_type):
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise TypeError("dot_general is linear in one operand at a time; the program being "
+                        "transposed multiplies two linear values")
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_dims, rhs_dims = (lhs_contract, lhs_batch), (rhs_contract, rhs_batch)
+    if is_undefined(lhs):
+        return [_operand_cotangent(ct, rhs, lhs.aval, lhs_dims, rhs_dims, False, precision,
+                                   preferred_element_type), None]
+    return [None, _operand_cotangent(ct, lhs, rhs.aval, rhs_dims, lhs_dims, True, precision,
+                                     preferred_element_type)]
+
+
+dot_general_p.transpose = _dot_general_transpose
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 

@@ -6,15 +6,19 @@ argmin instead return a (never weak) index of the integer dtype asked for.
 
 from __future__ import annotations
 
+import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.lax._ad import deflinear
 from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_dtype, fail, user_dtype,
 )
+from fgrad.lax.elementwise import add, convert_element_type, div, eq, mul
+from fgrad.lax.shapes import broadcast_in_dim, pad, reshape, transpose
 
-# -- reduce_sum, reduce_prod, reduce_max, reduce_min -----------------------------------------
+# -- the reductions' common shape rule -------------------------------------------------------
 
 
 def _reduction(name: str, lower, kind: str) -> Primitive:
@@ -33,10 +37,96 @@ def _reduction(name: str, lower, kind: str) -> Primitive:
     return Primitive(name, abstract_eval, lower_axes)
 
 
+def _kept_axes(ndim: int, axes) -> tuple:
+    return tuple(i for i in range(ndim) if i not in axes)
+
+
+# -- reduce_sum ------------------------------------------------------------------------------
+
 reduce_sum_p = _reduction("reduce_sum", lax.reduce_sum, "number")
+
+
+def _reduce_sum_transpose(ct, operand, *, axes):
+    shape = operand.aval.shape
+    if not axes:
+        return [ct]
+    return [broadcast_in_dim(ct, shape, _kept_axes(len(shape), axes))]
+
+
+deflinear(reduce_sum_p, [0], _reduce_sum_transpose)
+
+# -- reduce_prod -----------------------------------------------------------------------------
+
 reduce_prod_p = _reduction("reduce_prod", lax.reduce_prod, "number")
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    # Dividing the product by x would fail at zeros. Instead multiply pairwise in a balanced
+    # tree, carrying the product rule (x1 x2)' = x1' x2 + x1 x2' up it: JAX's scheme, so the
+    # values at zeros (and their rounding) agree with JAX's, and every higher derivative
+    # stays exact because the tangent is built from products of primals only.
+    from fgrad.lax.indexing import slice
+    (x,), (t,) = primals, tangents
+    ans = reduce_prod_p.bind(x, axes=axes)
+    aval = aval_of(x)
+    n = int(np.prod([aval.shape[a] for a in axes], dtype=np.int64))
+    if n == 0:  # an empty product is the constant 1
+        return ans, Zero(aval_of(ans))
+    kept = _kept_axes(aval.ndim, axes)
+    # Reduced axes first, flattened into one: the tree then always splits axis 0.
+    order = tuple(axes) + kept
+    rows_shape = (n, *(aval.shape[i] for i in kept))
+
+    def as_rows(v):
+        if order != tuple(range(aval.ndim)):
+            v = transpose(v, order)
+        return reshape(v, rows_shape)
+
+    x, t = as_rows(x), as_rows(t)
+    one = np.ones((), aval.dtype)
+    zero = np.zeros((), aval.dtype)
+    while n > 1:
+        half = (n + 1) // 2
+        rest = aval_of(x).shape[1:]
+
+        def rows(v, start, stop, rest=rest):
+            return slice(v, (start,) + (0,) * len(rest), (stop,) + rest)
+
+        x_lo, x_hi = rows(x, 0, half), rows(x, half, n)
+        t_lo, t_hi = rows(t, 0, half), rows(t, half, n)
+        if n % 2:  # pair the odd row out with a 1, whose tangent is 0
+            extra = ((0, 1, 0),) + ((0, 0, 0),) * len(rest)
+            x_hi = pad(x_hi, one, extra)
+            t_hi = pad(t_hi, zero, extra)
+        t = add(mul(t_lo, x_hi), mul(x_lo, t_hi))
+        x = mul(x_lo, x_hi)
+        n = half
+    return ans, reshape(t, aval_of(ans).shape)
+
+
+reduce_prod_p.jvp = _reduce_prod_jvp
+
+# -- reduce_max, reduce_min ------------------------------------------------------------------
+
+
+def _extremum_jvp(prim: Primitive):
+    def jvp(primals, tangents, *, axes):
+        # The tangent of the extremum is the mean of the tangents at the positions that
+        # attain it: ties share equally, as in JAX (grad(max)([1, 3, 3]) = [0, .5, .5]).
+        # Like JAX's, it is NaN where nothing attains it (an empty or NaN-holding slice).
+        (x,), (t,) = primals, tangents
+        ans = prim.bind(x, axes=axes)
+        aval = aval_of(x)
+        hits = convert_element_type(
+            eq(x, broadcast_in_dim(ans, aval.shape, _kept_axes(aval.ndim, axes))), aval.dtype)
+        return ans, div(reduce_sum(mul(t, hits), axes), reduce_sum(hits, axes))
+    return jvp
+
+
 reduce_max_p = _reduction("reduce_max", lax.reduce_max, "ordered")
+reduce_max_p.jvp = _extremum_jvp(reduce_max_p)
 reduce_min_p = _reduction("reduce_min", lax.reduce_min, "ordered")
+reduce_min_p.jvp = _extremum_jvp(reduce_min_p)
 
 # -- argmax, argmin --------------------------------------------------------------------------
 
@@ -65,6 +155,7 @@ def _arg_extremum(name: str, extremum: str, lower) -> Primitive:
 
 argmax_p = _arg_extremum("argmax", "maximum", lax.argmax)
 argmin_p = _arg_extremum("argmin", "minimum", lax.argmin)
+# No rules: an integer output carries no tangent, so the transforms never ask for one.
 
 # -- cumsum ----------------------------------------------------------------------------------
 
@@ -80,6 +171,15 @@ def _cumsum_lower(operand, *, axis, reverse):
 
 
 cumsum_p = Primitive("cumsum", _cumsum_abstract_eval, _cumsum_lower)
+
+
+def _cumsum_transpose(ct, operand, *, axis, reverse):
+    # Output i sums inputs 0..i, so input j feeds outputs j..end: the running sum the
+    # other way.
+    return [cumsum(ct, axis, not reverse)]
+
+
+deflinear(cumsum_p, [0], _cumsum_transpose)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 

@@ -16,8 +16,9 @@ from typing import Sequence
 import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive, ShapeDtypeError, aval_of
+from fgrad.core import Aval, Primitive, ShapeDtypeError, Zero, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.lax._ad import deflinear, instantiate, is_undefined
 from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_ints, check_same_dtypes, check_shape,
     fail, user_dtype,
@@ -52,6 +53,23 @@ def _broadcast_in_dim_lower(operand, *, shape, broadcast_dimensions):
 broadcast_in_dim_p = Primitive(
     "broadcast_in_dim", _broadcast_in_dim_abstract_eval, _broadcast_in_dim_lower)
 
+
+def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
+    from fgrad.lax.reductions import reduce_sum
+    in_shape = operand.aval.shape
+    # Each operand element was copied along the dimensions it did not have and along those
+    # its size-1 dimensions were stretched over: its cotangent is the sum over all copies.
+    stretched = {d for i, d in enumerate(broadcast_dimensions)
+                 if in_shape[i] == 1 and shape[d] != 1}
+    summed = tuple(d for d in range(len(shape))
+                   if d not in broadcast_dimensions or d in stretched)
+    total = reduce_sum(ct, summed) if summed else ct
+    # Summing dropped the stretched dimensions; put them back with size 1.
+    return [reshape(total, in_shape) if stretched else total]
+
+
+deflinear(broadcast_in_dim_p, [0], _broadcast_in_dim_transpose)
+
 # -- reshape ---------------------------------------------------------------------------------
 
 
@@ -69,6 +87,13 @@ def _reshape_lower(operand, *, new_sizes):
 
 
 reshape_p = Primitive("reshape", _reshape_abstract_eval, _reshape_lower)
+
+
+def _reshape_transpose(ct, operand, *, new_sizes):
+    return [reshape(ct, operand.aval.shape)]
+
+
+deflinear(reshape_p, [0], _reshape_transpose)
 
 # -- transpose -------------------------------------------------------------------------------
 
@@ -89,6 +114,14 @@ def _transpose_lower(operand, *, permutation):
 
 transpose_p = Primitive("transpose", _transpose_abstract_eval, _transpose_lower)
 
+
+def _transpose_transpose(ct, operand, *, permutation):
+    inverse = tuple(int(i) for i in np.argsort(permutation))
+    return [transpose(ct, inverse)]
+
+
+deflinear(transpose_p, [0], _transpose_transpose)
+
 # -- squeeze ---------------------------------------------------------------------------------
 
 
@@ -107,6 +140,14 @@ def _squeeze_lower(operand, *, dimensions):
 
 
 squeeze_p = Primitive("squeeze", _squeeze_abstract_eval, _squeeze_lower)
+
+
+def _squeeze_transpose(ct, operand, *, dimensions):
+    # `dimensions` are sorted, so they are also the positions of the restored dimensions.
+    return [expand_dims_p.bind(ct, dimensions=dimensions)]
+
+
+deflinear(squeeze_p, [0], _squeeze_transpose)
 
 # -- expand_dims -----------------------------------------------------------------------------
 # Its own primitive (JAX emits broadcast_in_dim) so that programs say what the user meant and
@@ -127,6 +168,13 @@ def _expand_dims_lower(operand, *, dimensions):
 
 expand_dims_p = Primitive("expand_dims", _expand_dims_abstract_eval, _expand_dims_lower)
 
+
+def _expand_dims_transpose(ct, operand, *, dimensions):
+    return [squeeze_p.bind(ct, dimensions=dimensions)]
+
+
+deflinear(expand_dims_p, [0], _expand_dims_transpose)
+
 # -- rev -------------------------------------------------------------------------------------
 
 
@@ -140,6 +188,13 @@ def _rev_lower(operand, *, dimensions):
 
 
 rev_p = Primitive("rev", _rev_abstract_eval, _rev_lower)
+
+
+def _rev_transpose(ct, operand, *, dimensions):
+    return [rev(ct, dimensions)]
+
+
+deflinear(rev_p, [0], _rev_transpose)
 
 # -- concatenate -----------------------------------------------------------------------------
 
@@ -174,6 +229,35 @@ def _concatenate_lower(*operands, dimension):
 
 
 concatenate_p = Primitive("concatenate", _concatenate_abstract_eval, _concatenate_lower)
+
+
+def _concatenate_transpose(ct, *operands, dimension):
+    from fgrad.lax.indexing import slice
+    ct_shape = aval_of(ct).shape
+    cts, start = [], 0
+    for operand in operands:
+        size = (operand.aval if is_undefined(operand) else aval_of(operand)).shape[dimension]
+        if is_undefined(operand):
+            starts = [0] * len(ct_shape)
+            limits = list(ct_shape)
+            starts[dimension], limits[dimension] = start, start + size
+            cts.append(slice(ct, starts, limits))
+        else:
+            cts.append(None)
+        start += size
+    return cts
+
+
+def _concatenate_jvp(primals, tangents, *, dimension):
+    ans = concatenate_p.bind(*primals, dimension=dimension)
+    if all(isinstance(t, Zero) for t in tangents):
+        return ans, Zero(aval_of(ans))
+    return ans, concatenate_p.bind(*map(instantiate, tangents), dimension=dimension)
+
+
+# Linear in all of its operands, however many there are (deflinear wants them listed).
+concatenate_p.jvp = _concatenate_jvp
+concatenate_p.transpose = _concatenate_transpose
 
 # -- pad -------------------------------------------------------------------------------------
 
@@ -214,6 +298,36 @@ def _pad_lower(operand, padding_value, *, padding_config):
 
 pad_p = Primitive("pad", _pad_abstract_eval, _pad_lower)
 
+
+def _pad_transpose(ct, operand, padding_value, *, padding_config):
+    from fgrad.lax.elementwise import sub
+    from fgrad.lax.indexing import slice
+    from fgrad.lax.reductions import reduce_sum
+    ct_aval = aval_of(ct)
+    # The operand's elements sit at every (interior + 1)-th place between the edge padding:
+    # padding by the opposite of the edges strips them (and, where the forward pad cropped,
+    # puts the cropped elements back with a zero cotangent); a strided slice then skips the
+    # interior padding.
+    unpad = tuple((-lo, -hi, 0) for lo, hi, _ in padding_config)
+    inner = ct
+    if any(lo or hi for lo, hi, _ in unpad):
+        inner = pad_p.bind(ct, np.zeros((), ct_aval.dtype), padding_config=unpad)
+    strides = tuple(interior + 1 for _, _, interior in padding_config)
+    operand_ct = inner
+    if any(s != 1 for s in strides):
+        inner_shape = aval_of(inner).shape
+        operand_ct = slice(inner, (0,) * len(inner_shape), inner_shape, strides)
+    padding_value_ct = None
+    if is_undefined(padding_value):
+        # Every output element not copied from the operand is the padding value.
+        def total(x):
+            return reduce_sum(x, tuple(range(ct_aval.ndim))) if ct_aval.ndim else x
+        padding_value_ct = sub(total(ct), total(operand_ct))
+    return [operand_ct if is_undefined(operand) else None, padding_value_ct]
+
+
+deflinear(pad_p, [0, 1], _pad_transpose)
+
 # -- iota ------------------------------------------------------------------------------------
 
 
@@ -231,6 +345,8 @@ def _iota_lower(*, dtype, shape, dimension):
 
 
 iota_p = Primitive("iota", _iota_abstract_eval, _iota_lower)
+# No rules: without operands there is nothing to differentiate, and the transforms re-emit an
+# equation none of whose inputs carries a tangent as it is.
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 

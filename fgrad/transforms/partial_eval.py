@@ -1,0 +1,51 @@
+"""Partial evaluation: split a program into what can run now and what must wait.
+
+Given which inputs are *unknown* (for linearize: the tangents), every equation that
+depends on an unknown input is unknown; the rest is known. The known program computes the
+known outputs and the *residuals*, the known values the unknown equations read; the
+unknown program takes the residuals and the unknown inputs and computes the rest. Applied to
+a JVP program this is linearization: the known part is the primal computation, the unknown
+part the linear map on tangents (You Only Linearize Once).
+
+The types line up: known inputs → (known outputs, residuals); (residuals, unknown inputs)
+→ unknown outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from fgrad.core import Program, Var
+from fgrad.transforms.dce import dce
+
+
+def partial_eval(program: Program, unknowns: Sequence[bool]
+                 ) -> tuple[Program, Program, list[bool], int]:
+    """Returns (known program, unknown program, which outputs are unknown, #residuals)."""
+    unknown: set[Var] = {v for v, u in zip(program.inputs, unknowns, strict=True) if u}
+    known_eqns, unknown_eqns = [], []
+    for eqn in program.eqns:
+        if any(isinstance(a, Var) and a in unknown for a in eqn.inputs):
+            unknown_eqns.append(eqn)
+            unknown.update(eqn.outputs)
+        else:
+            known_eqns.append(eqn)
+    out_unknowns = [isinstance(a, Var) and a in unknown for a in program.outputs]
+
+    consts = set(program.constvars)
+    residuals: dict[Var, None] = {}  # ordered set
+    for eqn in unknown_eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var) and a not in unknown and a not in consts:
+                residuals[a] = None
+    residuals_list = list(residuals)
+
+    known_inputs = [v for v, u in zip(program.inputs, unknowns) if not u]
+    unknown_inputs = [v for v, u in zip(program.inputs, unknowns) if u]
+    known_outputs = [a for a, u in zip(program.outputs, out_unknowns) if not u]
+    unknown_outputs = [a for a, u in zip(program.outputs, out_unknowns) if u]
+    known = dce(Program(program.constvars, program.constvals, known_inputs, known_eqns,
+                        known_outputs + residuals_list))
+    staged = dce(Program(program.constvars, program.constvals,
+                         residuals_list + unknown_inputs, unknown_eqns, unknown_outputs))
+    return known, staged, out_unknowns, len(residuals_list)

@@ -1,0 +1,227 @@
+"""Derivatives of dot_general against JAX's: forward and reverse mode, first and second order,
+for every (contract, batch) layout of tests/test_lax_linalg.py, with preferred element types,
+mixed and complex dtypes, and inside traces."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+import fgrad
+from fgrad import lax as fl
+from fgrad.core import aval_of, eval_program, trace_to_program, typecheck
+from fgrad.testing import check_grads
+from test_lax_linalg import LAYOUTS as FORWARD_LAYOUTS  # the shape rule's tests' table
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+# Hessians of bigger inputs are built from one JVP per input element; an HVP is enough there.
+LARGE = 50
+
+
+def dims(lhs_contract=(), rhs_contract=(), lhs_batch=(), rhs_batch=()):
+    return (lhs_contract, rhs_contract), (lhs_batch, rhs_batch)
+
+
+# The forward tests' layouts, and more whose cotangents need their contracting dimensions
+# permuted back.
+LAYOUTS = {
+    **FORWARD_LAYOUTS,
+    "crossed contraction around a batch dim": (
+        (3, 2, 4), (4, 2, 3), dims((0, 2), (2, 0), (1,), (1,)), (2,)),
+    "three contracting dims, rotated": ((2, 3, 4), (3, 4, 2), dims((0, 1, 2), (2, 0, 1)), ()),
+    "contracting dims crossed, free dims between": (
+        (2, 5, 3), (3, 4, 2), dims((0, 2), (2, 0)), (5, 4)),
+}
+
+
+def rand(shape, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(shape)
+    if np.issubdtype(dtype, np.complexfloating):
+        values = values + 1j * rng.standard_normal(shape)
+    return np.asarray(values, dtype)
+
+
+def assert_same(got, want, rtol=1e-10):
+    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=rtol * 1e-2)
+
+
+def assert_trees_same(got, want, rtol=1e-10):
+    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
+    want_leaves, want_tree = jax.tree_util.tree_flatten(want)
+    assert got_tree == want_tree, (got_tree, want_tree)
+    for g, w in zip(got_leaves, want_leaves):
+        assert_same(g, w, rtol)
+
+
+def traced(fun, args):
+    """`fun(*args)` through a traced, typechecked program."""
+    program, tree = trace_to_program(fun, list(args), "make_ir")
+    typecheck(program)
+    return jax.tree_util.tree_unflatten(tree, eval_program(program, *args))
+
+
+def check_first_order(f, jf, args, tangents, ct, rtol=1e-10):
+    """fgrad's JVP and VJP of `f` equal JAX's of `jf`, eagerly and inside a trace."""
+    want_out, want_t = jax.jit(lambda *a: jax.jvp(jf, a, tangents))(*args)
+    got_out, got_t = fgrad.jvp(f, args, tangents)
+    assert_same(got_out, want_out, rtol)
+    assert_same(got_t, want_t, rtol)
+    assert_same(traced(lambda *a: fgrad.jvp(f, a, tangents)[1], args), want_t, rtol)
+
+    want_cts = jax.jit(lambda *a: jax.vjp(jf, *a)[1](ct))(*args)
+    assert_trees_same(fgrad.vjp(f, *args)[1](ct), want_cts, rtol)
+    assert_trees_same(traced(lambda *a: fgrad.vjp(f, *a)[1](ct), args), want_cts, rtol)
+
+
+def dot(dimension_numbers, **kw):
+    return (lambda l, r: fl.dot_general(l, r, dimension_numbers, **kw),
+            lambda l, r: lax.dot_general(l, r, dimension_numbers, **kw))
+
+
+def quadratic_forms(f, jf, w):
+    """sum(f(l, r) * w), bilinear, and sum(f(l, r)² * w), whose Hessian depends on l and r."""
+    axes = tuple(range(np.ndim(w)))
+
+    def g(l, r):
+        return fl.reduce_sum(fl.mul(f(l, r), w), axes)
+
+    def g2(l, r):
+        y = f(l, r)
+        return fl.reduce_sum(fl.mul(fl.mul(y, y), w), axes)
+
+    return [(g, lambda l, r: jnp.sum(jf(l, r) * w)),
+            (g2, lambda l, r: jnp.sum(jf(l, r) ** 2 * w))]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_first_order(layout):
+    lhs_shape, rhs_shape, numbers, out_shape = LAYOUTS[layout]
+    f, jf = dot(numbers)
+    args = (rand(lhs_shape, 0), rand(rhs_shape, 1))
+    tangents = (rand(lhs_shape, 2), rand(rhs_shape, 3))
+    check_first_order(f, jf, args, tangents, rand(out_shape, 4))
+    # each side alone: the other side is a constant of the linear program
+    l, r = args
+    check_first_order(lambda l: f(l, r), lambda l: jf(l, r), (l,), tangents[:1],
+                      rand(out_shape, 4))
+    check_first_order(lambda r: f(l, r), lambda r: jf(l, r), (r,), tangents[1:],
+                      rand(out_shape, 4))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_second_order(layout):
+    lhs_shape, rhs_shape, numbers, out_shape = LAYOUTS[layout]
+    f, jf = dot(numbers)
+    args = (rand(lhs_shape, 0), rand(rhs_shape, 1))
+    sizes = [np.size(a) for a in args]
+    for g, jg in quadratic_forms(f, jf, rand(out_shape, 5)):
+        if all(sizes) and sum(sizes) <= LARGE:
+            assert_trees_same(fgrad.hessian(g, (0, 1))(*args),
+                              jax.jit(jax.hessian(jg, (0, 1)))(*args))
+        else:  # no Hessian for empty inputs in fgrad yet, and large ones are slow to build
+            v = (rand(lhs_shape, 6), rand(rhs_shape, 7))
+            assert_trees_same(
+                fgrad.jvp(fgrad.grad(g, (0, 1)), args, v)[1],
+                jax.jit(lambda *a: jax.jvp(jax.grad(jg, (0, 1)), a, v)[1])(*args))
+            # reverse over reverse as well
+            u = (rand(lhs_shape, 8), rand(rhs_shape, 9))
+            assert_trees_same(
+                fgrad.vjp(fgrad.grad(g, (0, 1)), *args)[1](u),
+                jax.jit(lambda *a: jax.vjp(jax.grad(jg, (0, 1)), *a)[1](u))(*args))
+
+
+@pytest.mark.parametrize("layout", [name for name, (lhs, rhs, _, _) in LAYOUTS.items()
+                                    if np.prod(lhs) + np.prod(rhs) <= 40])
+def test_finite_differences(layout):
+    lhs_shape, rhs_shape, numbers, _ = LAYOUTS[layout]
+    f, _ = dot(numbers)
+    check_grads(f, (rand(lhs_shape, 0), rand(rhs_shape, 1)), order=2)
+
+
+# -- dtypes ----------------------------------------------------------------------------------
+
+MATMUL = (((1,), (0,)), ((), ()))
+BATCHED = (((2,), (0,)), ((1,), (2,)))  # lhs (2, 5, 3), rhs (3, 4, 5)
+
+
+@pytest.mark.parametrize("lhs_dtype, rhs_dtype, preferred, numbers, shapes, rtol", [
+    ("float32", "float32", "float64", MATMUL, [(2, 3), (3, 4)], 1e-6),
+    ("float32", "float32", "float64", BATCHED, [(2, 5, 3), (3, 4, 5)], 1e-6),
+    ("float16", "float16", "float32", MATMUL, [(2, 3), (3, 4)], 1e-3),
+    ("float32", "float64", "float64", BATCHED, [(2, 5, 3), (3, 4, 5)], 1e-6),
+    ("float64", "float32", "float64", MATMUL, [(2, 3), (3, 4)], 1e-6),
+    ("float64", "float64", "float32", MATMUL, [(2, 3), (3, 4)], 1e-6),
+    ("float64", "float64", "float64", BATCHED, [(2, 5, 3), (3, 4, 5)], 1e-10),
+    ("complex128", "complex128", None, BATCHED, [(2, 5, 3), (3, 4, 5)], 1e-10),
+    ("complex64", "complex64", "complex128", MATMUL, [(2, 3), (3, 4)], 1e-6),
+])
+def test_dtypes(lhs_dtype, rhs_dtype, preferred, numbers, shapes, rtol):
+    # Tangents take the result's dtype; cotangents are converted back to each operand's.
+    f, jf = dot(numbers, preferred_element_type=preferred)
+    args = (rand(shapes[0], 0, lhs_dtype), rand(shapes[1], 1, rhs_dtype))
+    tangents = (rand(shapes[0], 2, lhs_dtype), rand(shapes[1], 3, rhs_dtype))
+    out = jf(*args)
+    check_first_order(f, jf, args, tangents, rand(out.shape, 4, out.dtype), rtol)
+    cts = fgrad.vjp(f, *args)[1](rand(out.shape, 4, out.dtype))
+    assert [c.dtype for c in cts] == [np.dtype(lhs_dtype), np.dtype(rhs_dtype)]
+    # second order, reverse over forward
+    u = rand(out.shape, 5, out.dtype)
+
+    def jvp_of(fn, jvp):
+        return lambda *a: jvp(fn, a, tangents)[1]
+
+    assert_trees_same(fgrad.vjp(jvp_of(f, fgrad.jvp), *args)[1](u),
+                      jax.vjp(jvp_of(jf, jax.jvp), *args)[1](u), rtol)
+
+
+def test_integer_operand_gets_no_cotangent():
+    lhs = np.arange(6, dtype=np.int32).reshape(2, 3)
+    rhs = rand((3, 4), 0)
+    f, jf = dot(MATMUL, preferred_element_type=np.float64)
+    ct = rand((2, 4), 1)
+    got = fgrad.vjp(f, lhs, rhs)[1](ct)
+    want = jax.vjp(jf, lhs, rhs)[1](ct)
+    assert aval_of(got[0]) == aval_of(want[0])  # float0
+    assert_same(got[1], want[1])
+    got = fgrad.jvp(f, (lhs, rhs), (np.zeros((2, 3), jax.dtypes.float0), rand((3, 4), 2)))
+    want = jax.jvp(jf, (lhs, rhs), (np.zeros((2, 3), jax.dtypes.float0), rand((3, 4), 2)))
+    assert_trees_same(got, want)
+
+
+def test_weak_operands():
+    # Python scalars are weakly typed; their tangents and cotangents stay weak, as in JAX.
+    f, jf = dot((((), ()), ((), ())))
+    got = fgrad.jvp(f, (2.0, 3.0), (1.0, 0.5))
+    want = jax.jvp(jf, (2.0, 3.0), (1.0, 0.5))
+    assert_trees_same(got, want)
+    assert_trees_same(fgrad.grad(f, (0, 1))(2.0, 3.0), jax.grad(jf, (0, 1))(2.0, 3.0))
+
+
+@pytest.mark.parametrize("precision", [lax.Precision.HIGHEST, "bfloat16",
+                                       (lax.Precision.DEFAULT, lax.Precision.HIGH)])
+def test_precision_carries_into_the_derivatives(precision):
+    f, jf = dot(BATCHED, precision=precision)
+    args = (rand((2, 5, 3), 0), rand((3, 4, 5), 1))
+    check_first_order(f, jf, args, (rand((2, 5, 3), 2), rand((3, 4, 5), 3)),
+                      rand((5, 2, 4), 4))
+    (forward,) = trace_to_program(f, list(args), "make_ir")[0].eqns
+    program, _ = trace_to_program(lambda l, r: fgrad.vjp(f, l, r)[1](np.ones((5, 2, 4))),
+                                  list(args), "make_ir")
+    dots = [e for e in program.eqns if e.primitive.name == "dot_general"]
+    assert len(dots) == 3  # the primal and one per operand's cotangent
+    assert all(e.params["precision"] == forward.params["precision"] for e in dots)
+
+
+def test_matrix_hessian():
+    # jax-core-notes §3, case 18: the Hessian of x·A·x is A + Aᵀ
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+    def f(x):
+        ax = fl.dot_general(a, x, (((1,), (0,)), ((), ())))
+        return fl.dot_general(x, ax, (((0,), (0,)), ((), ())))
+
+    assert_same(fgrad.hessian(f)(np.ones(2)), a + a.T)
