@@ -12,13 +12,26 @@ level, or re-staged into an enclosing transform, which is how transforms nest.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
+import numpy as np
 
-from fgrad.core import Program, trace_to_program
+import fgrad.numpy as fnp
+from fgrad.core import (
+    Aval, Program, Tracer, Zero, aval_of, eval_program, is_differentiable, tangent_aval,
+    trace_to_program,
+)
+from fgrad.core import dtypes as dt
+from fgrad.core.dtypes import float0
 from fgrad.core.errors import at_user_line
+from fgrad.core.trace import Trace, current_trace, use_trace
+from fgrad.lax._ad import zeros
+from fgrad.lax.elementwise import convert_element_type, stop_gradient_p
+from fgrad.transforms import jvp_eval, jvp_program, partial_eval, transpose_program
+from fgrad.transforms.dce import dce
 
 
 def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
@@ -71,22 +84,6 @@ def _normalize_argnums(argnums: tuple[int, ...], nargs: int, what: str) -> set[i
 
 # -- differentiation ---------------------------------------------------------------------------
 
-import contextlib  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from fgrad.core import (  # noqa: E402
-    Aval, Tracer, Zero, aval_of, eval_program, is_differentiable, tangent_aval,
-)
-from fgrad.core import dtypes as dt  # noqa: E402
-from fgrad.core.dtypes import float0  # noqa: E402
-from fgrad.core.trace import _context, use_trace  # noqa: E402
-from fgrad.core.trace import Trace as _Trace  # noqa: E402
-from fgrad.lax._ad import zeros  # noqa: E402
-from fgrad.lax.elementwise import stop_gradient_p  # noqa: E402
-from fgrad.transforms import jvp_eval, jvp_program, partial_eval, transpose_program  # noqa: E402
-from fgrad.transforms.dce import dce  # noqa: E402
-
 tree_flatten = jax.tree_util.tree_flatten
 tree_unflatten = jax.tree_util.tree_unflatten
 
@@ -135,7 +132,6 @@ def _as_array(x):
     if isinstance(x, (Tracer, jax.Array, jax.core.Tracer)) or (
             isinstance(x, np.ndarray) and x.dtype == float0):
         return x
-    from fgrad.lax.elementwise import convert_element_type
     aval = aval_of(x)
     return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
 
@@ -396,11 +392,11 @@ def stop_gradient(x):
     return jax.tree_util.tree_map(stop, x)
 
 
-class _NoGradTrace(_Trace):
+class _NoGradTrace(Trace):
     """Forwards every primitive to the enclosing trace and stops the gradient of its
     results, so values computed inside `no_grad()` are constants to all transforms."""
 
-    def __init__(self, parent: _Trace):
+    def __init__(self, parent: Trace):
         self.parent = parent
         self.name = parent.name
 
@@ -422,8 +418,7 @@ class _NoGradTrace(_Trace):
 def no_grad():
     """Within the block, computed values are constants to every enclosing differentiation
     (PyTorch's `torch.no_grad()`, as sugar over `stop_gradient`)."""
-    parent = _context.trace
-    with use_trace(_NoGradTrace(parent)):
+    with use_trace(_NoGradTrace(current_trace())):
         yield
 
 
@@ -431,7 +426,6 @@ def no_grad():
 
 
 def _basis(aval: Aval):
-    import fgrad.numpy as fnp
     n = aval.size
     eye = np.eye(n, dtype=aval.dtype)
     return [fnp.asarray(eye[k].reshape(aval.shape)) for k in range(n)]
@@ -440,7 +434,6 @@ def _basis(aval: Aval):
 def _stack(blocks, axis, out_shape, in_shape, dtype):
     """Stacks per-basis-vector results along `axis` into a block of shape
     `out_shape + in_shape` (all zeros when a side has no elements)."""
-    import fgrad.numpy as fnp
     shape = tuple(out_shape) + tuple(in_shape)
     if not blocks:
         return fnp.zeros(shape, dtype)

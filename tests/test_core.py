@@ -378,8 +378,14 @@ def test_a_jax_function_on_a_tracer_says_to_use_fgrad_numpy():
 
 
 def test_missing_rule_names_primitive_and_transform():
-    with pytest.raises(MissingRuleError, match="'sin' has no batch rule"):
-        fl.sin_p.rule("batch") if hasattr(fl, "sin_p") else fgrad.lax.elementwise.sin_p.rule("batch")
+    bare = Primitive("bare", lambda a: a, lambda x: x)
+    for transform in ("jvp", "transpose", "batch"):
+        with pytest.raises(MissingRuleError, match=f"'bare' has no {transform} rule"):
+            bare.rule(transform)
+    with pytest.raises(MissingRuleError, match="'bare' has no jvp rule"):
+        fgrad.grad(lambda x: bare.bind(x))(1.0)
+    with pytest.raises(ValueError, match="unknown transform"):
+        bare.rule("sideways")
 
 
 def test_unsupported_argument_type_is_a_clear_error():

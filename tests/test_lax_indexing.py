@@ -17,7 +17,7 @@ from fgrad.core import ShapeDtypeError, aval_of, eval_program, trace_to_program,
 from fgrad.lax.indexing import (
     dynamic_slice, dynamic_slice_p, dynamic_update_slice, dynamic_update_slice_p, gather,
     gather_p, scatter, scatter_add, scatter_add_p, scatter_max, scatter_min, scatter_mul,
-    slice, slice_p,
+    slice,
 )
 
 GDN = lax.GatherDimensionNumbers

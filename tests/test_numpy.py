@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fgrad.numpy as fnp
+from fgrad import lax as fl
 from fgrad.core import Tracer, eval_program, trace_to_program, typecheck
 
 HERE = os.path.basename(__file__)
@@ -793,3 +794,12 @@ def test_jax_jit_of_a_traced_program():
     got = jax.jit(lambda x: eval_program(program, x))(x)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-6)
+
+
+def test_var_method_and_python_bool_types():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    program, _ = trace_to_program(lambda a: a.var(axis=1, ddof=1), [x], "make_ir")
+    np.testing.assert_allclose(eval_program(program, x)[0], jnp.var(x, axis=1, ddof=1))
+    # Python bools are strongly typed in JAX (ints and floats are weak).
+    assert fnp.logical_and(True, False).weak_type == jnp.logical_and(True, False).weak_type
+    assert fl.bitwise_and(True, False).weak_type is False

@@ -10,13 +10,12 @@ anything JAX would, with our own message.
 
 from __future__ import annotations
 
-import operator
 from typing import Sequence
 
 import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive, ShapeDtypeError, Zero, aval_of
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, instantiate, is_undefined
 from fgrad.lax._rules import (
