@@ -1,0 +1,27 @@
+"""The documentation's code runs as written: every ```python block of the README and the
+guides (each file's blocks in order, sharing one namespace), and the API's docstring
+examples (doctest)."""
+
+import doctest
+import pathlib
+import re
+
+import pytest
+
+import fgrad.api
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_python_blocks_run(path):
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(path), "exec"), namespace)
+
+
+def test_api_docstring_examples():
+    failures, tried = doctest.testmod(fgrad.api, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0
