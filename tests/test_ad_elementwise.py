@@ -6,6 +6,7 @@ jax.jvp / jax.vjp / jax.hessian, including dtype, shape and weak type, and the f
 derivative is also staged into a program, type-checked and evaluated.
 """
 
+import functools
 import math
 import warnings
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+import oracle
 from fgrad import lax as fl
 from fgrad.api import grad, hessian, jvp, vjp
 from fgrad.core import (
@@ -27,17 +29,7 @@ pytestmark = pytest.mark.usefixtures("x64")
 
 rng = np.random.default_rng(0)
 SHAPES = [(), (3,), (2, 3)]
-
-
-def assert_same(got, want, rtol=1e-10, atol=0.0):
-    """Same values (NaN where JAX has NaN), dtype, shape and weak type."""
-    got_aval, want_aval = aval_of(got), aval_of(want)
-    assert got_aval.shape == want_aval.shape, (got_aval, want_aval)
-    assert got_aval.dtype == want_aval.dtype, (got_aval, want_aval)
-    assert got_aval.weak_type == want_aval.weak_type, (got_aval, want_aval)
-    if got_aval.dtype == float0:
-        return
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=atol)
+assert_same = functools.partial(oracle.assert_same, rtol=1e-10)  # float64 rounding
 
 
 def assert_traced(fun, args, expected_flat):
@@ -467,9 +459,9 @@ def test_convert_between_inexact_dtypes_is_linear(source, target):
         ct = cotangent_like(out)
         (want_ct,) = pullback(ct)
     got = jvp(f, (x,), (t,))
-    assert_same(got[0], want[0], rtol)
-    assert_same(got[1], want[1], rtol)
-    assert_same(vjp(f, x)[1](ct)[0], want_ct, rtol)
+    assert_same(got[0], want[0], rtol=rtol)
+    assert_same(got[1], want[1], rtol=rtol)
+    assert_same(vjp(f, x)[1](ct)[0], want_ct, rtol=rtol)
     if rtol == 1e-10:  # assert_traced compares at float64 precision
         assert_traced(lambda x, ct: vjp(f, x)[1](ct), [x, ct], [want_ct])
 

@@ -5,6 +5,8 @@ collisions and ties, and the NumPy indexing built on them.
 Every case compiles its own XLA computations, so the full matrix is slow; an unmarked subset
 covers each primitive and each tricky point (`-m 'not slow'`)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,78 +15,23 @@ from jax import lax
 
 import fgrad
 import fgrad.numpy as fnp
+import oracle
 from fgrad import lax as fl
-from fgrad.core import aval_of, eval_program, trace_to_program, typecheck
+from fgrad.core import aval_of, trace_to_program
 from fgrad.testing import check_grads
 from fgrad.transforms.transpose import backward_pass
+from oracle import rand, traced
 
 pytestmark = pytest.mark.usefixtures("x64")
 
 GDN = lax.GatherDimensionNumbers
 SDN = lax.ScatterDimensionNumbers
-
-
-def rand(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def assert_same(got, want):
-    """Equal type (shape, dtype, weak type) and values within float64 rounding."""
-    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
-
-
-def assert_trees_same(got, want):
-    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
-    want_leaves, want_tree = jax.tree_util.tree_flatten(want)
-    assert got_tree == want_tree, (got_tree, want_tree)
-    for g, w in zip(got_leaves, want_leaves):
-        assert_same(g, w)
-
-
-def traced(fun, args):
-    """`fun(*args)` computed by a traced, typechecked program."""
-    program, tree = trace_to_program(fun, list(args), "make_ir")
-    typecheck(program)
-    return jax.tree_util.tree_unflatten(tree, eval_program(program, *args))
-
-
-def check_first_order(f, jf, args, seed=1):
-    """fgrad's JVP and VJP of `f` equal JAX's of `jf`, eagerly and inside a trace."""
-    tangents = tuple(rand(np.shape(a), seed + i) for i, a in enumerate(args))
-    # JAX's side is compiled: one compilation costs less than JAX's eager dispatch.
-    want_out, want_t = jax.jit(lambda a, t: jax.jvp(jf, a, t))(args, tangents)
-    got_out, got_t = fgrad.jvp(f, args, tangents)
-    assert_same(got_out, want_out)
-    assert_same(got_t, want_t)
-    assert_same(traced(lambda *a: fgrad.jvp(f, a, tangents)[1], args), want_t)
-
-    ct = rand(np.shape(want_out), seed + 10)
-    want_cts = jax.jit(lambda a, c: jax.vjp(jf, *a)[1](c))(args, ct)
-    got_out, pullback = fgrad.vjp(f, *args)
-    assert_same(got_out, want_out)
-    assert_trees_same(pullback(ct), want_cts)
-    assert_trees_same(traced(lambda *a: fgrad.vjp(f, *a)[1](ct), args), want_cts)
-
-
-def check_second_order(f, jf, args, seed=2):
-    """The Hessian of a weighted sum of squares of `f`'s output, against JAX's.
-
-    Both run under jax.jit (fgrad's rules all run while JAX traces): several times faster
-    than either library's eager Hessian.
-    """
-    w = rand(np.shape(jf(*args)), seed)
-
-    def g(*a):
-        y = f(*a)
-        return fl.reduce_sum(fl.mul(fl.mul(y, y), w), tuple(range(np.ndim(w))))
-
-    def jg(*a):
-        return jnp.sum(jf(*a) ** 2 * w)
-
-    argnums = tuple(range(len(args)))
-    assert_trees_same(jax.jit(fgrad.hessian(g, argnums))(*args),
-                      jax.jit(jax.hessian(jg, argnums))(*args))
+TOLERANCE = dict(rtol=1e-10, atol=1e-12)  # float64 rounding
+assert_same = functools.partial(oracle.assert_same, **TOLERANCE)
+assert_trees_same = functools.partial(oracle.assert_trees_same, **TOLERANCE)
+check_first_order = functools.partial(oracle.check_first_order, **TOLERANCE)
+# Under jax.jit, fgrad's Hessians cost several times less than eagerly.
+check_second_order = functools.partial(oracle.check_second_order, under_jit=True, **TOLERANCE)
 
 
 class Case:

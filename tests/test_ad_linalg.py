@@ -2,6 +2,8 @@
 for every (contract, batch) layout of tests/test_lax_linalg.py, with preferred element types,
 mixed and complex dtypes, and inside traces."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,19 +11,22 @@ import pytest
 from jax import lax
 
 import fgrad
+import oracle
 from fgrad import lax as fl
-from fgrad.core import aval_of, eval_program, trace_to_program, typecheck
+from fgrad.core import aval_of, trace_to_program
 from fgrad.testing import check_grads
+from oracle import rand
 from test_lax_linalg import LAYOUTS as FORWARD_LAYOUTS  # the shape rule's tests' table
+from test_lax_linalg import dims
 
 pytestmark = pytest.mark.usefixtures("x64")
+TOLERANCE = dict(rtol=1e-10, atol=1e-12)  # float64 rounding
+assert_same = functools.partial(oracle.assert_same, **TOLERANCE)
+assert_trees_same = functools.partial(oracle.assert_trees_same, **TOLERANCE)
+check_first_order = functools.partial(oracle.check_first_order, **TOLERANCE)
 
 # Hessians of bigger inputs are built from one JVP per input element; an HVP is enough there.
 LARGE = 50
-
-
-def dims(lhs_contract=(), rhs_contract=(), lhs_batch=(), rhs_batch=()):
-    return (lhs_contract, rhs_contract), (lhs_batch, rhs_batch)
 
 
 # The forward tests' layouts, and more whose cotangents need their contracting dimensions
@@ -34,48 +39,6 @@ LAYOUTS = {
     "contracting dims crossed, free dims between": (
         (2, 5, 3), (3, 4, 2), dims((0, 2), (2, 0)), (5, 4)),
 }
-
-
-def rand(shape, seed, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    values = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        values = values + 1j * rng.standard_normal(shape)
-    return np.asarray(values, dtype)
-
-
-def assert_same(got, want, rtol=1e-10):
-    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=rtol * 1e-2)
-
-
-def assert_trees_same(got, want, rtol=1e-10):
-    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
-    want_leaves, want_tree = jax.tree_util.tree_flatten(want)
-    assert got_tree == want_tree, (got_tree, want_tree)
-    for g, w in zip(got_leaves, want_leaves):
-        assert_same(g, w, rtol)
-
-
-def traced(fun, args):
-    """`fun(*args)` through a traced, typechecked program."""
-    program, tree = trace_to_program(fun, list(args), "make_ir")
-    typecheck(program)
-    return jax.tree_util.tree_unflatten(tree, eval_program(program, *args))
-
-
-def check_first_order(f, jf, args, tangents, ct, rtol=1e-10):
-    """fgrad's JVP and VJP of `f` equal JAX's of `jf`, eagerly and inside a trace."""
-    want_out, want_t = jax.jit(lambda *a: jax.jvp(jf, a, tangents))(*args)
-    got_out, got_t = fgrad.jvp(f, args, tangents)
-    assert_same(got_out, want_out, rtol)
-    assert_same(got_t, want_t, rtol)
-    assert_same(traced(lambda *a: fgrad.jvp(f, a, tangents)[1], args), want_t, rtol)
-
-    want_cts = jax.jit(lambda *a: jax.vjp(jf, *a)[1](ct))(*args)
-    assert_trees_same(fgrad.vjp(f, *args)[1](ct), want_cts, rtol)
-    assert_trees_same(traced(lambda *a: fgrad.vjp(f, *a)[1](ct), args), want_cts, rtol)
-
 
 def dot(dimension_numbers, **kw):
     return (lambda l, r: fl.dot_general(l, r, dimension_numbers, **kw),
@@ -165,7 +128,8 @@ def test_dtypes(lhs_dtype, rhs_dtype, preferred, numbers, shapes, rtol):
     args = (rand(shapes[0], 0, lhs_dtype), rand(shapes[1], 1, rhs_dtype))
     tangents = (rand(shapes[0], 2, lhs_dtype), rand(shapes[1], 3, rhs_dtype))
     out = jf(*args)
-    check_first_order(f, jf, args, tangents, rand(out.shape, 4, out.dtype), rtol)
+    tolerance = dict(rtol=rtol, atol=rtol * 1e-2)
+    check_first_order(f, jf, args, tangents, rand(out.shape, 4, out.dtype), **tolerance)
     cts = fgrad.vjp(f, *args)[1](rand(out.shape, 4, out.dtype))
     assert [c.dtype for c in cts] == [np.dtype(lhs_dtype), np.dtype(rhs_dtype)]
     # second order, reverse over forward
@@ -175,7 +139,7 @@ def test_dtypes(lhs_dtype, rhs_dtype, preferred, numbers, shapes, rtol):
         return lambda *a: jvp(fn, a, tangents)[1]
 
     assert_trees_same(fgrad.vjp(jvp_of(f, fgrad.jvp), *args)[1](u),
-                      jax.vjp(jvp_of(jf, jax.jvp), *args)[1](u), rtol)
+                      jax.vjp(jvp_of(jf, jax.jvp), *args)[1](u), **tolerance)
 
 
 def test_integer_operand_gets_no_cotangent():

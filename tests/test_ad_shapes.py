@@ -1,6 +1,8 @@
 """Derivatives of the shape and reduction primitives against JAX's: forward and reverse mode,
 second order, finite differences, the traced forms, and JAX's values at ties and zeros."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,75 +11,19 @@ from jax import lax
 from jax._src.lax.lax import _convert_element_type
 
 import fgrad
+import oracle
 from fgrad import lax as fl
-from fgrad.core import aval_of, eval_program, trace_to_program, typecheck
+from fgrad.core import aval_of
 from fgrad.testing import check_grads
+from oracle import rand
 
 pytestmark = pytest.mark.usefixtures("x64")
 f64 = np.dtype("float64")
-
-
-def rand(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def assert_same(got, want):
-    """Equal type (shape, dtype, weak type) and values within float64 rounding."""
-    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
-
-
-def assert_trees_same(got, want):
-    got_leaves, got_tree = jax.tree_util.tree_flatten(got)
-    want_leaves, want_tree = jax.tree_util.tree_flatten(want)
-    assert got_tree == want_tree, (got_tree, want_tree)
-    for g, w in zip(got_leaves, want_leaves):
-        assert_same(g, w)
-
-
-def traced(fun, args):
-    """`fun(*args)` through a traced, typechecked program."""
-    program, tree = trace_to_program(fun, list(args), "make_ir")
-    typecheck(program)
-    return jax.tree_util.tree_unflatten(tree, eval_program(program, *args))
-
-
-def check_first_order(f, jf, args, seed=1):
-    """fgrad's JVP and VJP of `f` equal JAX's of `jf`, eagerly and inside a trace."""
-    tangents = tuple(rand(np.shape(a), seed + i) for i, a in enumerate(args))
-    want_out, want_t = jax.jit(lambda *a: jax.jvp(jf, a, tangents))(*args)
-    got_out, got_t = fgrad.jvp(f, args, tangents)
-    assert_same(got_out, want_out)
-    assert_same(got_t, want_t)
-    assert_same(traced(lambda *a: fgrad.jvp(f, a, tangents)[1], args), want_t)
-
-    ct = rand(np.shape(want_out), seed + 10)
-    want_cts = jax.jit(lambda *a: jax.vjp(jf, *a)[1](ct))(*args)
-    got_out, pullback = fgrad.vjp(f, *args)
-    assert_same(got_out, want_out)
-    assert_trees_same(pullback(ct), want_cts)
-    assert_trees_same(traced(lambda *a: fgrad.vjp(f, *a)[1](ct), args), want_cts)
-
-
-def check_second_order(f, jf, args, seed=2):
-    """The Hessian of a quadratic form of `f`'s output, against JAX's."""
-    w = rand(np.shape(jf(*args)), seed)
-
-    def g(*a):
-        y = f(*a)
-        return fl.reduce_sum(fl.mul(fl.mul(y, y), w), tuple(range(np.ndim(w))))
-
-    def jg(*a):
-        return jnp.sum(jf(*a) ** 2 * w)
-
-    argnums = tuple(range(len(args)))
-    if all(np.size(a) for a in args):
-        assert_trees_same(fgrad.hessian(g, argnums)(*args),
-                          jax.jit(jax.hessian(jg, argnums))(*args))
-    else:  # fgrad.hessian has no basis vectors to stack for an empty input: use an HVP
-        v = tuple(rand(np.shape(a), seed + 1 + i) for i, a in enumerate(args))
-        assert_trees_same(fgrad.jvp(fgrad.grad(g, argnums), args, v)[1],
-                          jax.jit(lambda *a: jax.jvp(jax.grad(jg, argnums), a, v)[1])(*args))
+TOLERANCE = dict(rtol=1e-10, atol=1e-12)  # float64 rounding
+assert_same = functools.partial(oracle.assert_same, **TOLERANCE)
+assert_trees_same = functools.partial(oracle.assert_trees_same, **TOLERANCE)
+check_first_order = functools.partial(oracle.check_first_order, **TOLERANCE)
+check_second_order = functools.partial(oracle.check_second_order, **TOLERANCE)
 
 
 def check_all(f, jf, args):

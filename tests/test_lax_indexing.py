@@ -19,48 +19,12 @@ from fgrad.lax.indexing import (
     gather_p, scatter, scatter_add, scatter_add_p, scatter_max, scatter_min, scatter_mul,
     slice,
 )
+from oracle import assert_same, check, check_error
 
 GDN = lax.GatherDimensionNumbers
 SDN = lax.ScatterDimensionNumbers
 Mode = lax.GatherScatterMode
 HERE = os.path.basename(__file__)
-
-
-@pytest.fixture
-def x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
-def assert_same(got, expected):
-    assert aval_of(got) == aval_of(expected), (aval_of(got), aval_of(expected))
-    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))  # NaNs compare equal
-
-
-def check(fgrad_fun, lax_fun, *args):
-    """fgrad_fun(*args) equals lax_fun(*args): eagerly, traced, and traced under jax.jit."""
-    expected = lax_fun(*args)
-    assert_same(fgrad_fun(*args), expected)
-    program, _ = trace_to_program(fgrad_fun, list(args), "make_ir")
-    typecheck(program)
-    assert program.out_avals == [aval_of(expected)]
-    assert str(program)  # params print
-    assert_same(eval_program(program, *args)[0], expected)
-    assert_same(jax.jit(lambda *a: eval_program(program, *a)[0])(*args), expected)
-    return program
-
-
-def expect_error(call, *fragments, match=None):
-    """`call` (a one-line lambda) raises our error naming its line and every fragment."""
-    with pytest.raises(ShapeDtypeError, match=match) as info:
-        call()
-    message = str(info.value)
-    assert f"{HERE}:{call.__code__.co_firstlineno}" in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 def only_eqn(program):
@@ -117,13 +81,13 @@ def test_slice_params_are_tuples_of_python_ints():
 
 def test_slice_errors():
     x = arange(4, 6)
-    expect_error(lambda: slice(x, (0, -1), (4, 6)), "slice", "f32[4,6]", match="from 0 to 4|-1")
-    expect_error(lambda: slice(x, (0, 0), (5, 6)), "slice", "f32[4,6]", "size 4")
-    expect_error(lambda: slice(x, (3, 0), (2, 6)), "slice", "f32[4,6]", match="from 3 to 2")
-    expect_error(lambda: slice(x, (0, 0), (4, 6), (1, 0)), "slice", "f32[4,6]", match="stride 0")
-    expect_error(lambda: slice(x, (0,), (4,)), "slice", "f32[4,6]", match="start_indices has 1")
-    expect_error(lambda: slice(x, (0, 0), (4, 6), (1,)), "slice", "f32[4,6]", match="strides")
-    expect_error(lambda: slice(x, (0, 1.5), (4, 6)), "slice", "f32[4,6]", match="integers")
+    check_error(lambda: slice(x, (0, -1), (4, 6)), "slice", "f32[4,6]", match="from 0 to 4|-1")
+    check_error(lambda: slice(x, (0, 0), (5, 6)), "slice", "f32[4,6]", "size 4")
+    check_error(lambda: slice(x, (3, 0), (2, 6)), "slice", "f32[4,6]", match="from 3 to 2")
+    check_error(lambda: slice(x, (0, 0), (4, 6), (1, 0)), "slice", "f32[4,6]", match="stride 0")
+    check_error(lambda: slice(x, (0,), (4,)), "slice", "f32[4,6]", match="start_indices has 1")
+    check_error(lambda: slice(x, (0, 0), (4, 6), (1,)), "slice", "f32[4,6]", match="strides")
+    check_error(lambda: slice(x, (0, 1.5), (4, 6)), "slice", "f32[4,6]", match="integers")
 
 
 # -- dynamic_slice -------------------------------------------------------------------------------
@@ -217,18 +181,18 @@ def test_dynamic_slice_params():
 def test_dynamic_slice_errors():
     x = arange(3, 4)
     i8, i16 = jnp.int8(0), jnp.int16(0)
-    expect_error(lambda: dynamic_slice(x, (0, 0), (2, 5)), "dynamic_slice", "f32[3,4]",
-                 match="slice size 5 of dimension 1")
-    expect_error(lambda: dynamic_slice(x, (0, 0), (-1, 2)), "dynamic_slice", "f32[3,4]",
-                 match="slice size -1")
-    expect_error(lambda: dynamic_slice(x, (0, 0), (2,)), "dynamic_slice", match="slice_sizes")
-    expect_error(lambda: dynamic_slice(x, (0,), (2, 2)), "dynamic_slice", match="1 start ind")
-    expect_error(lambda: dynamic_slice(x, (0, 1.0), (2, 2)), "dynamic_slice", "f32[]",
-                 match="must be integers")
-    expect_error(lambda: dynamic_slice(x, (i16, i8), (2, 2)), "dynamic_slice", "i16[], i8[]",
-                 match="different dtypes")
-    expect_error(lambda: dynamic_slice_p.bind(x, jnp.zeros(2, jnp.int32), 0, slice_sizes=(1, 1)),
-                 "dynamic_slice", "i32[2]", match="scalar")
+    check_error(lambda: dynamic_slice(x, (0, 0), (2, 5)), "dynamic_slice", "f32[3,4]",
+                match="slice size 5 of dimension 1")
+    check_error(lambda: dynamic_slice(x, (0, 0), (-1, 2)), "dynamic_slice", "f32[3,4]",
+                match="slice size -1")
+    check_error(lambda: dynamic_slice(x, (0, 0), (2,)), "dynamic_slice", match="slice_sizes")
+    check_error(lambda: dynamic_slice(x, (0,), (2, 2)), "dynamic_slice", match="1 start ind")
+    check_error(lambda: dynamic_slice(x, (0, 1.0), (2, 2)), "dynamic_slice", "f32[]",
+                match="must be integers")
+    check_error(lambda: dynamic_slice(x, (i16, i8), (2, 2)), "dynamic_slice", "i16[], i8[]",
+                match="different dtypes")
+    check_error(lambda: dynamic_slice_p.bind(x, jnp.zeros(2, jnp.int32), 0, slice_sizes=(1, 1)),
+                "dynamic_slice", "i32[2]", match="scalar")
 
 
 # -- dynamic_update_slice ------------------------------------------------------------------------
@@ -273,18 +237,18 @@ def test_dynamic_update_slice_weak_types(x64):
 
 def test_dynamic_update_slice_errors():
     x = arange(3, 4)
-    expect_error(lambda: dynamic_update_slice(x, jnp.ones(2), (0, 0)), "dynamic_update_slice",
-                 "f32[3,4], f32[2]", match="rank 1")
-    expect_error(lambda: dynamic_update_slice(x, jnp.ones((4, 1)), (0, 0)),
-                 "dynamic_update_slice", "f32[4,1]", match="larger")
-    expect_error(lambda: dynamic_update_slice(x, jnp.ones((1, 1), jnp.int32), (0, 0)),
-                 "dynamic_update_slice", "f32[3,4], i32[1,1]", match="dtype")
-    expect_error(lambda: dynamic_update_slice(x, jnp.ones((1, 1)), (0,)),
-                 "dynamic_update_slice", match="1 start indices")
-    expect_error(lambda: dynamic_update_slice(x, x, (jnp.int8(0), 0.0)), "dynamic_update_slice",
-                 match="integers")
-    expect_error(lambda: dynamic_update_slice(x, x, (jnp.int8(0), jnp.int32(0))),
-                 "dynamic_update_slice", "i8[], i32[]", match="different dtypes")
+    check_error(lambda: dynamic_update_slice(x, jnp.ones(2), (0, 0)), "dynamic_update_slice",
+                "f32[3,4], f32[2]", match="rank 1")
+    check_error(lambda: dynamic_update_slice(x, jnp.ones((4, 1)), (0, 0)),
+                "dynamic_update_slice", "f32[4,1]", match="larger")
+    check_error(lambda: dynamic_update_slice(x, jnp.ones((1, 1), jnp.int32), (0, 0)),
+                "dynamic_update_slice", "f32[3,4], i32[1,1]", match="dtype")
+    check_error(lambda: dynamic_update_slice(x, jnp.ones((1, 1)), (0,)),
+                "dynamic_update_slice", match="1 start indices")
+    check_error(lambda: dynamic_update_slice(x, x, (jnp.int8(0), 0.0)), "dynamic_update_slice",
+                match="integers")
+    check_error(lambda: dynamic_update_slice(x, x, (jnp.int8(0), jnp.int32(0))),
+                "dynamic_update_slice", "i8[], i32[]", match="different dtypes")
 
 
 # -- gather --------------------------------------------------------------------------------------
@@ -418,63 +382,63 @@ def test_gather_params_are_normalised_and_hashable():
 def test_gather_errors():
     x, i, fi = arange(3, 4), jnp.array([[1]]), jnp.array([[1.0]])
     i2 = jnp.array([[1, 2]])
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1,)), "gather", "f32[3,4], i32[1,1]",
-                 match="slice_sizes has 1")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1, 5)), "gather", "f32[3,4]",
-                 match="slice size 5")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1, -1)), "gather", match="slice size -1")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1,)), "gather", "f32[3,4], i32[1,1]",
+                match="slice_sizes has 1")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1, 5)), "gather", "f32[3,4]",
+                match="slice size 5")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1, -1)), "gather", match="slice size -1")
     none = jnp.zeros((0, 1), jnp.int32)  # reads nothing, yet a negative size stays an error
-    expect_error(lambda: gather(x, none, ROW_TAKE, (1, -1)), "gather", "i32[0,1]",
-                 match="slice size -1")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (2, 4)), "gather", match="collapsed_slice_dims")
-    expect_error(lambda: gather(x, i2, ROW_TAKE, (1, 4)), "gather", "i32[1,2]",
-                 match="start_index_map has 1")
-    expect_error(lambda: gather(x, i, GDN((1,), (0,), (5,)), (1, 4)), "gather",
-                 match="start_index_map .* dimension 5")
-    expect_error(lambda: gather(x, i2, GDN((), (0, 1), (1, 1)), (1, 1)), "gather",
-                 match="repeats")
-    expect_error(lambda: gather(x, i2, GDN((1, 0), (), (0, 1)), (1, 1)), "gather",
-                 match="offset_dims .* ascending")
-    expect_error(lambda: gather(x, i, GDN((2,), (0,), (0,)), (1, 4)), "gather",
-                 match="offset_dims .* outside")
-    expect_error(lambda: gather(x, i, GDN((), (0,), (0,)), (1, 4)), "gather",
-                 match="neither collapsed nor batched")
-    expect_error(lambda: gather(x, i, GDN((1, 2), (0,), (0,)), (1, 4)), "gather",
-                 match="neither collapsed nor batched")
-    expect_error(lambda: gather(x, fi, ROW_TAKE, (1, 4)), "gather", "f32[1,1]",
-                 match="indices must be integers")
-    expect_error(lambda: gather(x, jnp.int32(1), ROW_TAKE, (1, 4)), "gather", "i32[]",
-                 match="at least one dimension")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="wrap"), "gather", match="mode")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="one_hot"), "gather",
-                 match="ONE_HOT")
-    expect_error(lambda: gather(x, i, (1,), (1, 4)), "gather", match="GatherDimensionNumbers")
-    expect_error(lambda: gather(x, i, GDN(1, (0,), (0,)), (1, 4)), "gather",
-                 match="offset_dims must be a tuple")
-    expect_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="fill", fill_value=[1, 2]),
-                 "gather", match="fill_value")
+    check_error(lambda: gather(x, none, ROW_TAKE, (1, -1)), "gather", "i32[0,1]",
+                match="slice size -1")
+    check_error(lambda: gather(x, i, ROW_TAKE, (2, 4)), "gather", match="collapsed_slice_dims")
+    check_error(lambda: gather(x, i2, ROW_TAKE, (1, 4)), "gather", "i32[1,2]",
+                match="start_index_map has 1")
+    check_error(lambda: gather(x, i, GDN((1,), (0,), (5,)), (1, 4)), "gather",
+                match="start_index_map .* dimension 5")
+    check_error(lambda: gather(x, i2, GDN((), (0, 1), (1, 1)), (1, 1)), "gather",
+                match="repeats")
+    check_error(lambda: gather(x, i2, GDN((1, 0), (), (0, 1)), (1, 1)), "gather",
+                match="offset_dims .* ascending")
+    check_error(lambda: gather(x, i, GDN((2,), (0,), (0,)), (1, 4)), "gather",
+                match="offset_dims .* outside")
+    check_error(lambda: gather(x, i, GDN((), (0,), (0,)), (1, 4)), "gather",
+                match="neither collapsed nor batched")
+    check_error(lambda: gather(x, i, GDN((1, 2), (0,), (0,)), (1, 4)), "gather",
+                match="neither collapsed nor batched")
+    check_error(lambda: gather(x, fi, ROW_TAKE, (1, 4)), "gather", "f32[1,1]",
+                match="indices must be integers")
+    check_error(lambda: gather(x, jnp.int32(1), ROW_TAKE, (1, 4)), "gather", "i32[]",
+                match="at least one dimension")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="wrap"), "gather", match="mode")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="one_hot"), "gather",
+                match="ONE_HOT")
+    check_error(lambda: gather(x, i, (1,), (1, 4)), "gather", match="GatherDimensionNumbers")
+    check_error(lambda: gather(x, i, GDN(1, (0,), (0,)), (1, 4)), "gather",
+                match="offset_dims must be a tuple")
+    check_error(lambda: gather(x, i, ROW_TAKE, (1, 4), mode="fill", fill_value=[1, 2]),
+                "gather", match="fill_value")
     unsure = dict(dimension_numbers=ROW_TAKE, slice_sizes=(1, 4), indices_are_sorted=None,
                   unique_indices=False, mode=Mode.CLIP, fill_value=None)
-    expect_error(lambda: gather_p.bind(x, i, **unsure), "gather", match="indices_are_sorted")
+    check_error(lambda: gather_p.bind(x, i, **unsure), "gather", match="indices_are_sorted")
 
 
 def test_gather_batching_dim_errors():
     x, i = arange(3, 5, 2), jnp.zeros((3, 2, 1), jnp.int32)
     batched = GDN(offset_dims=(2,), collapsed_slice_dims=(1,), start_index_map=(1,),
                   operand_batching_dims=(0,), start_indices_batching_dims=(0,))
-    expect_error(lambda: gather(x, i, batched, (2, 1, 2)), "gather", "f32[3,5,2], i32[3,2,1]",
-                 match="operand_batching_dims, so its slice size must be 1")
-    expect_error(lambda: gather(x[:2], i, batched, (1, 1, 2)), "gather",
-                 match=r"sizes \(2,\) but the indices' have \(3,\)")
-    expect_error(lambda: gather(x, i, batched._replace(start_indices_batching_dims=()), (1, 1, 2)),
-                 "gather", match="start_indices_batching_dims has 0")
+    check_error(lambda: gather(x, i, batched, (2, 1, 2)), "gather", "f32[3,5,2], i32[3,2,1]",
+                match="operand_batching_dims, so its slice size must be 1")
+    check_error(lambda: gather(x[:2], i, batched, (1, 1, 2)), "gather",
+                match=r"sizes \(2,\) but the indices' have \(3,\)")
+    check_error(lambda: gather(x, i, batched._replace(start_indices_batching_dims=()), (1, 1, 2)),
+                "gather", match="start_indices_batching_dims has 0")
     index_vector_batched = batched._replace(start_indices_batching_dims=(2,))
-    expect_error(lambda: gather(x, i, index_vector_batched, (1, 1, 2)), "gather",
-                 match=r"start_indices_batching_dims \(2,\) names dimension 2")
-    expect_error(lambda: gather(x, i, batched._replace(collapsed_slice_dims=(0, 1)), (1, 1, 2)),
-                 "gather", match="share")
-    expect_error(lambda: gather(x, i, batched._replace(start_index_map=(0,)), (1, 1, 2)),
-                 "gather", match="start_index_map .* share")
+    check_error(lambda: gather(x, i, index_vector_batched, (1, 1, 2)), "gather",
+                match=r"start_indices_batching_dims \(2,\) names dimension 2")
+    check_error(lambda: gather(x, i, batched._replace(collapsed_slice_dims=(0, 1)), (1, 1, 2)),
+                "gather", match="share")
+    check_error(lambda: gather(x, i, batched._replace(start_index_map=(0,)), (1, 1, 2)),
+                "gather", match="start_index_map .* share")
 
 
 def test_gather_error_inside_a_trace_names_the_traced_line():
@@ -620,40 +584,40 @@ def test_scatter_params_are_normalised_and_hashable():
 def test_scatter_errors():
     x, i, u = arange(3, 4), jnp.array([[1]]), jnp.ones((1, 4))
     u1, u5 = jnp.ones(4), jnp.ones((1, 5))
-    expect_error(lambda: scatter(x, i, u1, ROW_PUT), "scatter", "f32[3,4], i32[1,1], f32[4]",
-                 match="rank 1")
-    expect_error(lambda: scatter_add(x, i, u5, ROW_PUT), "scatter_add", "f32[1,5]",
-                 match="larger than the operand dimension")
-    expect_error(lambda: scatter_mul(x, jnp.array([[1], [2]]), u, ROW_PUT), "scatter_mul",
-                 "i32[2,1]", match="non-window dimensions have sizes")
-    expect_error(lambda: scatter_min(x, i, u.astype(jnp.int32), ROW_PUT), "scatter_min",
-                 "i32[1,4]", match="dtype")
-    expect_error(lambda: scatter_max(x, i.astype(jnp.float32), u, ROW_PUT), "scatter_max",
-                 match="indices must be integers")
-    expect_error(lambda: scatter(x, jnp.int32(1), jnp.ones(4), ROW_PUT), "scatter",
-                 match="at least one dimension")
-    expect_error(lambda: scatter(x, jnp.array([[1, 2]]), u, ROW_PUT), "scatter",
-                 match="scatter_dims_to_operand_dims has 1")
-    expect_error(lambda: scatter(x, i, u, SDN((1,), (), (0,))), "scatter",
-                 match="neither inserted nor batched")
-    expect_error(lambda: scatter(x, i, jnp.ones((1, 1, 4)), SDN((2, 1), (0,), (0,))), "scatter",
-                 match="update_window_dims .* ascending")
-    expect_error(lambda: scatter(x, i, u, SDN((1,), (2,), (0,))), "scatter",
-                 match="inserted_window_dims .* dimension 2")
-    expect_error(lambda: scatter(x, i, u, SDN((1,), (0,), (4,))), "scatter",
-                 match="scatter_dims_to_operand_dims .* dimension 4")
+    check_error(lambda: scatter(x, i, u1, ROW_PUT), "scatter", "f32[3,4], i32[1,1], f32[4]",
+                match="rank 1")
+    check_error(lambda: scatter_add(x, i, u5, ROW_PUT), "scatter_add", "f32[1,5]",
+                match="larger than the operand dimension")
+    check_error(lambda: scatter_mul(x, jnp.array([[1], [2]]), u, ROW_PUT), "scatter_mul",
+                "i32[2,1]", match="non-window dimensions have sizes")
+    check_error(lambda: scatter_min(x, i, u.astype(jnp.int32), ROW_PUT), "scatter_min",
+                "i32[1,4]", match="dtype")
+    check_error(lambda: scatter_max(x, i.astype(jnp.float32), u, ROW_PUT), "scatter_max",
+                match="indices must be integers")
+    check_error(lambda: scatter(x, jnp.int32(1), jnp.ones(4), ROW_PUT), "scatter",
+                match="at least one dimension")
+    check_error(lambda: scatter(x, jnp.array([[1, 2]]), u, ROW_PUT), "scatter",
+                match="scatter_dims_to_operand_dims has 1")
+    check_error(lambda: scatter(x, i, u, SDN((1,), (), (0,))), "scatter",
+                match="neither inserted nor batched")
+    check_error(lambda: scatter(x, i, jnp.ones((1, 1, 4)), SDN((2, 1), (0,), (0,))), "scatter",
+                match="update_window_dims .* ascending")
+    check_error(lambda: scatter(x, i, u, SDN((1,), (2,), (0,))), "scatter",
+                match="inserted_window_dims .* dimension 2")
+    check_error(lambda: scatter(x, i, u, SDN((1,), (0,), (4,))), "scatter",
+                match="scatter_dims_to_operand_dims .* dimension 4")
     b, bi = jnp.zeros((3, 4), bool), jnp.ones((1, 4), bool)
-    expect_error(lambda: scatter_add(b, i, bi, ROW_PUT), "scatter_add", "bool[3,4]",
-                 match="numbers")
-    expect_error(lambda: scatter_mul(b, i, bi, ROW_PUT), "scatter_mul", match="not bool")
-    expect_error(lambda: scatter(x, i, u, ROW_PUT, mode="one_hot"), "scatter", match="ONE_HOT")
-    expect_error(lambda: scatter(x, i, u, ROW_PUT, mode="nearest"), "scatter", match="mode")
-    expect_error(lambda: scatter(x, i, u, GDN((1,), (0,), (0,))), "scatter",
-                 match="ScatterDimensionNumbers")
+    check_error(lambda: scatter_add(b, i, bi, ROW_PUT), "scatter_add", "bool[3,4]",
+                match="numbers")
+    check_error(lambda: scatter_mul(b, i, bi, ROW_PUT), "scatter_mul", match="not bool")
+    check_error(lambda: scatter(x, i, u, ROW_PUT, mode="one_hot"), "scatter", match="ONE_HOT")
+    check_error(lambda: scatter(x, i, u, ROW_PUT, mode="nearest"), "scatter", match="mode")
+    check_error(lambda: scatter(x, i, u, GDN((1,), (0,), (0,))), "scatter",
+                match="ScatterDimensionNumbers")
     unsure = dict(dimension_numbers=ROW_PUT, indices_are_sorted=False, unique_indices="no",
                   mode=Mode.CLIP)
-    expect_error(lambda: scatter_add_p.bind(x, i, u, **unsure), "scatter_add",
-                 match="unique_indices")
+    check_error(lambda: scatter_add_p.bind(x, i, u, **unsure), "scatter_add",
+                match="unique_indices")
 
 
 def test_scatter_batching_dim_errors():
@@ -661,15 +625,15 @@ def test_scatter_batching_dim_errors():
     dnums = SDN(update_window_dims=(), inserted_window_dims=(1,),
                 scatter_dims_to_operand_dims=(1,), operand_batching_dims=(0,),
                 scatter_indices_batching_dims=(0,))
-    expect_error(lambda: scatter(x[:2], i, u, dnums), "scatter", "f32[2,5], i32[3,2,1], f32[3,2]",
-                 match=r"sizes \(2,\) but the indices' have \(3,\)")
-    expect_error(lambda: scatter(x, i, u, dnums._replace(scatter_indices_batching_dims=())),
-                 "scatter", match="scatter_indices_batching_dims has 0")
-    expect_error(lambda: scatter(x, i, u, dnums._replace(scatter_indices_batching_dims=(2,))),
-                 "scatter", match="names dimension 2")
-    expect_error(lambda: scatter(x, i, u, dnums._replace(inserted_window_dims=(0, 1))),
-                 "scatter", match="share")
-    expect_error(lambda: scatter(x, i, u, dnums._replace(scatter_dims_to_operand_dims=(0,))),
-                 "scatter", match="scatter_dims_to_operand_dims .* share")
-    expect_error(lambda: scatter(x, i, u.T, dnums), "scatter", "f32[2,3]",
-                 match="non-window dimensions")
+    check_error(lambda: scatter(x[:2], i, u, dnums), "scatter", "f32[2,5], i32[3,2,1], f32[3,2]",
+                match=r"sizes \(2,\) but the indices' have \(3,\)")
+    check_error(lambda: scatter(x, i, u, dnums._replace(scatter_indices_batching_dims=())),
+                "scatter", match="scatter_indices_batching_dims has 0")
+    check_error(lambda: scatter(x, i, u, dnums._replace(scatter_indices_batching_dims=(2,))),
+                "scatter", match="names dimension 2")
+    check_error(lambda: scatter(x, i, u, dnums._replace(inserted_window_dims=(0, 1))),
+                "scatter", match="share")
+    check_error(lambda: scatter(x, i, u, dnums._replace(scatter_dims_to_operand_dims=(0,))),
+                "scatter", match="scatter_dims_to_operand_dims .* share")
+    check_error(lambda: scatter(x, i, u.T, dnums), "scatter", "f32[2,3]",
+                match="non-window dimensions")

@@ -1,78 +1,27 @@
 """fgrad.lax reductions against jax.lax: values, shapes, dtypes, weak types, eagerly and
 traced, and the errors of every shape rule."""
 
+import functools
 import os
-import re
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-from jax._src.lax.lax import _convert_element_type
 
-from fgrad.core import ShapeDtypeError, aval_of, eval_program, trace_to_program, typecheck
+import oracle
+from fgrad.core import ShapeDtypeError, aval_of, trace_to_program
 from fgrad.lax.reductions import (
     argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
 )
+from oracle import check_error, use_dtype
 
 HERE = os.path.basename(__file__)
+TOLERANCE = dict(rtol=1e-6)  # float32 sums and products round differently by order
+assert_same = functools.partial(oracle.assert_same, **TOLERANCE)
+check = functools.partial(oracle.check, **TOLERANCE)
+make = functools.partial(oracle.make, int_bound=4)  # small, so products stay exact
 
-
-@pytest.fixture
-def x64():
-    previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
-def use_dtype(request, name):
-    if name.endswith("64"):
-        request.getfixturevalue("x64")
-    return np.dtype(name)
-
-
-def make(shape, dtype, seed=0, weak=False):
-    rng = np.random.default_rng(seed)
-    if dtype == np.bool_:
-        values = rng.random(shape) > 0.5
-    elif np.issubdtype(dtype, np.integer):
-        values = rng.integers(-4, 5, shape)  # small, so products stay exact
-    else:
-        values = rng.standard_normal(shape)
-    x = jnp.asarray(values, dtype)
-    return _convert_element_type(x, weak_type=True) if weak else x
-
-
-def assert_same(got, want):
-    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
-    if np.issubdtype(want.dtype, np.inexact):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
-    else:
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-
-
-def check(fgrad_fn, jax_fn, *args):
-    """`fgrad_fn` agrees with `jax_fn` eagerly and through a traced, typechecked program."""
-    want = jax_fn(*args)
-    assert_same(fgrad_fn(*args), want)
-    program, _ = trace_to_program(fgrad_fn, list(args), "make_ir")
-    typecheck(program)
-    assert program.out_avals == [aval_of(want)]
-    (traced,) = eval_program(program, *args)
-    assert_same(traced, want)
-    return program
-
-
-def check_error(call, *fragments):
-    """`call()` raises our ShapeDtypeError saying each fragment and naming `call`'s line."""
-    with pytest.raises(ShapeDtypeError, match=re.escape(fragments[0])) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments[1:]:
-        assert fragment in message, message
-    assert f"{HERE}:{call.__code__.co_firstlineno}" in message, message
 
 # -- reduce_sum, reduce_prod, reduce_max, reduce_min -----------------------------------------
 

@@ -2,30 +2,21 @@
 traced, and the errors of every shape rule."""
 
 import os
-import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-from jax._src.lax.lax import _convert_element_type
 
-from fgrad.core import ShapeDtypeError, aval_of, eval_program, trace_to_program, typecheck
+from fgrad.core import ShapeDtypeError, aval_of, trace_to_program, typecheck
 from fgrad.lax.shapes import (
     broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, iota, pad, reshape, rev,
     squeeze, transpose,
 )
+from oracle import check, check_error, make
 
 HERE = os.path.basename(__file__)
-
-
-@pytest.fixture
-def x64():
-    previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.fixture(params=["float32", "float64", "int32", "bool"])
@@ -34,44 +25,6 @@ def dtype(request):
         request.getfixturevalue("x64")
     return np.dtype(request.param)
 
-
-def make(shape, dtype, seed=0, weak=False):
-    rng = np.random.default_rng(seed)
-    if dtype == np.bool_:
-        values = rng.random(shape) > 0.5
-    elif np.issubdtype(dtype, np.integer):
-        values = rng.integers(-9, 10, shape)
-    else:
-        values = rng.standard_normal(shape)
-    x = jnp.asarray(values, dtype)
-    return _convert_element_type(x, weak_type=True) if weak else x
-
-
-def assert_same(got, want):
-    assert aval_of(got) == aval_of(want), (aval_of(got), aval_of(want))
-    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-
-
-def check(fgrad_fn, jax_fn, *args):
-    """`fgrad_fn` agrees with `jax_fn` eagerly and through a traced, typechecked program."""
-    want = jax_fn(*args)
-    assert_same(fgrad_fn(*args), want)
-    program, _ = trace_to_program(fgrad_fn, list(args), "make_ir")
-    typecheck(program)
-    assert program.out_avals == [aval_of(want)]
-    (traced,) = eval_program(program, *args)
-    assert_same(traced, want)
-    return program
-
-
-def check_error(call, *fragments):
-    """`call()` raises our ShapeDtypeError saying each fragment and naming `call`'s line."""
-    with pytest.raises(ShapeDtypeError, match=re.escape(fragments[0])) as info:
-        call()
-    message = str(info.value)
-    for fragment in fragments[1:]:
-        assert fragment in message, message
-    assert f"{HERE}:{call.__code__.co_firstlineno}" in message, message
 
 # -- values ----------------------------------------------------------------------------------
 
