@@ -339,3 +339,16 @@ def test_jacobians_with_empty_inputs_and_outputs():
     assert fgrad.jacrev(lambda x: x)(empty).shape == (0, 0)
     assert fgrad.jacrev(lambda x: x * 2.0)(np.ones(0, np.float32)).shape == (0, 0)
     close(fgrad.jacfwd(lambda x: x[:0])(np.ones(2, np.float32)), np.zeros((0, 2)))
+
+
+def test_jacobians_and_hessian_with_has_aux_and_argnums():
+    f = lambda x: (fnp.sum(x ** 3), {"n": fnp.sum(x)})  # noqa: E731
+    jf = lambda x: (jnp.sum(x ** 3), {"n": jnp.sum(x)})  # noqa: E731
+    x = np.array([1.0, 2.0], np.float32)
+    for ours, theirs in [(fgrad.hessian, jax.hessian), (fgrad.jacrev, jax.jacrev),
+                         (fgrad.jacfwd, jax.jacfwd)]:
+        got, want = ours(f, has_aux=True)(x), theirs(jf, has_aux=True)(x)
+        jax.tree.map(close, got, want)
+    got = fgrad.hessian(lambda a, b: fnp.sum(a * b ** 2), argnums=(0, 1))(x, x)
+    want = jax.hessian(lambda a, b: jnp.sum(a * b ** 2), argnums=(0, 1))(x, x)
+    jax.tree.map(close, got, want)
