@@ -38,7 +38,7 @@ def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable
     """Returns a function that traces `fun` on its arguments and returns the program.
 
     Arguments may be pytrees of arrays, Python scalars or `jax.ShapeDtypeStruct`s; only
-    their shapes and dtypes matter, as with `jax.make_jaxpr`: values are abstract, so
+    their shapes and dtypes matter, as with JAX's `make_jaxpr`: values are abstract, so
     Python control flow on them raises `ConcretizationError`. Arguments at
     `static_argnums` are passed to `fun` unchanged and are not inputs of the program.
 

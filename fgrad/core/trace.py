@@ -4,7 +4,7 @@ There is one thread-local *current trace*. `bind(prim, *args, **params)` hands e
 primitive application to it:
 
 - the `EvalTrace` at the bottom computes at once through `prim.lower` (eager mode). Its
-  values are JAX arrays, or JAX tracers when fgrad runs inside `jax.jit` / `jax.vmap`;
+  values are JAX arrays, or JAX tracers when fgrad runs inside JAX's `jit` or `vmap`;
 - a `StagingTrace` records an equation and returns a `Tracer` for each output. Anything
   that is not one of *its own* tracers (checked by identity) becomes a const of the program
   being built: Python and NumPy scalars become literals; arrays, JAX tracers and tracers of

@@ -4,7 +4,7 @@
 
 Every function is written with fgrad.lax primitives, so it works the same on concrete
 arrays (computing at once, returning JAX arrays), inside fgrad's transformations (recording
-equations), and inside jax.jit or jax.vmap (fgrad lowers to jax.lax). Importing this module
+equations), and inside JAX's jit or vmap (fgrad lowers to jax.lax). Importing this module
 also gives traced values their operators and methods (`x + y`, `x[i]`, `x.sum()`, `x.at`).
 """
 
