@@ -293,6 +293,27 @@ def _argnums_tuple(argnums) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
+def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
+    """`fun` as a function of the arguments at `argnums` only (the others fixed), and those
+    arguments, after checking that they exist and can be differentiated."""
+    nargs = len(args)
+    for i in argnums:
+        if not -nargs <= i < nargs:
+            raise TypeError(at_user_line(
+                f"argnums contains {i}, but the function was called with {nargs} "
+                f"positional argument(s)."))
+    positions = [i % nargs for i in argnums]
+    _check_grad_inputs(args, positions, holomorphic, allow_int, name)
+
+    def restricted(*diff_args):
+        full = list(args)
+        for p, a in zip(positions, diff_args):
+            full[p] = a
+        return fun(*full, **kwargs)
+
+    return restricted, tuple(args[p] for p in positions)
+
+
 def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
     for i in argnums:
         for leaf in jax.tree_util.tree_leaves(args[i]):
@@ -334,22 +355,8 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
     argnums_t = _argnums_tuple(argnums)
 
     def value_and_grad_fun(*args, **kwargs):
-        nargs = len(args)
-        for i in argnums_t:
-            if not -nargs <= i < nargs:
-                raise TypeError(at_user_line(
-                    f"argnums contains {i}, but the function was called with {nargs} "
-                    f"positional argument(s)."))
-        positions = [i % nargs for i in argnums_t]
-        _check_grad_inputs(args, positions, holomorphic, allow_int, "grad")
-
-        def restricted(*diff_args):
-            full = list(args)
-            for p, a in zip(positions, diff_args):
-                full[p] = a
-            return fun(*full, **kwargs)
-
-        diff_args = [args[p] for p in positions]
+        restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic,
+                                          allow_int, "grad")
         out = vjp(restricted, *diff_args, has_aux=has_aux)
         value, pullback = out[0], out[1]
         scalar = _check_scalar_output(value, holomorphic, "grad")
@@ -446,17 +453,9 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
     for each output leaf and input leaf, `out.shape + in.shape`."""
     argnums_t = _argnums_tuple(argnums)
 
-    def jac_fun(*args):
-        positions = [i % len(args) for i in argnums_t]
-        _check_grad_inputs(args, positions, holomorphic, False, "jacfwd")
-
-        def restricted(*diff_args):
-            full = list(args)
-            for p, a in zip(positions, diff_args):
-                full[p] = a
-            return fun(*full)
-
-        diff_args = tuple(args[p] for p in positions)
+    def jac_fun(*args, **kwargs):
+        restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic, False,
+                                          "jacfwd")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(restricted, flat_in, in_tree, "jacfwd", has_aux)
         blocks = []  # blocks[out_leaf][in_leaf]
@@ -481,17 +480,9 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
     """The Jacobian by reverse mode, one pullback per output element; shaped like JAX's."""
     argnums_t = _argnums_tuple(argnums)
 
-    def jac_fun(*args):
-        positions = [i % len(args) for i in argnums_t]
-        _check_grad_inputs(args, positions, holomorphic, allow_int, "jacrev")
-
-        def restricted(*diff_args):
-            full = list(args)
-            for p, a in zip(positions, diff_args):
-                full[p] = a
-            return fun(*full)
-
-        diff_args = tuple(args[p] for p in positions)
+    def jac_fun(*args, **kwargs):
+        restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic, allow_int,
+                                          "jacrev")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(restricted, flat_in, in_tree, "jacrev", has_aux)
         blocks = []
