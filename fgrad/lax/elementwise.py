@@ -216,7 +216,8 @@ def _integer_pow_jvp(t, ans, x, *, y):
         return Zero(aval_of(ans))
     if y == 1:
         return t
-    return mul(t, mul(_full_like(x, y), integer_pow(x, y - 1)))
+    power = x if y == 2 else integer_pow(x, y - 1)  # x**1 is x: no equation for it
+    return mul(t, mul(_full_like(x, y), power))
 
 
 integer_pow_p = Primitive("integer_pow", _integer_pow_abstract_eval, lax.integer_pow)
