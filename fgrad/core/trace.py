@@ -121,7 +121,7 @@ class StagingTrace(Trace):
         self.constvars: list[Var] = []
         self.constvals: list[Any] = []
         self._const_of_id: dict[int, Var] = {}
-        self._producer: dict[Var, Eqn] = {}
+        self._producer: dict[Var, int] = {}  # output variable -> index of its equation
         # The values from outside the trace behind consts and concrete inputs. They may be
         # tracers of enclosing traces, whose concrete values those traces compute.
         self._outside: dict[Var, Any] = {}
@@ -173,10 +173,9 @@ class StagingTrace(Trace):
             outputs = tuple(Var(a) for a in out_avals)
         else:
             outputs = (Var(out_avals),)
-        eqn = Eqn(prim, inputs, outputs, params, source)
-        self.eqns.append(eqn)
         for v in outputs:
-            self._producer[v] = eqn
+            self._producer[v] = len(self.eqns)
+        self.eqns.append(Eqn(prim, inputs, outputs, params, source))
         tracers = [Tracer(self, v) for v in outputs]
         return tracers if prim.multiple_results else tracers[0]
 
@@ -197,29 +196,25 @@ class StagingTrace(Trace):
             return known[var]
         if self.closed:
             raise _escaped(Tracer(self, var))
-        needed: list[Eqn] = []
-        seen: set[int] = set()
+        needed: set[int] = set()
         stack = [var]
         while stack:
             v = stack.pop()
             if v in known:
                 continue
-            eqn = self._producer.get(v)
-            if eqn is None:
+            index = self._producer.get(v)
+            if index is None:
                 if v not in self._outside:  # an input of an abstract trace
                     raise ConcretizationError(self._abstract_message(Tracer(self, var)))
                 value = self._outside[v]
                 known[v] = value.concrete() if isinstance(value, Tracer) else value
                 continue
-            if id(eqn) not in seen:
-                seen.add(id(eqn))
-                needed.append(eqn)
-                stack.extend(a for a in eqn.inputs if isinstance(a, Var))
+            if index not in needed:
+                needed.add(index)
+                stack.extend(a for a in self.eqns[index].inputs if isinstance(a, Var))
         # Equations were recorded in dependency order; evaluating in that order is safe.
-        order = {id(e): i for i, e in enumerate(self.eqns)}
-        needed.sort(key=lambda e: order[id(e)])
         with use_trace(EVAL_TRACE):
-            for eqn in needed:
+            for eqn in (self.eqns[i] for i in sorted(needed)):
                 vals = [known[a] if isinstance(a, Var) else a.value for a in eqn.inputs]
                 outs = eqn.primitive.lower(*vals, **eqn.params)
                 outs = outs if eqn.primitive.multiple_results else (outs,)
@@ -238,7 +233,8 @@ class StagingTrace(Trace):
 
 def _escaped(tracer: Tracer) -> EscapedTracerError:
     trace = tracer._trace
-    made = trace._producer.get(tracer._var) if isinstance(trace, StagingTrace) else None
+    index = trace._producer.get(tracer._var) if isinstance(trace, StagingTrace) else None
+    made = None if index is None else trace.eqns[index]
     where = made.source if made is not None and made.source is not None else trace.source
     created = f", created at {where}" if where is not None else ""
     return EscapedTracerError(at_user_line(
