@@ -191,3 +191,13 @@ def check_second_order(f, jf, args, *, seed=2, under_jit=False, **tolerances):
         assert_trees_same(fgrad.jvp(fgrad.grad(g, argnums), args, v)[1],
                           jax.jit(lambda *a: jax.jvp(jax.grad(jg, argnums), a, v)[1])(*args),
                           **tolerances)
+
+
+def line_of(test_file: str, marker: str) -> int:
+    """The number of the line of `test_file` that contains `marker` (skipping the line that
+    asks), so error tests can check that a message names the user's line."""
+    with open(test_file) as f:
+        for n, text in enumerate(f, 1):
+            if marker in text and "line_of(" not in text:
+                return n
+    raise AssertionError(f"{marker!r} is not in {test_file}")
