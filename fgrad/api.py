@@ -29,8 +29,11 @@ from fgrad.core.dtypes import float0
 from fgrad.core.errors import at_user_line
 from fgrad.core.trace import Trace, current_trace, use_trace
 from fgrad.lax._ad import zeros
+from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax.elementwise import convert_element_type, stop_gradient_p
-from fgrad.transforms import jvp_eval, jvp_program, partial_eval, transpose_program
+from fgrad.transforms import (
+    batch_eval, jvp_eval, jvp_program, partial_eval, transpose_program,
+)
 from fgrad.transforms.dce import dce
 
 
@@ -214,24 +217,42 @@ class _Linearized:
         self.residuals = values[n_all:]
         self._transposed = None
 
-    def tangents(self, flat_tangents):
-        """Output tangents for input tangents (all of them, including non-differentiable)."""
+    def tangents(self, flat_tangents, batch: int | None = None):
+        """Output tangents for input tangents (all of them, including non-differentiable).
+        With `batch`, every tangent has a leading axis of that size: the linear program is
+        batched (vmap) rather than run once per tangent."""
         ts = [t for t, d in zip(flat_tangents, self.diff_in) if d]
-        outs = iter(eval_program(self.linear, *self.residuals, *ts))
-        return _as_arrays([next(outs) if lin else _zeros_for(tangent_aval(a))
+        outs = iter(_run(self.linear, self.residuals, ts, batch))
+        return _as_arrays([next(outs) if lin else _zeros_for(_batched(tangent_aval(a), batch))
                            for lin, a in zip(self.out_linear, self.out_avals)])
 
-    def cotangents(self, flat_cts):
-        """Input cotangents (zeros where none flows) for output cotangents."""
+    def cotangents(self, flat_cts, batch: int | None = None):
+        """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
+        for a leading axis of cotangents at once."""
         if self._transposed is None:
             self._transposed = transpose_program(
                 self.linear, [False] * self.n_res + [True] * sum(self.diff_in))
         program, nonzero = self._transposed
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
-        outs = iter(eval_program(program, *self.residuals, *cts))
+        outs = iter(_run(program, self.residuals, cts, batch))
         by_diff = iter([next(outs) if nz else None for nz in nonzero])
-        return _as_arrays([_instantiate_ct(next(by_diff), a) if d else _zeros_for(a)
+        return _as_arrays([_instantiate_ct(next(by_diff), _batched(a, batch)) if d
+                           else _zeros_for(_batched(a, batch))
                            for d, a in zip(self.diff_in, self.in_avals)])
+
+
+def _batched(aval: Aval, batch: int | None) -> Aval:
+    return aval if batch is None else aval.update(shape=(batch, *aval.shape))
+
+
+def _run(program, fixed, varying, batch):
+    """Evaluates `program` on fixed arguments then varying ones; with `batch`, the varying
+    ones carry a leading batch axis and the outputs come back with one too."""
+    if batch is None:
+        return eval_program(program, *fixed, *varying)
+    outs, dims = batch_eval(program, [*fixed, *varying],
+                            [None] * len(fixed) + [0] * len(varying), batch)
+    return [to_front(x, d, batch) for x, d in zip(outs, dims)]
 
 
 def _instantiate_ct(ct, aval: Aval):
@@ -429,28 +450,24 @@ def no_grad():
         yield
 
 
-# -- Jacobians (looping over a basis until fgrad.vmap batches it) -------------------------------
+# -- Jacobians: the linear map batched over a standard basis -------------------------------------
 
 
-def _basis(aval: Aval):
-    n = aval.size
-    eye = np.eye(n, dtype=aval.dtype)
-    return [fnp.asarray(eye[k].reshape(aval.shape)) for k in range(n)]
-
-
-def _stack(blocks, axis, out_shape, in_shape, dtype):
-    """Stacks per-basis-vector results along `axis` into a block of shape
-    `out_shape + in_shape` (all zeros when a side has no elements)."""
-    shape = tuple(out_shape) + tuple(in_shape)
-    if not blocks:
-        return fnp.zeros(shape, dtype)
-    return fnp.stack(blocks, axis=axis).reshape(shape)
+def _basis(avals):
+    """The standard basis of the space of all `avals` together, one leading-axis-batched
+    array per aval (column block k of the identity, shaped like the aval), and the offsets
+    of each aval's block."""
+    sizes = [a.size for a in avals]
+    offsets = np.cumsum([0, *sizes])
+    eye = np.eye(offsets[-1])
+    return ([eye[:, lo:hi].reshape(offsets[-1], *a.shape).astype(a.dtype)
+             for a, lo, hi in zip(avals, offsets, offsets[1:])], offsets)
 
 
 def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
            ) -> Callable:
-    """The Jacobian by forward mode, one JVP per input element; shaped like JAX's:
-    for each output leaf and input leaf, `out.shape + in.shape`."""
+    """The Jacobian by forward mode: the JVP batched (vmap) over the input basis. Shaped
+    like JAX's: for each output leaf and input leaf, `out.shape + in.shape`."""
     argnums_t = _argnums_tuple(argnums)
 
     def jac_fun(*args, **kwargs):
@@ -458,18 +475,11 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
                                           "jacfwd")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(restricted, flat_in, in_tree, "jacfwd", has_aux)
-        blocks = []  # blocks[out_leaf][in_leaf]
-        per_input = []
-        for j, aval in enumerate(lin.in_avals):
-            columns = []
-            for e in _basis(aval):
-                tangents = [e if k == j else _zeros_for(a) for k, a in enumerate(lin.in_avals)]
-                columns.append(lin.tangents(tangents))
-            per_input.append(columns)
-        for o, out_aval in enumerate(lin.out_avals):
-            blocks.append([_stack([c[o] for c in per_input[j]], -1, out_aval.shape,
-                                  in_aval.shape, out_aval.dtype)
-                           for j, in_aval in enumerate(lin.in_avals)])
+        basis, offsets = _basis(lin.in_avals)
+        columns = lin.tangents(basis, batch=int(offsets[-1]))  # each: (n_in, *out.shape)
+        blocks = [[fnp.moveaxis(col[lo:hi], 0, -1).reshape(tuple(out.shape) + tuple(a.shape))
+                   for a, lo, hi in zip(lin.in_avals, offsets, offsets[1:])]
+                  for col, out in zip(columns, lin.out_avals)]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
 
     return jac_fun
@@ -477,23 +487,20 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
 
 def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
            allow_int: bool = False) -> Callable:
-    """The Jacobian by reverse mode, one pullback per output element; shaped like JAX's."""
+    """The Jacobian by reverse mode: the pullback batched (vmap) over the output basis;
+    shaped like JAX's."""
     argnums_t = _argnums_tuple(argnums)
 
     def jac_fun(*args, **kwargs):
-        restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic, allow_int,
-                                          "jacrev")
+        restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic,
+                                          allow_int, "jacrev")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(restricted, flat_in, in_tree, "jacrev", has_aux)
-        blocks = []
-        for o, out_aval in enumerate(lin.out_avals):
-            rows = []  # one list of input cotangents per output element
-            for e in _basis(out_aval):
-                cts = [e if k == o else _zeros_for(a) for k, a in enumerate(lin.out_avals)]
-                rows.append(lin.cotangents(cts))
-            blocks.append([_stack([r[j] for r in rows], 0, out_aval.shape, in_aval.shape,
-                                  in_aval.dtype)
-                           for j, in_aval in enumerate(lin.in_avals)])
+        basis, offsets = _basis(lin.out_avals)
+        rows = lin.cotangents(basis, batch=int(offsets[-1]))  # each: (n_out, *in.shape)
+        blocks = [[row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape))
+                   for row, a in zip(rows, lin.in_avals)]
+                  for out, lo, hi in zip(lin.out_avals, offsets, offsets[1:])]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
 
     return jac_fun
@@ -523,3 +530,102 @@ def hvp(fun: Callable, primals, tangents):
     return jvp(grad(fun, argnums=argnums), tuple(primals), tuple(tangents))[1]
 
 
+
+
+# -- vmap ---------------------------------------------------------------------------------------
+
+
+def _flatten_axes(what: str, tree, axes) -> list:
+    """One axis per leaf of `tree`, from `axes`, a pytree prefix of it (None is a leaf)."""
+    proxy = tree_unflatten(tree, [0] * tree.num_leaves)
+    flat: list = []
+    try:
+        jax.tree_util.tree_map(
+            lambda ax, sub: flat.extend([ax] * len(jax.tree_util.tree_leaves(sub))),
+            axes, proxy, is_leaf=lambda x: x is None)
+    except (ValueError, TypeError) as e:
+        raise ValueError(at_user_line(
+            f"vmap {what} must be an int, None, or a pytree prefix of the structure it "
+            f"applies to ({tree}); got {axes!r}.")) from e
+    for ax in flat:
+        if ax is not None and not isinstance(ax, int):
+            raise TypeError(at_user_line(
+                f"vmap {what} entries must be ints or None, got {ax!r}."))
+    return flat
+
+
+def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> Callable:
+    """Vectorizes `fun` over an axis of its arguments, as one batched program (no loop).
+
+    `in_axes` and `out_axes` follow JAX: an int (negative counts from the end), None (not
+    mapped), or a pytree prefix of the arguments / outputs. `axis_size` is needed only when
+    no argument is mapped.
+
+    >>> import fgrad, fgrad.numpy as fnp
+    >>> fgrad.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((3, 2)), fnp.ones(2))
+    Array([2., 2., 2.], dtype=float32)
+    """
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+
+    def batched(*args):
+        flat, in_tree = tree_flatten(args)
+        axes = _flatten_axes("in_axes", in_tree, in_axes)
+        paths = [jax.tree_util.keystr(p)
+                 for p, _ in jax.tree_util.tree_flatten_with_path(args)[0]]
+        dims, sizes = [], {}
+        for x, ax, path in zip(flat, axes, paths):
+            if ax is None:
+                dims.append(None)
+                continue
+            ndim = aval_of(x).ndim
+            if not -ndim <= ax < ndim:
+                raise ValueError(at_user_line(
+                    f"vmap in_axes {ax} is out of range for argument {path} of rank {ndim}."))
+            dims.append(ax % ndim)
+            sizes[path] = aval_of(x).shape[ax % ndim]
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"args{p} has size {n}" for p, n in sizes.items())
+            raise ValueError(at_user_line(
+                f"vmap got inconsistent sizes for array axes to be mapped: {listed}."))
+        if sizes:
+            size = next(iter(sizes.values()))
+            if axis_size is not None and axis_size != size:
+                raise ValueError(at_user_line(
+                    f"vmap axis_size={axis_size} disagrees with the mapped axes' size {size}."))
+        elif axis_size is None:
+            raise ValueError(at_user_line(
+                "vmap needs axis_size when no argument is mapped (all in_axes are None)."))
+        else:
+            size = axis_size
+        examples = [jax.ShapeDtypeStruct(_drop(aval_of(x).shape, d), aval_of(x).dtype,
+                                         weak_type=aval_of(x).weak_type)
+                    for x, d in zip(flat, dims)]
+        program, out_tree = trace_to_program(
+            lambda *leaves: fun(*tree_unflatten(in_tree, leaves)), examples, "vmap")
+        outs, out_dims = batch_eval(program, flat, dims, size)
+        flat_out_axes = _flatten_axes("out_axes", out_tree, out_axes)
+        results = [_to_out_axis(_as_array(x), d, ax, size)
+                   for x, d, ax in zip(outs, out_dims, flat_out_axes)]
+        return tree_unflatten(out_tree, results)
+
+    return batched
+
+
+def _drop(shape, dim):
+    return shape if dim is None else shape[:dim] + shape[dim + 1:]
+
+
+def _to_out_axis(x, dim, out_axis, size):
+    if out_axis is None:
+        if dim is not None:
+            raise ValueError(at_user_line(
+                "vmap out_axes is None for an output that depends on the mapped axis; "
+                "give it an axis to map it over."))
+        return x
+    ndim = aval_of(x).ndim + (1 if dim is None else 0)
+    if not -ndim <= out_axis < ndim:
+        raise ValueError(at_user_line(
+            f"vmap out_axes {out_axis} is out of range for an output of rank {ndim} "
+            f"(with its mapped axis)."))
+    return move_axis(to_front(x, dim, size), 0, out_axis % ndim)

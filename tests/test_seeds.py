@@ -139,6 +139,7 @@ def test_002_1_elementwise_derivative():
     f = lambda x: x ** 2 + 3 * x + 2  # noqa: E731
     x = fnp.arange(-5.0, 5.0)
     close(fgrad.grad(lambda x: f(x).sum())(x), 2 * np.arange(-5.0, 5.0) + 3)
+    close(fgrad.vmap(fgrad.grad(f))(x), 2 * np.arange(-5.0, 5.0) + 3)
 
 
 def test_002_2_and_3_products_and_sensitivity():

@@ -64,3 +64,11 @@ print("   detached:", fgrad.grad(lambda x: fnp.sum(x ** 2 + fgrad.stop_gradient(
 print("8. descent with a stopped term ends at",
       descend(lambda a, b: (a - 1) ** 2 + (b + 1) ** 2 + (fgrad.stop_gradient(a) - b) ** 2,
               0.5, -0.5))
+
+# 9. A batched matmul instead of a Python loop of matmuls: vmap writes the batched program
+#    (benchmarks/vmap_bench.py times the two).
+a = rng.normal(size=(50, 16, 16)).astype(np.float32)
+b = rng.normal(size=(50, 16, 16)).astype(np.float32)
+batched = fgrad.vmap(fnp.matmul)(a, b)
+looped = fnp.stack([fnp.matmul(a[i], b[i]) for i in range(50)])
+print("9. vmap(matmul) equals the loop:", bool(fnp.max(fnp.abs(batched - looped)) < 1e-4))

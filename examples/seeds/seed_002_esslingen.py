@@ -11,6 +11,8 @@ f = lambda x: x ** 2 + 3 * x + 2  # noqa: E731
 x = fnp.arange(-5.0, 5.0)
 # backward() needs a scalar: differentiate the sum to get every element's derivative at once.
 print("1. f'(x) = 2x + 3 on arange(-5, 5):", fgrad.grad(lambda x: f(x).sum())(x))
+# ... or, without the sum, the scalar derivative vectorized over x:
+print("   as vmap(grad(f)):", fgrad.vmap(fgrad.grad(f))(x))
 
 t1 = fnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 t2 = fnp.array([[7.0, 8.0, 9.0], [10.0, 11.0, 12.0]])

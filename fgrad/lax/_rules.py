@@ -9,6 +9,7 @@ import numpy as np
 
 from fgrad.core import Aval, Primitive, ShapeDtypeError
 from fgrad.core import dtypes as dt
+from fgrad.lax._batching import defbatch_elementwise
 
 
 def describe(avals: Sequence[Aval]) -> str:
@@ -165,4 +166,6 @@ def elementwise(name: str, lower: Callable, kind: str, n_operands: int = 1,
             dtype = np.dtype(out_dtype(dtype))
         return Aval(shape, dtype, all(a.weak_type for a in avals))
 
-    return Primitive(name, abstract_eval, lower)
+    prim = Primitive(name, abstract_eval, lower)
+    defbatch_elementwise(prim)
+    return prim

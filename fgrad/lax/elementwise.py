@@ -16,6 +16,7 @@ from jax._src.lax.lax import _convert_element_type as _jax_convert_element_type
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, defjvp, defjvp_zero, instantiate, is_undefined, zeros
+from fgrad.lax._batching import defbatch_elementwise
 from fgrad.lax._rules import check_dtype, check_same_shapes, elementwise, fail
 
 
@@ -166,6 +167,7 @@ def _round_abstract_eval(x, *, rounding_method):
 
 
 round_p = Primitive("round", _round_abstract_eval, _round_lower)
+defbatch_elementwise(round_p)
 defjvp_zero(round_p)
 
 
@@ -198,6 +200,7 @@ def _pow_jvp_exponent(t, ans, x, y):
 
 
 pow_p = Primitive("pow", _pow_abstract_eval, lax.pow)
+defbatch_elementwise(pow_p)
 defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 
 
@@ -221,6 +224,7 @@ def _integer_pow_jvp(t, ans, x, *, y):
 
 
 integer_pow_p = Primitive("integer_pow", _integer_pow_abstract_eval, lax.integer_pow)
+defbatch_elementwise(integer_pow_p)
 defjvp(integer_pow_p, _integer_pow_jvp)
 
 # -- transcendental --------------------------------------------------------------------------
@@ -338,6 +342,7 @@ def _select_n_transpose(ct, which, *cases):
 
 
 select_n_p = Primitive("select_n", _select_n_abstract_eval, lax.select_n)
+defbatch_elementwise(select_n_p)
 select_n_p.jvp = _select_n_jvp
 select_n_p.transpose = _select_n_transpose
 
@@ -359,6 +364,7 @@ def _passes_where(condition, t):
 # is 0 *at* a bound, unlike jnp.clip's 0.5), and a bound's tangent where that bound is the
 # result.
 clamp_p = Primitive("clamp", _clamp_abstract_eval, lax.clamp)
+defbatch_elementwise(clamp_p)
 defjvp(clamp_p,
        lambda t, ans, lo, x, hi: _passes_where(bitwise_and(gt(lo, x), lt(lo, hi)), t),
        lambda t, ans, lo, x, hi: _passes_where(bitwise_and(gt(x, lo), lt(x, hi)), t),
@@ -392,6 +398,7 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 convert_element_type_p = Primitive(
     "convert_element_type", _convert_abstract_eval, _convert_lower)
+defbatch_elementwise(convert_element_type_p)
 deflinear(convert_element_type_p, [0], _convert_transpose)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
@@ -465,6 +472,7 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 # -- stop_gradient ---------------------------------------------------------------------------
 
 stop_gradient_p = Primitive("stop_gradient", lambda x: x, lambda x: x)
+defbatch_elementwise(stop_gradient_p)
 
 
 def _stop_gradient_jvp(primals, tangents):

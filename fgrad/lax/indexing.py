@@ -23,6 +23,7 @@ from jax import lax
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import add_tangents, deflinear, instantiate, is_undefined, zeros
+from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax._rules import check_dtype, fail
 from fgrad.lax.elementwise import (
     add, convert_element_type, div, eq, lt, mul, select_n, sub,
@@ -120,6 +121,54 @@ def _runtime_starts(starts):
             for s in starts]
 
 
+# -- batching helpers --------------------------------------------------------------------------
+
+
+def _shift_past(dims, batch_dim: int):
+    """One example's dimension numbers, renumbered for a batch axis inserted at `batch_dim`."""
+    return tuple(d + 1 if d >= batch_dim else d for d in dims)
+
+
+def _batch_at(x, dim: int | None, at: int, axis_size: int):
+    """x with its batch axis at position `at`; an unbatched x is broadcast along a new one."""
+    if dim is not None:
+        return move_axis(x, dim, at)
+    from fgrad.lax.shapes import broadcast_in_dim
+    aval = aval_of(x)
+    shape = (*aval.shape[:at], axis_size, *aval.shape[at:])
+    return broadcast_in_dim(x, shape, tuple(d for d in range(len(shape)) if d != at))
+
+
+def _index_vector_last(indices, dim: int):
+    """Gather and scatter read index vectors from the indices' last axis, so a batch axis
+    there moves one place in, where it is the last of the indices' batch dimensions."""
+    last = aval_of(indices).ndim - 1
+    if dim == last:
+        return move_axis(indices, dim, last - 1), last - 1
+    return indices, dim
+
+
+def _start_rows(starts, dims, axis_size: int):
+    """Scalar start indices, some batched, as one (axis_size, len(starts)) index array: row
+    b holds example b's start vector."""
+    from fgrad.lax.shapes import broadcast_in_dim, concatenate
+    dtype = next(aval_of(s).dtype for s, d in zip(starts, dims) if d is not None)
+    columns = []
+    for s, d in zip(starts, dims):
+        if d is None:
+            s = convert_element_type(s, dtype)  # a Python int must not stay weakly typed
+        columns.append(broadcast_in_dim(s, (axis_size, 1), () if d is None else (0,)))
+    return columns[0] if len(columns) == 1 else concatenate(columns, 1)
+
+
+def _zero_start(starts):
+    """A start of 0 for a batch axis sliced whole, of the other starts' dtype and weakness
+    (dynamic_update_slice's result is weakly typed only if every start is)."""
+    if all(aval_of(s).weak_type for s in starts):
+        return 0
+    return np.zeros((), aval_of(starts[0]).dtype)[()]
+
+
 # -- slice -------------------------------------------------------------------------------------
 
 
@@ -163,6 +212,17 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
 
 deflinear(slice_p, [0], _slice_transpose)
 
+
+def _slice_batch(axis_size, values, dims, *, start_indices, limit_indices, strides):
+    (x,), (dim,) = values, dims
+    # The batch axis is taken whole; the others shift past it.
+    return slice_p.bind(x, start_indices=(*start_indices[:dim], 0, *start_indices[dim:]),
+                        limit_indices=(*limit_indices[:dim], axis_size, *limit_indices[dim:]),
+                        strides=(*strides[:dim], 1, *strides[dim:])), dim
+
+
+slice_p.batch = _slice_batch
+
 # -- dynamic_slice -----------------------------------------------------------------------------
 
 
@@ -196,6 +256,37 @@ def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
 
 
 deflinear(dynamic_slice_p, [0], _dynamic_slice_transpose)
+
+
+def _dynamic_slice_batch(axis_size, values, dims, *, slice_sizes):
+    x, *starts = values
+    x_dim, *start_dims = dims
+    if all(d is None for d in start_dims):
+        # One start for every example: slice the batch axis whole, from 0.
+        starts.insert(x_dim, _zero_start(starts))
+        sizes = (*slice_sizes[:x_dim], axis_size, *slice_sizes[x_dim:])
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=sizes), x_dim
+    # A start vector per example: one gather of one window per row, clamped like
+    # dynamic_slice. A batched operand pairs its batch axis with the rows' (each row reads
+    # its own example) instead of being sliced whole.
+    rows = _start_rows(starts, start_dims, axis_size)
+    rank = len(slice_sizes)
+    if x_dim is None:
+        dn = GatherDimensionNumbers(offset_dims=tuple(range(1, rank + 1)),
+                                    collapsed_slice_dims=(), start_index_map=tuple(range(rank)))
+        sizes = slice_sizes
+    else:
+        dn = GatherDimensionNumbers(
+            offset_dims=tuple(range(1, rank + 1)), collapsed_slice_dims=(),
+            start_index_map=tuple(d for d in range(rank + 1) if d != x_dim),
+            operand_batching_dims=(x_dim,), start_indices_batching_dims=(0,))
+        sizes = (*slice_sizes[:x_dim], 1, *slice_sizes[x_dim:])
+    return gather_p.bind(x, rows, dimension_numbers=dn, slice_sizes=sizes,
+                         indices_are_sorted=False, unique_indices=False,
+                         mode=GatherScatterMode.CLIP, fill_value=None), 0
+
+
+dynamic_slice_p.batch = _dynamic_slice_batch
 
 # -- dynamic_update_slice ----------------------------------------------------------------------
 
@@ -236,6 +327,39 @@ def _dynamic_update_slice_transpose(ct, x, update, *starts):
 
 
 deflinear(dynamic_update_slice_p, [0, 1], _dynamic_update_slice_transpose)
+
+
+def _dynamic_update_slice_batch(axis_size, values, dims):
+    x, update, *starts = values
+    x_dim, update_dim, *start_dims = dims
+    if all(d is None for d in start_dims):
+        # One start for every example: write along the whole batch axis, from 0. (A
+        # batched update needs no scatter: every example writes at the same place.)
+        dim = x_dim if x_dim is not None else update_dim
+        x = _batch_at(x, x_dim, dim, axis_size)
+        update = _batch_at(update, update_dim, dim, axis_size)
+        starts.insert(dim, _zero_start(starts))
+        return dynamic_update_slice_p.bind(x, update, *starts), dim
+    # A start vector per example: one scatter of one window per row, clamped like
+    # dynamic_update_slice, each row writing into its own example of the operand (paired
+    # batch axes). The update's batch axis is its one non-window axis, wherever it is.
+    if x_dim is None:
+        x, x_dim = to_front(x, None, axis_size), 0
+    if update_dim is None:
+        update, update_dim = to_front(update, None, axis_size), 0
+    rows = _start_rows(starts, start_dims, axis_size)
+    rank = aval_of(x).ndim
+    dn = ScatterDimensionNumbers(
+        update_window_dims=tuple(d for d in range(rank) if d != update_dim),
+        inserted_window_dims=(),
+        scatter_dims_to_operand_dims=tuple(d for d in range(rank) if d != x_dim),
+        operand_batching_dims=(x_dim,), scatter_indices_batching_dims=(0,))
+    # Each row writes into a different example, so no two windows overlap.
+    return scatter_p.bind(x, rows, update, dimension_numbers=dn, indices_are_sorted=False,
+                          unique_indices=True, mode=GatherScatterMode.CLIP), x_dim
+
+
+dynamic_update_slice_p.batch = _dynamic_update_slice_batch
 
 # -- gather ------------------------------------------------------------------------------------
 
@@ -361,6 +485,59 @@ def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices
 
 gather_p.jvp = _gather_jvp
 gather_p.transpose = _gather_transpose
+
+
+def _gather_batch(axis_size, values, dims, *, dimension_numbers, slice_sizes,
+                  indices_are_sorted, unique_indices, mode, fill_value):
+    (x, indices), (x_dim, indices_dim) = values, dims
+    dn = dimension_numbers
+    flags = dict(unique_indices=unique_indices, mode=mode, fill_value=fill_value)
+    if indices_dim is None:
+        # The same indices for every example: the batch axis is one more window axis, read
+        # whole (start 0 is never clamped nor filled). Windows appear in the output in the
+        # operand's order, so it goes right after the window of the operand axis before it.
+        windows_before = sum(d not in dn.collapsed_slice_dims
+                             and d not in dn.operand_batching_dims for d in range(x_dim))
+        offsets = dn.offset_dims
+        out_dim = offsets[windows_before - 1] + 1 if windows_before else 0
+        numbers = dn._replace(
+            offset_dims=(*offsets[:windows_before], out_dim,
+                         *(o + 1 for o in offsets[windows_before:])),
+            collapsed_slice_dims=_shift_past(dn.collapsed_slice_dims, x_dim),
+            start_index_map=_shift_past(dn.start_index_map, x_dim),
+            operand_batching_dims=_shift_past(dn.operand_batching_dims, x_dim))
+        sizes = (*slice_sizes[:x_dim], axis_size, *slice_sizes[x_dim:])
+        return gather_p.bind(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
+                             indices_are_sorted=indices_are_sorted, **flags), out_dim
+    # Batched indices: their batch axis is one more batch axis of the indices, so one more
+    # output axis among the non-window ones, in the same order.
+    indices, indices_dim = _index_vector_last(indices, indices_dim)
+    out_rank = len(dn.offset_dims) + aval_of(indices).ndim - 2  # one example's
+    batch_positions = [p for p in range(out_rank) if p not in dn.offset_dims] + [out_rank]
+    out_dim = batch_positions[indices_dim]
+    numbers = dn._replace(offset_dims=_shift_past(dn.offset_dims, out_dim),
+                          start_indices_batching_dims=_shift_past(
+                              dn.start_indices_batching_dims, indices_dim))
+    sizes = slice_sizes
+    if x_dim is not None:
+        # Both batched: example b's indices read example b's operand, so the two batch
+        # axes pair up as batching dimensions (operand's listed in ascending order).
+        operand_batch = _shift_past(dn.operand_batching_dims, x_dim)
+        k = sum(d < x_dim for d in operand_batch)
+        indices_batch = numbers.start_indices_batching_dims
+        numbers = numbers._replace(
+            collapsed_slice_dims=_shift_past(dn.collapsed_slice_dims, x_dim),
+            start_index_map=_shift_past(dn.start_index_map, x_dim),
+            operand_batching_dims=(*operand_batch[:k], x_dim, *operand_batch[k:]),
+            start_indices_batching_dims=(*indices_batch[:k], indices_dim,
+                                         *indices_batch[k:]))
+        sizes = (*slice_sizes[:x_dim], 1, *slice_sizes[x_dim:])
+    # Sorted per example does not make the batch's indices sorted.
+    return gather_p.bind(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
+                         indices_are_sorted=False, **flags), out_dim
+
+
+gather_p.batch = _gather_batch
 
 # -- scatter, scatter_add, scatter_mul, scatter_min, scatter_max --------------------------------
 
@@ -529,6 +706,51 @@ def _count_landing(x_aval, indices, weights, params):
                               **params)
 
 
+def _scatter_batch(prim: Primitive, axis_size, values, dims, *, dimension_numbers,
+                   indices_are_sorted, unique_indices, mode):
+    """The batching rule of every scatter primitive, whatever its combining operation."""
+    (x, indices, updates), (x_dim, indices_dim, updates_dim) = values, dims
+    dn = dimension_numbers
+    if x_dim is None:
+        # Examples write different values, so each needs its own copy of the operand.
+        x, x_dim = to_front(x, None, axis_size), 0
+    windows = dn.update_window_dims
+    numbers = dn._replace(
+        inserted_window_dims=_shift_past(dn.inserted_window_dims, x_dim),
+        scatter_dims_to_operand_dims=_shift_past(dn.scatter_dims_to_operand_dims, x_dim),
+        operand_batching_dims=_shift_past(dn.operand_batching_dims, x_dim))
+    if indices_dim is None:
+        # The same indices for every example: the operand's batch axis is one more window
+        # axis, written whole from 0, so the updates carry it as a window axis (in the
+        # operand's order among the windows).
+        windows_before = sum(d not in dn.inserted_window_dims
+                             and d not in dn.operand_batching_dims for d in range(x_dim))
+        at = windows[windows_before - 1] + 1 if windows_before else 0
+        numbers = numbers._replace(update_window_dims=(
+            *windows[:windows_before], at, *(u + 1 for u in windows[windows_before:])))
+    else:
+        # Batched indices: example b's index vectors write into example b's operand, so
+        # the batch axes pair up as batching dimensions, and the updates carry the batch
+        # as one more scatter (non-window) axis, in the indices' order.
+        indices, indices_dim = _index_vector_last(indices, indices_dim)
+        updates_rank = aval_of(updates).ndim - (updates_dim is not None)  # one example's
+        scatter_positions = [p for p in range(updates_rank) if p not in windows]
+        at = (scatter_positions + [updates_rank])[indices_dim]
+        operand_batch = numbers.operand_batching_dims
+        k = sum(d < x_dim for d in operand_batch)
+        indices_batch = _shift_past(dn.scatter_indices_batching_dims, indices_dim)
+        numbers = numbers._replace(
+            update_window_dims=_shift_past(windows, at),
+            operand_batching_dims=(*operand_batch[:k], x_dim, *operand_batch[k:]),
+            scatter_indices_batching_dims=(*indices_batch[:k], indices_dim,
+                                           *indices_batch[k:]))
+        indices_are_sorted = False  # sorted per example is not sorted across the batch
+    updates = _batch_at(updates, updates_dim, at, axis_size)
+    return prim.bind(x, indices, updates, dimension_numbers=numbers,
+                     indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                     mode=mode), x_dim
+
+
 # -- scatter_add: linear in the operand and the updates jointly
 
 scatter_add_p = _scatter_primitive("scatter_add", lax.scatter_add, "number")
@@ -554,6 +776,7 @@ def _scatter_add_transpose(ct, x, indices, updates, *, dimension_numbers, indice
 
 scatter_add_p.jvp = _scatter_add_jvp
 scatter_add_p.transpose = _scatter_add_transpose
+scatter_add_p.batch = partial(_scatter_batch, scatter_add_p)
 
 # -- scatter (overwriting): linear in the operand and the updates jointly, but with
 # repeated indices only the update that was written may receive a derivative.
@@ -602,6 +825,7 @@ def _scatter_transpose(ct, x, indices, updates, **params):
 
 scatter_p.jvp = _scatter_jvp
 scatter_p.transpose = _scatter_transpose
+scatter_p.batch = partial(_scatter_batch, scatter_p)
 
 # -- scatter_mul: linear in the operand alone
 
@@ -668,6 +892,7 @@ def _scatter_mul_transpose(ct, x, indices, updates, **params):
 
 scatter_mul_p.jvp = _scatter_mul_jvp
 scatter_mul_p.transpose = _scatter_mul_transpose
+scatter_mul_p.batch = partial(_scatter_batch, scatter_mul_p)
 
 # -- scatter_min, scatter_max: like max and reduce_max, the tangent at an element is the
 # average over the tied contenders (the operand element and the updates landing there that
@@ -712,6 +937,8 @@ def _scatter_extremum_jvp(prim, primals, tangents, **params):
 
 scatter_min_p.jvp = partial(_scatter_extremum_jvp, scatter_min_p)
 scatter_max_p.jvp = partial(_scatter_extremum_jvp, scatter_max_p)
+scatter_min_p.batch = partial(_scatter_batch, scatter_min_p)
+scatter_max_p.batch = partial(_scatter_batch, scatter_max_p)
 
 # -- normalising the user's arguments into hashable params ---------------------------------------
 

@@ -172,6 +172,42 @@ def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
 
 dot_general_p.transpose = _dot_general_transpose
 
+
+def _dot_general_batch(axis_size, values, dims, *, dimension_numbers, precision,
+                       preferred_element_type):
+    (lhs, rhs), (lhs_dim, rhs_dim) = values, dims
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+
+    def past(dim, axes):  # one example's axes renumbered around the batch axis `dim`
+        return axes if dim is None else tuple(a + 1 if a >= dim else a for a in axes)
+
+    lhs_contract, lhs_batch = past(lhs_dim, lhs_contract), past(lhs_dim, lhs_batch)
+    rhs_contract, rhs_batch = past(rhs_dim, rhs_contract), past(rhs_dim, rhs_batch)
+    if lhs_dim is not None and rhs_dim is not None:
+        # Both carry the batch: pair the two batch axes as one more batch dimension, listed
+        # first, so it leads the result. No operand needs moving.
+        numbers = ((lhs_contract, rhs_contract), ((lhs_dim, *lhs_batch), (rhs_dim, *rhs_batch)))
+        out_dim = 0
+    else:
+        # One side carries it: there it is just one more free dimension, so the unbatched
+        # side stays as it is. The result lists the batch dimensions, then lhs's free
+        # dimensions, then rhs's, each in its operand's order.
+        numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))
+        if lhs_dim is not None:
+            taken = set(lhs_contract + lhs_batch)
+            out_dim = len(lhs_batch) + sum(i not in taken for i in range(lhs_dim))
+        else:
+            taken = set(rhs_contract + rhs_batch)
+            lhs_free = aval_of(lhs).ndim - len(lhs_contract) - len(lhs_batch)
+            out_dim = (len(rhs_batch) + lhs_free
+                       + sum(i not in taken for i in range(rhs_dim)))
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=numbers, precision=precision,
+                             preferred_element_type=preferred_element_type)
+    return out, out_dim
+
+
+dot_general_p.batch = _dot_general_batch
+
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
 

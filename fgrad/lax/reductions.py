@@ -41,6 +41,21 @@ def _kept_axes(ndim: int, axes) -> tuple:
     return tuple(i for i in range(ndim) if i not in axes)
 
 
+def _past(dim: int, axes) -> tuple:
+    """Axes of one example renumbered for the batched array, whose batch axis is `dim`."""
+    return tuple(a + 1 if a >= dim else a for a in axes)
+
+
+def _defbatch_reduction(prim: Primitive) -> None:
+    """Reduces the same axes of every example; the batch axis shifts left past those of
+    them in front of it."""
+    def batch(axis_size, values, dims, *, axes):
+        (operand,), (dim,) = values, dims
+        return prim.bind(operand, axes=_past(dim, axes)), dim - sum(a < dim for a in axes)
+
+    prim.batch = batch
+
+
 # -- reduce_sum ------------------------------------------------------------------------------
 
 reduce_sum_p = _reduction("reduce_sum", lax.reduce_sum, "number")
@@ -54,6 +69,7 @@ def _reduce_sum_transpose(ct, operand, *, axes):
 
 
 deflinear(reduce_sum_p, [0], _reduce_sum_transpose)
+_defbatch_reduction(reduce_sum_p)
 
 # -- reduce_prod -----------------------------------------------------------------------------
 
@@ -105,6 +121,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
 
 
 reduce_prod_p.jvp = _reduce_prod_jvp
+_defbatch_reduction(reduce_prod_p)
 
 # -- reduce_max, reduce_min ------------------------------------------------------------------
 
@@ -125,8 +142,10 @@ def _extremum_jvp(prim: Primitive):
 
 reduce_max_p = _reduction("reduce_max", lax.reduce_max, "ordered")
 reduce_max_p.jvp = _extremum_jvp(reduce_max_p)
+_defbatch_reduction(reduce_max_p)
 reduce_min_p = _reduction("reduce_min", lax.reduce_min, "ordered")
 reduce_min_p.jvp = _extremum_jvp(reduce_min_p)
+_defbatch_reduction(reduce_min_p)
 
 # -- argmax, argmin --------------------------------------------------------------------------
 
@@ -155,7 +174,22 @@ def _arg_extremum(name: str, extremum: str, lower) -> Primitive:
 
 argmax_p = _arg_extremum("argmax", "maximum", lax.argmax)
 argmin_p = _arg_extremum("argmin", "minimum", lax.argmin)
-# No rules: an integer output carries no tangent, so the transforms never ask for one.
+# No differentiation rules: an integer output carries no tangent, so the transforms never
+# ask for one.
+
+
+def _defbatch_arg_extremum(prim: Primitive) -> None:
+    def batch(axis_size, values, dims, *, axis, index_dtype):
+        (operand,), (dim,) = values, dims
+        (batched_axis,) = _past(dim, (axis,))
+        return (prim.bind(operand, axis=batched_axis, index_dtype=index_dtype),
+                dim - (axis < dim))
+
+    prim.batch = batch
+
+
+_defbatch_arg_extremum(argmax_p)
+_defbatch_arg_extremum(argmin_p)
 
 # -- cumsum ----------------------------------------------------------------------------------
 
@@ -180,6 +214,15 @@ def _cumsum_transpose(ct, operand, *, axis, reverse):
 
 
 deflinear(cumsum_p, [0], _cumsum_transpose)
+
+
+def _cumsum_batch(axis_size, values, dims, *, axis, reverse):
+    (operand,), (dim,) = values, dims
+    (batched_axis,) = _past(dim, (axis,))
+    return cumsum_p.bind(operand, axis=batched_axis, reverse=reverse), dim
+
+
+cumsum_p.batch = _cumsum_batch
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 

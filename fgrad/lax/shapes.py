@@ -18,6 +18,7 @@ from jax import lax
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, instantiate, is_undefined
+from fgrad.lax._batching import to_front
 from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_ints, check_same_dtypes, check_shape,
     fail, user_dtype,
@@ -69,6 +70,17 @@ def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
 
 deflinear(broadcast_in_dim_p, [0], _broadcast_in_dim_transpose)
 
+
+def _broadcast_in_dim_batch(axis_size, values, dims, *, shape, broadcast_dimensions):
+    (operand,), (dim,) = values, dims
+    # The batch axis leads both operand and result; every other operand axis lands one
+    # further along.
+    return broadcast_in_dim(to_front(operand, dim, axis_size), (axis_size, *shape),
+                            (0, *(d + 1 for d in broadcast_dimensions))), 0
+
+
+broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+
 # -- reshape ---------------------------------------------------------------------------------
 
 
@@ -93,6 +105,17 @@ def _reshape_transpose(ct, operand, *, new_sizes):
 
 
 deflinear(reshape_p, [0], _reshape_transpose)
+
+
+def _reshape_batch(axis_size, values, dims, *, new_sizes):
+    (operand,), (dim,) = values, dims
+    # A reshape reads elements in row-major order, so each example's elements stay together
+    # only when the batch axis is the outermost one.
+    return reshape_p.bind(to_front(operand, dim, axis_size),
+                          new_sizes=(axis_size, *new_sizes)), 0
+
+
+reshape_p.batch = _reshape_batch
 
 # -- transpose -------------------------------------------------------------------------------
 
@@ -121,6 +144,20 @@ def _transpose_transpose(ct, operand, *, permutation):
 
 deflinear(transpose_p, [0], _transpose_transpose)
 
+
+def _past(dim: int, axes) -> tuple:
+    """Axes of one example renumbered for the batched array, whose batch axis is `dim`."""
+    return tuple(a + 1 if a >= dim else a for a in axes)
+
+
+def _transpose_batch(axis_size, values, dims, *, permutation):
+    (operand,), (dim,) = values, dims
+    # The one transpose both applies the permutation and brings the batch axis to the front.
+    return transpose(operand, (dim, *_past(dim, permutation))), 0
+
+
+transpose_p.batch = _transpose_batch
+
 # -- squeeze ---------------------------------------------------------------------------------
 
 
@@ -148,6 +185,15 @@ def _squeeze_transpose(ct, operand, *, dimensions):
 
 deflinear(squeeze_p, [0], _squeeze_transpose)
 
+
+def _squeeze_batch(axis_size, values, dims, *, dimensions):
+    (operand,), (dim,) = values, dims
+    out_dim = dim - sum(d < dim for d in dimensions)
+    return squeeze_p.bind(operand, dimensions=_past(dim, dimensions)), out_dim
+
+
+squeeze_p.batch = _squeeze_batch
+
 # -- expand_dims -----------------------------------------------------------------------------
 # Its own primitive (JAX emits broadcast_in_dim) so that programs say what the user meant and
 # its transpose is a plain squeeze.
@@ -174,6 +220,19 @@ def _expand_dims_transpose(ct, operand, *, dimensions):
 
 deflinear(expand_dims_p, [0], _expand_dims_transpose)
 
+
+def _expand_dims_batch(axis_size, values, dims, *, dimensions):
+    (operand,), (dim,) = values, dims
+    # Leave the batch axis where it is, right after the result position of the operand axis
+    # before it; the new size-1 axes at or beyond that point move one further along.
+    kept = [i for i in range(aval_of(operand).ndim - 1 + len(dimensions))
+            if i not in dimensions]
+    out_dim = kept[dim - 1] + 1 if dim else 0
+    return expand_dims_p.bind(operand, dimensions=_past(out_dim, dimensions)), out_dim
+
+
+expand_dims_p.batch = _expand_dims_batch
+
 # -- rev -------------------------------------------------------------------------------------
 
 
@@ -194,6 +253,14 @@ def _rev_transpose(ct, operand, *, dimensions):
 
 
 deflinear(rev_p, [0], _rev_transpose)
+
+
+def _rev_batch(axis_size, values, dims, *, dimensions):
+    (operand,), (dim,) = values, dims
+    return rev_p.bind(operand, dimensions=_past(dim, dimensions)), dim
+
+
+rev_p.batch = _rev_batch
 
 # -- concatenate -----------------------------------------------------------------------------
 
@@ -257,6 +324,15 @@ def _concatenate_jvp(primals, tangents, *, dimension):
 # Linear in all of its operands, however many there are (deflinear wants them listed).
 concatenate_p.jvp = _concatenate_jvp
 concatenate_p.transpose = _concatenate_transpose
+
+
+def _concatenate_batch(axis_size, values, dims, *, dimension):
+    # Every operand needs the batch axis, so the unbatched ones are broadcast along it.
+    operands = [to_front(x, d, axis_size) for x, d in zip(values, dims)]
+    return concatenate_p.bind(*operands, dimension=dimension + 1), 0
+
+
+concatenate_p.batch = _concatenate_batch
 
 # -- pad -------------------------------------------------------------------------------------
 
@@ -327,6 +403,41 @@ def _pad_transpose(ct, operand, padding_value, *, padding_config):
 
 deflinear(pad_p, [0, 1], _pad_transpose)
 
+
+def _pad_batch(axis_size, values, dims, *, padding_config):
+    from fgrad.lax.elementwise import convert_element_type, select_n
+    (operand, padding_value), (operand_dim, value_dim) = values, dims
+    if value_dim is None:
+        config = list(padding_config)
+        config.insert(operand_dim, (0, 0, 0))
+        return pad_p.bind(operand, padding_value, padding_config=tuple(config)), operand_dim
+    # Each example pads with its own value, which one pad cannot do: pad with zero, then
+    # choose between that and the example's value by where the operand's elements landed.
+    # Choosing (not adding a masked value) keeps -0.0, inf and NaN elements as they are.
+    aval = aval_of(operand)
+    example_shape = (aval.shape if operand_dim is None
+                     else aval.shape[:operand_dim] + aval.shape[operand_dim + 1:])
+    zero = np.zeros((), aval.dtype)
+    if aval.weak_type:  # a strongly typed zero would make the padded operand strong
+        zero = convert_element_type(zero, aval.dtype, weak_type=True)
+    if operand_dim is None:
+        padded = pad_p.bind(operand, zero, padding_config=padding_config)
+    else:
+        padded = pad_p.bind(to_front(operand, operand_dim, axis_size), zero,
+                            padding_config=((0, 0, 0), *padding_config))
+    is_operand = pad_p.bind(broadcast_in_dim(True, example_shape, ()), False,
+                            padding_config=padding_config)
+    out_shape = (axis_size, *aval_of(is_operand).shape)
+    example_axes = tuple(range(1, len(out_shape)))
+    if operand_dim is None:
+        padded = broadcast_in_dim(padded, out_shape, example_axes)
+    which = broadcast_in_dim(is_operand, out_shape, example_axes)
+    fill = broadcast_in_dim(padding_value, out_shape, (0,))
+    return select_n(which, fill, padded), 0
+
+
+pad_p.batch = _pad_batch
+
 # -- iota ------------------------------------------------------------------------------------
 
 
@@ -344,8 +455,8 @@ def _iota_lower(*, dtype, shape, dimension):
 
 
 iota_p = Primitive("iota", _iota_abstract_eval, _iota_lower)
-# No rules: without operands there is nothing to differentiate, and the transforms re-emit an
-# equation none of whose inputs carries a tangent as it is.
+# No rules: without operands there is nothing to differentiate or batch, and the transforms
+# re-emit an equation none of whose inputs carries a tangent or a batch axis as it is.
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
