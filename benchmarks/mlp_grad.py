@@ -16,7 +16,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -24,6 +23,7 @@ import numpy as np  # noqa: E402
 
 import fgrad  # noqa: E402
 import fgrad.numpy as fnp  # noqa: E402
+from timing import per_call  # noqa: E402
 
 
 def make_loss(np_mod):
@@ -32,14 +32,6 @@ def make_loss(np_mod):
         h = np_mod.tanh(W1 @ x + b1)
         return np_mod.mean((y - np_mod.tanh(W2 @ h + b2)) ** 2)
     return loss
-
-
-def per_call(fn, args, calls):
-    start = time.perf_counter()
-    for _ in range(calls):
-        out = fn(*args)
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / calls
 
 
 def main():

@@ -25,14 +25,7 @@ import numpy as np  # noqa: E402
 
 import fgrad  # noqa: E402
 import fgrad.numpy as fnp  # noqa: E402
-
-
-def per_call(fn, args, calls):
-    start = time.perf_counter()
-    for _ in range(calls):
-        out = fn(*args)
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / calls
+from timing import per_call  # noqa: E402
 
 
 def first_call(fn, args):
