@@ -19,6 +19,7 @@ from fgrad.api import stop_gradient as stop_gradient
 from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
+from fgrad.xla import jit as jit
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
 from fgrad.core.errors import ConcretizationError as ConcretizationError

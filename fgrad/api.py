@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
@@ -27,14 +27,15 @@ from fgrad.core import (
 from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.errors import at_user_line
-from fgrad.core.trace import Trace, current_trace, use_trace
+from fgrad.core.trace import EVAL_TRACE, Trace, current_trace, use_trace
+from fgrad.xla import compile_program, consts_as_inputs, has_tracers
 from fgrad.lax._ad import zeros
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax.elementwise import convert_element_type, stop_gradient_p
 from fgrad.transforms import (
     batch_eval, jvp_eval, jvp_program, partial_eval, transpose_program,
 )
-from fgrad.transforms.dce import dce
+from fgrad.transforms.simplify import dce, simplify
 
 
 def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
@@ -91,9 +92,18 @@ tree_flatten = jax.tree_util.tree_flatten
 tree_unflatten = jax.tree_util.tree_unflatten
 
 
-def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: bool):
-    """Traces fun(*unflatten(flat_args)) with concrete values; returns the program (its
-    outputs: the main output's leaves, then aux's), the main output's tree and aux's tree."""
+class _Traced(NamedTuple):
+    """A function traced on flat arguments: its program (outputs: the main output's leaves,
+    then aux's), the main output's tree, aux's tree and the number of main output leaves."""
+
+    program: Program
+    out_tree: Any
+    aux_tree: Any
+    n_out: int
+
+
+def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: bool) -> _Traced:
+    """Traces fun(*unflatten(flat_args)) with concrete values (define-by-run)."""
     trees = {}
 
     def flat_fun(*leaves):
@@ -115,7 +125,7 @@ def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: boo
         return out_leaves + aux_leaves
 
     program, _ = trace_to_program(flat_fun, flat_args, name, concrete=True)
-    return program, trees["out"], trees["aux"], trees["n_out"]
+    return _Traced(program, trees["out"], trees["aux"], trees["n_out"])
 
 
 def _zeros_for(aval: Aval):
@@ -190,10 +200,8 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
 class _Linearized:
     """The linear part of a function at a point, as a program over tangents."""
 
-    def __init__(self, fun, flat_primals, in_tree, name, has_aux):
-        program, self.out_tree, self.aux_tree, n_out = _trace_flat(
-            fun, flat_primals, in_tree, name, has_aux)
-        self.in_tree = in_tree
+    def __init__(self, traced: _Traced, flat_primals):
+        program, self.out_tree, self.aux_tree, n_out = traced
         self.in_avals = [aval_of(p) for p in flat_primals]
         self.out_avals = [a.aval for a in program.outputs[:n_out]]
         self.diff_in = [is_differentiable(a) for a in self.in_avals]
@@ -206,8 +214,9 @@ class _Linearized:
             list(jvp_prog.outputs[:n_all]) + list(jvp_prog.outputs[n_all:n_all + n_tangents])))
         self.out_nonzero = out_nonzero[:n_out]
         n_diff = sum(self.diff_in)
-        known, self.linear, out_unknown, self.n_res = partial_eval(
+        known, linear, out_unknown, self.n_res = partial_eval(
             jvp_prog, [False] * len(flat_primals) + [True] * n_diff)
+        self.linear = simplify(linear)  # run once per tangent (or cotangent): worth it
         # Which main outputs have a tangent that depends on the input tangents.
         unknown_iter = iter(out_unknown[n_all:])
         self.out_linear = [nz and next(unknown_iter) for nz in self.out_nonzero]
@@ -230,8 +239,9 @@ class _Linearized:
         """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
         for a leading axis of cotangents at once."""
         if self._transposed is None:
-            self._transposed = transpose_program(
+            transposed, nonzero = transpose_program(
                 self.linear, [False] * self.n_res + [True] * sum(self.diff_in))
+            self._transposed = simplify(transposed), nonzero
         program, nonzero = self._transposed
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
         outs = iter(_run(program, self.residuals, cts, batch))
@@ -265,7 +275,7 @@ def linearize(fun: Callable, *primals):
     The primal computation runs once, now; each call of `f_jvp` runs only the linear part.
     """
     flat_primals, in_tree = tree_flatten(primals)
-    lin = _Linearized(fun, flat_primals, in_tree, "linearize", False)
+    lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "linearize", False), flat_primals)
 
     def f_jvp(*tangents):
         flat_tangents, tree = tree_flatten(tangents)
@@ -285,7 +295,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     default), and checks that its cotangent has the output's structure, shapes and dtypes.
     """
     flat_primals, in_tree = tree_flatten(primals)
-    lin = _Linearized(fun, flat_primals, in_tree, "vjp", has_aux)
+    lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "vjp", has_aux), flat_primals)
     out_tree, out_avals = lin.out_tree, lin.out_avals
 
     def pullback(ct):
@@ -351,15 +361,15 @@ def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
                     f"float0 zeros."))
 
 
-def _check_scalar_output(out, holomorphic, name):
-    leaves, _ = tree_flatten(out)
-    if len(leaves) != 1 or aval_of(leaves[0]).shape != ():
-        shape = aval_of(leaves[0]).shape if len(leaves) == 1 else f"{len(leaves)} leaves"
+def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:
+    avals = [a.aval for a in traced.program.outputs[:traced.n_out]]
+    if len(avals) != 1 or avals[0].shape != ():
+        shape = avals[0].shape if len(avals) == 1 else f"{len(avals)} leaves"
         raise TypeError(at_user_line(
             f"Gradient only defined for scalar-output functions. Output had shape: {shape}. "
             f"Sum the output (f(x).sum()) for the gradient of the sum, or use fgrad.vjp or "
             f"fgrad.jacrev for the derivatives of every output."))
-    dtype = aval_of(leaves[0]).dtype
+    dtype = avals[0].dtype
     if dt.is_complex(dtype) and not holomorphic:
         raise TypeError(at_user_line(
             f"{name} requires real-valued outputs, but the output has dtype {dtype.name}. "
@@ -367,7 +377,7 @@ def _check_scalar_output(out, holomorphic, name):
     if not dt.is_inexact(dtype):
         raise TypeError(at_user_line(
             f"{name} requires a floating-point output, but the output has dtype {dtype.name}."))
-    return leaves[0]
+    return avals[0]
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
@@ -378,22 +388,80 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
     def value_and_grad_fun(*args, **kwargs):
         restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic,
                                           allow_int, "grad")
-        out = vjp(restricted, *diff_args, has_aux=has_aux)
-        value, pullback = out[0], out[1]
-        scalar = _check_scalar_output(value, holomorphic, "grad")
-        ct = tree_unflatten(tree_flatten(value)[1], [_ones_like(scalar)])
-        grads = pullback(ct)
+        flat, in_tree = tree_flatten(diff_args)
+        traced = _trace_flat(restricted, flat, in_tree, "grad", has_aux)
+        ct = _ones_like(_check_scalar_output(traced, holomorphic, "grad"))
+        outs = _cached_grad(traced, flat, ct)
+        if outs is None:
+            lin = _Linearized(traced, flat)
+            outs = lin.primal_out + lin.aux + lin.cotangents([ct])
+        n_out, n_all = traced.n_out, len(traced.program.outputs)
+        value = tree_unflatten(traced.out_tree, outs[:n_out])
+        grads = tree_unflatten(in_tree, outs[n_all:])
         grads = grads[0] if isinstance(argnums, int) else tuple(grads)
-        return ((value, out[2]), grads) if has_aux else (value, grads)
+        if has_aux:
+            return (value, tree_unflatten(traced.aux_tree, outs[n_out:n_all])), grads
+        return value, grads
 
     return value_and_grad_fun
 
 
-def _ones_like(x):
-    aval = aval_of(x)
+def _ones_like(aval: Aval):
     if aval.weak_type and aval.dtype == dt.default_float():
         return 1.0  # a weak literal, like the output
-    return np.ones((), aval.dtype)
+    return aval.dtype.type(1)  # a NumPy scalar, so a literal (a 0-d array would be a const)
+
+
+# -- eager gradients of programs seen before: one compiled call ----------------------------------
+#
+# Eagerly, grad traces the function on every call (so Python control flow on values works),
+# but the transforms and op-by-op dispatch need not be repeated: the second time a program
+# with the same structure (program.key: equations, shapes, dtypes, literal values; consts
+# are inputs) is differentiated, its whole value-and-gradient program is compiled once and
+# every later call is one compiled call. The first sight runs op by op, so one-off gradients
+# never pay for compilation.
+
+_GRAD_CACHE: dict = {}  # program structure -> None (seen once) or compiled gradient
+_GRAD_CACHE_SIZE = 256
+
+
+def _cached_grad(traced: _Traced, flat: list, ct) -> list | None:
+    """Values, aux and gradients by the compiled program of this structure, or None when
+    this call runs op by op (first sight, or inside a transformation)."""
+    program = traced.program
+    if (current_trace() is not EVAL_TRACE or has_tracers(flat)
+            or has_tracers(program.constvals)
+            or not all(is_differentiable(v.aval) for v in program.inputs)):
+        return None
+    key = (program.key, traced.n_out)
+    compiled = _GRAD_CACHE.get(key, False)
+    if compiled is False:
+        if len(_GRAD_CACHE) >= _GRAD_CACHE_SIZE:
+            del _GRAD_CACHE[next(iter(_GRAD_CACHE))]  # the oldest entry
+        _GRAD_CACHE[key] = None
+        return None
+    if compiled is None:
+        compiled = _GRAD_CACHE[key] = compile_program(_grad_program(traced, ct), "grad")
+    return compiled(*program.constvals, *flat)
+
+
+def _grad_program(traced: _Traced, ct) -> Program:
+    """The program `(*consts, *inputs) -> (*outputs, *aux, *gradients)`, simplified."""
+    program = traced.program
+    open_program = consts_as_inputs(program)
+    n_consts = len(program.constvars)
+
+    def value_and_grads(*leaves):
+        consts, primals = leaves[:n_consts], list(leaves[n_consts:])
+        inner = _trace_flat(lambda *p: eval_program(open_program, *consts, *p), primals,
+                            tree_flatten(primals)[1], "grad", False)
+        lin = _Linearized(inner._replace(n_out=traced.n_out), primals)
+        return lin.primal_out + lin.aux + lin.cotangents([ct])
+
+    avals = [v.aval for v in open_program.inputs]
+    args = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
+    fused, _ = trace_to_program(value_and_grads, args, "grad")
+    return simplify(fused)
 
 
 def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
@@ -474,7 +542,7 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic, False,
                                           "jacfwd")
         flat_in, in_tree = tree_flatten(diff_args)
-        lin = _Linearized(restricted, flat_in, in_tree, "jacfwd", has_aux)
+        lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacfwd", has_aux), flat_in)
         basis, offsets = _basis(lin.in_avals)
         columns = lin.tangents(basis, batch=int(offsets[-1]))  # each: (n_in, *out.shape)
         blocks = [[fnp.moveaxis(col[lo:hi], 0, -1).reshape(tuple(out.shape) + tuple(a.shape))
@@ -495,7 +563,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         restricted, diff_args = _restrict(fun, args, kwargs, argnums_t, holomorphic,
                                           allow_int, "jacrev")
         flat_in, in_tree = tree_flatten(diff_args)
-        lin = _Linearized(restricted, flat_in, in_tree, "jacrev", has_aux)
+        lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacrev", has_aux), flat_in)
         basis, offsets = _basis(lin.out_avals)
         rows = lin.cotangents(basis, batch=int(offsets[-1]))  # each: (n_out, *in.shape)
         blocks = [[row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape))

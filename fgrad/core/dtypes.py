@@ -7,6 +7,9 @@ scalars are *weakly typed*, and promotion uses JAX's lattice through `jax.dtypes
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import numpy as np
 from jax import dtypes as jdt
 
@@ -19,6 +22,11 @@ _PYTHON_SCALAR_DTYPES = {bool: np.bool_, int: np.int64, float: np.float64, compl
 
 
 def canonicalize(dtype) -> np.dtype:
+    return _canonical(dtype, jax.config.jax_enable_x64)
+
+
+@functools.lru_cache(maxsize=None)
+def _canonical(dtype, x64: bool) -> np.dtype:
     return np.dtype(jdt.canonicalize_dtype(dtype))
 
 
@@ -83,9 +91,13 @@ def real_dtype(dtype) -> np.dtype:
 
 def promote(*avals: Aval) -> tuple[np.dtype, bool]:
     """JAX's type promotion: the common dtype of operands and whether it is weak."""
-    args = [_PYTHON_TYPE_OF_KIND[a.dtype.kind] if a.weak_type else a.dtype for a in avals]
+    return _promote(tuple((a.dtype, a.weak_type) for a in avals), jax.config.jax_enable_x64)
+
+
+@functools.lru_cache(maxsize=None)  # tracing promotes at almost every operation
+def _promote(types: tuple, x64: bool) -> tuple[np.dtype, bool]:
+    args = [_PYTHON_TYPE_OF_KIND[dtype.kind] if weak else dtype for dtype, weak in types]
     dtype, weak = jdt.result_type(*args, return_weak_type_flag=True)
-    # A weak operand keeps its own width when it is the only one (weak f16 + weak f16).
     return canonicalize(dtype), weak
 
 

@@ -36,14 +36,13 @@ class Source(NamedTuple):
         return f"{os.path.basename(self.filename)}:{self.lineno}"
 
 
-def _is_user_file(filename: str, _cache: dict[str, bool] = {}) -> bool:
-    verdict = _cache.get(filename)
-    if verdict is None:
-        path = os.path.abspath(filename)
-        # Tests and examples live beside fgrad/ and are user code.
-        verdict = not path.startswith(_SKIPPED_DIRS) and not filename.startswith("<frozen")
-        _cache[filename] = verdict
-    return verdict
+def _is_user_file(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    # Tests and examples live beside fgrad/ and are user code.
+    return not path.startswith(_SKIPPED_DIRS) and not filename.startswith("<frozen")
+
+
+_USER_CODE: dict = {}  # code object -> is it the user's? (every traced equation asks)
 
 
 def user_source() -> Source | None:
@@ -51,7 +50,10 @@ def user_source() -> Source | None:
     frame = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
-        if _is_user_file(code.co_filename):
+        mine = _USER_CODE.get(code)
+        if mine is None:
+            mine = _USER_CODE[code] = _is_user_file(code.co_filename)
+        if mine:
             return Source(code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None

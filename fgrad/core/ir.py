@@ -10,18 +10,17 @@ can key caches; equality also compares the const values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class Aval:
+class Aval(NamedTuple):
     """The abstract value of an array: its shape, dtype and whether its type is weak.
 
     A weak type comes from a Python scalar: it adapts to the other operand's dtype, so
-    float32 array * 2.0 stays float32 (JAX's rule).
+    float32 array * 2.0 stays float32 (JAX's rule). A named tuple because tracing creates,
+    hashes and compares avals at every operation, and tuples do that in C.
     """
 
     shape: tuple[int, ...]
@@ -187,7 +186,7 @@ def _same_value(a, b) -> bool:
 def _structural_key(program: Program) -> tuple:
     numbers: dict[Var, int] = {}
 
-    def bind(v: Var) -> int:
+    def bind(v: Var) -> Aval:
         numbers[v] = len(numbers)
         return v.aval
 

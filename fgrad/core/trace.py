@@ -101,11 +101,30 @@ def bind(prim, *args, **params) -> Any:
     return _context.trace.process(prim, args, params, None)
 
 
+# Shape rules are pure functions of the avals and params, and tracing the same code again
+# (every step of an eager training loop) asks the same questions: answers are memoized.
+# Errors are never cached, so a bad call always raises with its own line.
+_SHAPE_RULE_CACHE: dict = {}
+_SHAPE_RULE_CACHE_SIZE = 1 << 16
+
+
 def abstract_eval(prim, avals, params, source):
     try:
-        return prim.abstract_eval(*avals, **params)
+        key = (prim, *avals, *params.items(), jax.config.jax_enable_x64)
+        out = _SHAPE_RULE_CACHE.get(key)
+    except TypeError:  # an unhashable param: the rule will say what is wrong with it
+        key = out = None
+    if out is not None:
+        return out
+    try:
+        out = prim.abstract_eval(*avals, **params)
     except ShapeDtypeError as e:
         raise ShapeDtypeError(at_user_line(str(e), source)) from None
+    if key is not None:
+        if len(_SHAPE_RULE_CACHE) >= _SHAPE_RULE_CACHE_SIZE:
+            _SHAPE_RULE_CACHE.clear()
+        _SHAPE_RULE_CACHE[key] = out
+    return out
 
 
 class StagingTrace(Trace):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from fgrad.core import Program, Var
-from fgrad.transforms.dce import dce
+from fgrad.transforms.simplify import dce
 
 
 def partial_eval(program: Program, unknowns: Sequence[bool]
@@ -33,19 +33,26 @@ def partial_eval(program: Program, unknowns: Sequence[bool]
     out_unknowns = [isinstance(a, Var) and a in unknown for a in program.outputs]
 
     consts = set(program.constvars)
-    residuals: dict[Var, None] = {}  # ordered set
+    candidates: dict[Var, None] = {}  # an ordered set: known values unknown equations read
     for eqn in unknown_eqns:
         for a in eqn.inputs:
             if isinstance(a, Var) and a not in unknown and a not in consts:
-                residuals[a] = None
-    residuals_list = list(residuals)
+                candidates[a] = None
+
+    unknown_inputs = [v for v, u in zip(program.inputs, unknowns) if u]
+    unknown_outputs = [a for a, u in zip(program.outputs, out_unknowns) if u]
+    staged = dce(Program(program.constvars, program.constvals,
+                         list(candidates) + unknown_inputs, unknown_eqns, unknown_outputs))
+    # Only the residuals the surviving unknown equations read are worth keeping alive.
+    read = {a for eqn in staged.eqns for a in eqn.inputs if isinstance(a, Var)}
+    read.update(a for a in staged.outputs if isinstance(a, Var))
+    residuals = [v for v in candidates if v in read]
+    if len(residuals) != len(candidates):
+        staged = Program(staged.constvars, staged.constvals, residuals + unknown_inputs,
+                         staged.eqns, staged.outputs)
 
     known_inputs = [v for v, u in zip(program.inputs, unknowns) if not u]
-    unknown_inputs = [v for v, u in zip(program.inputs, unknowns) if u]
     known_outputs = [a for a, u in zip(program.outputs, out_unknowns) if not u]
-    unknown_outputs = [a for a, u in zip(program.outputs, out_unknowns) if u]
     known = dce(Program(program.constvars, program.constvals, known_inputs, known_eqns,
-                        known_outputs + residuals_list))
-    staged = dce(Program(program.constvars, program.constvals,
-                         residuals_list + unknown_inputs, unknown_eqns, unknown_outputs))
-    return known, staged, out_unknowns, len(residuals_list)
+                        known_outputs + residuals))
+    return known, staged, out_unknowns, len(residuals)

@@ -1,0 +1,228 @@
+"""Simplification passes, `Program -> Program`, and `simplify`, which runs them to a fixpoint.
+
+Every pass keeps the program's inputs and the exact types (shape, dtype, weak type) of its
+outputs and of every surviving equation, keeps each equation's `source`, and returns the
+very same program when it finds nothing to do, so callers (and `simplify`'s loop) can test
+for change with `is`. Each pass is one walk over the equations: this runs on every traced
+program, under `fgrad.jit` and the autodiff transforms.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
+from fgrad.lax.elementwise import (
+    add_p, convert_element_type_p, div_p, integer_pow_p, mul_p, neg_p, sub_p,
+)
+from fgrad.lax.reductions import reduce_max_p, reduce_min_p, reduce_prod_p, reduce_sum_p
+from fgrad.lax.shapes import (
+    broadcast_in_dim_p, expand_dims_p, reshape_p, rev_p, squeeze_p, transpose_p,
+)
+
+
+def _rewrite(program: Program, propose) -> Program:
+    """Walks the equations once, substituting earlier replacements into each one's inputs.
+
+    `propose(eqn)` sees the substituted equation and returns atoms to stand for its outputs
+    (which drops it) or None to keep it. A replacement is taken only when every atom has
+    exactly its output's aval, so no later equation or program output changes type.
+    """
+    replaced: dict[Var, Atom] = {}
+    eqns = []
+    for eqn in program.eqns:
+        if replaced:
+            inputs = tuple(replaced.get(a, a) if isinstance(a, Var) else a for a in eqn.inputs)
+            if any(new is not old for new, old in zip(inputs, eqn.inputs)):
+                eqn = Eqn(eqn.primitive, inputs, eqn.outputs, eqn.params, eqn.source)
+        atoms = propose(eqn)
+        if atoms is not None and all(a.aval == v.aval for a, v in zip(atoms, eqn.outputs)):
+            replaced.update(zip(eqn.outputs, atoms))
+        else:
+            eqns.append(eqn)
+    if not replaced:
+        return program
+    outputs = [replaced.get(a, a) if isinstance(a, Var) else a for a in program.outputs]
+    return Program(program.constvars, program.constvals, program.inputs, eqns, outputs)
+
+
+def _params_key(params: dict):
+    """The params as a hashable key, or None when some value is unhashable."""
+    key = tuple(sorted(params.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+# -- dead-code elimination -------------------------------------------------------------------
+
+
+def dce(program: Program) -> Program:
+    """Drops the equations no output depends on and the consts nobody reads.
+
+    Every primitive is pure, so an equation whose outputs nobody reads can go. This is what
+    makes an input that does not influence the output cost nothing under differentiation.
+    """
+    live: set[Var] = {a for a in program.outputs if isinstance(a, Var)}
+    kept = []
+    for eqn in reversed(program.eqns):
+        if any(v in live for v in eqn.outputs):
+            kept.append(eqn)
+            live.update(a for a in eqn.inputs if isinstance(a, Var))
+    if len(kept) == len(program.eqns) and all(v in live for v in program.constvars):
+        return program
+    consts = [(v, c) for v, c in zip(program.constvars, program.constvals) if v in live]
+    return Program([v for v, _ in consts], [c for _, c in consts], program.inputs,
+                   kept[::-1], program.outputs)
+
+
+# -- common subexpressions -------------------------------------------------------------------
+
+
+def cse(program: Program) -> Program:
+    """A later equation applying the same primitive with the same params to the same atoms
+    reuses the earlier one's outputs."""
+    first: dict[tuple, tuple[Var, ...]] = {}
+
+    def propose(eqn: Eqn):
+        params = _params_key(eqn.params)
+        if params is None:
+            return None
+        operands = tuple(a.key if isinstance(a, Literal) else a for a in eqn.inputs)
+        outputs = first.setdefault((eqn.primitive, operands, params), eqn.outputs)
+        return None if outputs is eqn.outputs else outputs
+
+    return _rewrite(program, propose)
+
+
+# -- constant folding ------------------------------------------------------------------------
+
+
+def fold_constants(program: Program) -> Program:
+    """Computes now each scalar equation whose inputs are all literals, making it a literal."""
+    def propose(eqn: Eqn):
+        if (eqn.primitive.multiple_results or not eqn.inputs
+                or eqn.outputs[0].aval.shape != ()
+                or not all(isinstance(a, Literal) for a in eqn.inputs)):
+            return None
+        aval = eqn.outputs[0].aval
+        params = _params_key(eqn.params)
+        if params is None:
+            return (_computed_literal(eqn.primitive, eqn.inputs, eqn.params, aval),)
+        return (_folded(eqn.primitive, eqn.inputs, params, aval),)
+
+    return _rewrite(program, propose)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few constants (0, 1, 0.5 ...) recur everywhere
+def _folded(primitive, literals: tuple[Literal, ...], params: tuple, aval: Aval) -> Literal:
+    return _computed_literal(primitive, literals, dict(params), aval)
+
+
+def _computed_literal(primitive, literals, params: dict, aval: Aval) -> Literal:
+    # Operands are given their literal's exact dtype, as JAX gives a weak Python scalar the
+    # dtype its aval names, so the value is the one the program would compute. Passes may
+    # run while jax.jit traces, hence the forced concrete evaluation.
+    operands = [np.asarray(a.value, a.aval.dtype) for a in literals]
+    with jax.ensure_compile_time_eval():
+        value = np.asarray(primitive.lower(*operands, **params)).astype(aval.dtype)[()]
+    return Literal(value.item() if aval.weak_type else value, aval)
+
+
+# -- algebraic identities --------------------------------------------------------------------
+
+# primitive -> (its unit, whether the unit may stand on either side)
+_UNITS = {mul_p: (1, True), add_p: (0, True), sub_p: (0, False), div_p: (1, False)}
+
+
+def simplify_algebra(program: Program) -> Program:
+    """x*1, 1*x, x+0, 0+x, x-0, x/1, neg(neg(x)) and x**1 become x.
+
+    A zero or one is a literal or a broadcast of one, however many times broadcast (how
+    materialised zeros and ones look, and how vmap or jacfwd batch them). x*0 is
+    left alone: it is NaN for x = NaN or inf. x+0 -> x turns -0.0 + 0.0 (which is +0.0) into
+    -0.0, a difference XLA's algebraic simplifier also ignores.
+    """
+    filled: dict[Var, object] = {}   # a broadcast of a literal -> that literal's value
+    negated: dict[Var, Atom] = {}    # the output of a neg -> its operand
+
+    def fill_value(atom: Atom):
+        return atom.value if isinstance(atom, Literal) else filled.get(atom)
+
+    def is_value(atom: Atom, value) -> bool:
+        fill = fill_value(atom)
+        return fill is not None and fill == value
+
+    def propose(eqn: Eqn):
+        if eqn.primitive.multiple_results:
+            return None
+        primitive, inputs, out = eqn.primitive, eqn.inputs, eqn.outputs[0]
+        if primitive in _UNITS:
+            unit, commutative = _UNITS[primitive]
+            x, y = inputs
+            for kept, other in ((x, y), (y, x)) if commutative else ((x, y),):
+                if kept.aval == out.aval and is_value(other, unit):
+                    return (kept,)
+        elif primitive is neg_p:
+            (x,) = inputs
+            negated[out] = x
+            if isinstance(x, Var) and x in negated:
+                return (negated[x],)
+        elif primitive is integer_pow_p and eqn.params["y"] == 1:
+            return inputs
+        elif primitive is broadcast_in_dim_p and (fill := fill_value(inputs[0])) is not None:
+            filled[out] = fill
+        return None
+
+    return _rewrite(program, propose)
+
+
+# -- equations that return their operand -----------------------------------------------------
+
+# Each of these is the identity exactly when its output has its operand's type: an output
+# of the operand's shape leaves nothing to broadcast, reshape, squeeze, expand or reduce,
+# and a conversion to the operand's dtype and weak type changes nothing.
+_IDENTITY_WHEN_TYPE_KEPT = frozenset({
+    convert_element_type_p, reshape_p, broadcast_in_dim_p, squeeze_p, expand_dims_p,
+    reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p,
+})
+
+
+def forward_trivial(program: Program) -> Program:
+    """Removes the equations that return their operand unchanged, using the operand instead.
+
+    stop_gradient also returns its operand but is never removed: it carries meaning for
+    every later differentiation of the program.
+    """
+    def propose(eqn: Eqn):
+        primitive, params = eqn.primitive, eqn.params
+        if (primitive in _IDENTITY_WHEN_TYPE_KEPT
+                or (primitive is transpose_p
+                    and params["permutation"] == tuple(range(len(params["permutation"]))))
+                or (primitive is rev_p and not params["dimensions"])):
+            return eqn.inputs
+        return None
+
+    return _rewrite(program, propose)
+
+
+# -- all of them -----------------------------------------------------------------------------
+
+_PASSES = (fold_constants, simplify_algebra, forward_trivial, cse, dce)
+_MAX_ROUNDS = 10
+
+
+def simplify(program: Program) -> Program:
+    """Runs every pass in turn until none changes anything (or `_MAX_ROUNDS` rounds)."""
+    for _ in range(_MAX_ROUNDS):
+        start = program
+        for simplify_pass in _PASSES:
+            program = simplify_pass(program)
+        if program is start:
+            break
+    return program
