@@ -93,7 +93,10 @@ class Literal:
 
     def __repr__(self) -> str:
         v = self.value
-        text = repr(v.item() if isinstance(v, np.generic) else v)
+        if isinstance(v, (np.floating, np.complexfloating)):
+            text = str(v)  # the shortest text for its dtype: 0.1, not float32's 0.100000001
+        else:
+            text = repr(v.item() if isinstance(v, np.generic) else v)
         return f"{text}:{self.aval}"
 
 

@@ -184,19 +184,22 @@ class StagingTrace(Trace):
             raise EscapedTracerError(at_user_line(
                 f"The {self.name} trace has already finished, but a primitive ({prim.name}) "
                 f"was applied in it. This is an fgrad bug or a tracer that escaped."))
-        inputs = tuple(self.atom(a) for a in args)
+        inputs = tuple(a._var if type(a) is Tracer and a._trace is self else self.atom(a)
+                       for a in args)
         if source is None:
             source = _context.source or user_source()
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
+        index = len(self.eqns)
         if prim.multiple_results:
             outputs = tuple(Var(a) for a in out_avals)
-        else:
-            outputs = (Var(out_avals),)
-        for v in outputs:
-            self._producer[v] = len(self.eqns)
-        self.eqns.append(Eqn(prim, inputs, outputs, params, source))
-        tracers = [Tracer(self, v) for v in outputs]
-        return tracers if prim.multiple_results else tracers[0]
+            for v in outputs:
+                self._producer[v] = index
+            self.eqns.append(Eqn(prim, inputs, outputs, params, source))
+            return [Tracer(self, v) for v in outputs]
+        out = Var(out_avals)
+        self._producer[out] = index
+        self.eqns.append(Eqn(prim, inputs, (out,), params, source))
+        return Tracer(self, out)
 
     def to_program(self, outputs) -> Program:
         out_atoms = [self.atom(x) for x in outputs]

@@ -136,12 +136,17 @@ def promote_dtypes(*args, kind: str | None = None) -> list:
     """JAX's promotion of `args` to one dtype; `kind` 'inexact' or 'numeric' lifts integers
     and bools to floats, or bools to int32, as jax.numpy does for functions that need it."""
     avals = [aval_of(a) for a in args]
+    dtype, weak = _promoted(avals, kind)
+    return [convert(a, dtype, weak, aval) for a, aval in zip(args, avals)]
+
+
+def _promoted(avals, kind: str | None) -> tuple[np.dtype, bool]:
     dtype, weak = dt.promote(*avals)
     if kind == "inexact":
         dtype = to_inexact(dtype)
     elif kind == "numeric":
         dtype = to_numeric(dtype)
-    return [convert(a, dtype, weak, aval) for a, aval in zip(args, avals)]
+    return dtype, weak
 
 
 # -- broadcasting ----------------------------------------------------------------------------
@@ -190,7 +195,9 @@ def promote_args(name: str, *args, kind: str | None = None) -> list:
     check_arraylike(name, *args)
     avals = [aval_of(a) for a in args]
     shape = broadcast_shapes(name, *(a.shape for a in avals))
-    return [broadcast_to_shape(a, shape, name) for a in promote_dtypes(*args, kind=kind)]
+    dtype, weak = _promoted(avals, kind)
+    return [broadcast_to_shape(convert(a, dtype, weak, aval), shape, name, aval)
+            for a, aval in zip(args, avals)]
 
 
 # -- axes and shapes -------------------------------------------------------------------------

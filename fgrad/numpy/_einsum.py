@@ -63,6 +63,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     a_contract = len(a_shape) - 1
     b_contract = 0 if b_vector else len(b_shape) - 2
     _check_sizes("matmul", a, b, (a_contract,), (b_contract,))
+    if len(a_shape) <= 2 and len(b_shape) <= 2:  # no batch axes: one dot_general says it all
+        return _contract(a, b, (((a_contract,), (b_contract,)), ((), ())), precision,
+                         preferred_element_type)
     a_batch = a_shape[:-2]
     b_batch = b_shape[:-2]
     batch = broadcast_shapes("matmul", a_batch, b_batch)

@@ -131,7 +131,13 @@ def _computed_literal(primitive, literals, params: dict, aval: Aval) -> Literal:
     operands = [np.asarray(a.value, a.aval.dtype) for a in literals]
     with jax.ensure_compile_time_eval():
         value = np.asarray(primitive.lower(*operands, **params)).astype(aval.dtype)[()]
-    return Literal(value.item() if aval.weak_type else value, aval)
+    if aval.weak_type:
+        # The shortest Python number with this value in the literal's dtype: 0.1, not
+        # 0.10000000149011612 (float32's 0.1 widened).
+        kind = aval.dtype.kind
+        value = float(str(value)) if kind == "f" else complex(str(value)) if kind == "c" \
+            else value.item()
+    return Literal(value, aval)
 
 
 # -- algebraic identities --------------------------------------------------------------------
