@@ -441,7 +441,11 @@ def _cached_grad(traced: _Traced, flat: list, ct) -> list | None:
         _GRAD_CACHE[key] = None
         return None
     if compiled is None:
-        compiled = _GRAD_CACHE[key] = compile_program(_grad_program(traced, ct), "grad")
+        fused = _grad_program(traced, ct)
+        # The fused program's own consts come from the rules (masks, constants): they depend
+        # on the structure only, so they are bound once; the traced consts vary per call.
+        compiled = functools.partial(compile_program(fused, "grad"), *fused.constvals)
+        _GRAD_CACHE[key] = compiled
     return compiled(*program.constvals, *flat)
 
 

@@ -4,9 +4,9 @@ per signature, simplifies it and compiles it.
 `jit(f)(*args)` flattens the arguments, looks up a program for their *signature* (pytree
 structure, each leaf's shape, dtype and weak type, and the static arguments' values),
 tracing `f` abstractly on a miss, and runs that program's compiled executable. Programs are
-handed to JAX the cheapest honest way we measured (benchmarks/run.py): `eval_program`
-binding every equation's `jax.lax` lowering inside `jax.jit`, which traces them into one
-XLA computation. Values the function closes over are passed to the executable as arguments
+handed to JAX the cheapest honest way we measured (benchmarks/run.py): calling every
+equation's `jax.lax` lowering inside `jax.jit`, which traces them into one XLA
+computation. Values the function closes over are passed to the executable as arguments
 rather than baked into it, as JAX does with large constants.
 
 Inside another fgrad transformation (`grad(jit(f))`, `vmap(jit(f))`, `jit` inside `jit`)
@@ -44,13 +44,32 @@ def compile_program(program: Program, name: str = "program",
     n_consts = len(program.constvars)
 
     def run(*args):
-        outs = eval_program(open_program, *args)
+        outs = lower_program(open_program, args)
         # A literal output (a folded constant) is a bare scalar: give it its exact type.
         return [convert_element_type(x, a.aval.dtype, weak_type=a.aval.weak_type)
                 if isinstance(a, Literal) else x for x, a in zip(outs, program.outputs)]
 
     run.__name__ = run.__qualname__ = name
     return jax.jit(run, donate_argnums=tuple(n_consts + i for i in donate_argnums))
+
+
+def lower_program(program: Program, args) -> list:
+    """Calls each equation's `jax.lax` lowering on JAX values, in order.
+
+    `eval_program` would also work, but it re-checks every equation's types through the
+    current trace; a program is already typed, and under `jax.jit` those checks were a
+    sixth of the time JAX spends tracing the program (measured on the D=50 chain of
+    benchmarks/run.py, section 2).
+    """
+    env = dict(zip(program.inputs, args))
+    for eqn in program.eqns:
+        outs = eqn.primitive.lower(
+            *[a.value if isinstance(a, Literal) else env[a] for a in eqn.inputs], **eqn.params)
+        if eqn.primitive.multiple_results:
+            env.update(zip(eqn.outputs, outs))
+        else:
+            env[eqn.outputs[0]] = outs
+    return [a.value if isinstance(a, Literal) else env[a] for a in program.outputs]
 
 
 def has_tracers(values) -> bool:

@@ -106,3 +106,12 @@ def test_fixed_arguments_that_change_type_between_calls():
                                                           np.broadcast_shapes(np.shape(n), (3,))
                                                           ).reshape(-1, 3), axis=0), (3,))
         close(g(x, n), expected)
+
+
+def test_constants_made_by_the_rules_are_kept(x64):
+    # reduce_prod's gradient builds constant masks while differentiating: the compiled
+    # program carries them itself.
+    g = fgrad.grad(lambda x: fgrad.lax.reduce_prod(x, (0,)))
+    for x, expected in [([0.0, 0.0, 3.0], [0.0, 0.0, 0.0]), ([0.0, 2.0, 3.0], [6.0, 0.0, 0.0]),
+                        ([1.0, 2.0, 3.0], [6.0, 3.0, 2.0]), ([0.0, 0.0, 3.0], [0.0, 0.0, 0.0])]:
+        close(g(np.asarray(x)), expected)
