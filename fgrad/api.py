@@ -27,7 +27,7 @@ from fgrad.core import (
 from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.errors import at_user_line
-from fgrad.core.trace import EVAL_TRACE, Trace, current_trace, use_trace
+from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace, use_trace
 from fgrad.xla import compile_program, consts_as_inputs, has_tracers
 from fgrad.lax._ad import zeros
 from fgrad.lax._batching import move_axis, to_front
@@ -216,7 +216,10 @@ class _Linearized:
         n_diff = sum(self.diff_in)
         known, linear, out_unknown, self.n_res = partial_eval(
             jvp_prog, [False] * len(flat_primals) + [True] * n_diff)
-        self.linear = simplify(linear)  # run once per tangent (or cotangent): worth it
+        # Simplified once because it runs once per tangent or cotangent; not when staging
+        # into another fgrad trace, whose own end (fgrad.jit) simplifies the whole program.
+        self.staged = isinstance(current_trace(), StagingTrace)
+        self.linear = linear if self.staged else simplify(linear)
         # Which main outputs have a tangent that depends on the input tangents.
         unknown_iter = iter(out_unknown[n_all:])
         self.out_linear = [nz and next(unknown_iter) for nz in self.out_nonzero]
@@ -241,7 +244,7 @@ class _Linearized:
         if self._transposed is None:
             transposed, nonzero = transpose_program(
                 self.linear, [False] * self.n_res + [True] * sum(self.diff_in))
-            self._transposed = simplify(transposed), nonzero
+            self._transposed = transposed if self.staged else simplify(transposed), nonzero
         program, nonzero = self._transposed
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
         outs = iter(_run(program, self.residuals, cts, batch))

@@ -1,13 +1,11 @@
 """Handing programs to XLA: `compile_program`, and `jit`, which traces a whole function once
 per signature, simplifies it and compiles it.
 
-`jit(f)(*args)` flattens the arguments, looks up a program for their *signature* (pytree
-structure, each leaf's shape, dtype and weak type, and the static arguments' values),
-tracing `f` abstractly on a miss, and runs that program's compiled executable. Programs are
-handed to JAX the cheapest honest way we measured (benchmarks/run.py): calling every
-equation's `jax.lax` lowering inside `jax.jit`, which traces them into one XLA
-computation. Values the function closes over are passed to the executable as arguments
-rather than baked into it, as JAX does with large constants.
+`jit(f)(*args)` runs the executable for the arguments' *signature* (pytree structure, each
+leaf's shape, dtype and weak type, and the static arguments' values), tracing `f`
+abstractly into an fgrad program on a miss. Programs are handed to JAX the cheapest honest
+way we measured (benchmarks/run.py): calling every equation's `jax.lax` lowering inside
+`jax.jit`, which traces them into one XLA computation.
 
 Inside another fgrad transformation (`grad(jit(f))`, `vmap(jit(f))`, `jit` inside `jit`)
 the jitted function's program is evaluated in the enclosing trace: the outer transform sees
@@ -44,13 +42,18 @@ def compile_program(program: Program, name: str = "program",
     n_consts = len(program.constvars)
 
     def run(*args):
-        outs = lower_program(open_program, args)
-        # A literal output (a folded constant) is a bare scalar: give it its exact type.
-        return [convert_element_type(x, a.aval.dtype, weak_type=a.aval.weak_type)
-                if isinstance(a, Literal) else x for x, a in zip(outs, program.outputs)]
+        return run_program(open_program, args)
 
     run.__name__ = run.__qualname__ = name
     return jax.jit(run, donate_argnums=tuple(n_consts + i for i in donate_argnums))
+
+
+def run_program(program: Program, args) -> list:
+    """`program`'s outputs on JAX values (inside `jax.jit`), consts included."""
+    outs = lower_program(program, [*program.constvals, *args])
+    # A literal output (a folded constant) is a bare scalar: give it its exact type.
+    return [convert_element_type(x, a.aval.dtype, weak_type=a.aval.weak_type)
+            if isinstance(a, Literal) else x for x, a in zip(outs, program.outputs)]
 
 
 def lower_program(program: Program, args) -> list:
@@ -61,7 +64,7 @@ def lower_program(program: Program, args) -> list:
     sixth of the time JAX spends tracing the program (measured on the D=50 chain of
     benchmarks/run.py, section 2).
     """
-    env = dict(zip(program.inputs, args))
+    env = dict(zip(program.constvars + program.inputs, args))
     for eqn in program.eqns:
         outs = eqn.primitive.lower(
             *[a.value if isinstance(a, Literal) else env[a] for a in eqn.inputs], **eqn.params)
@@ -78,21 +81,6 @@ def has_tracers(values) -> bool:
     return any(isinstance(v, (Tracer, jax.core.Tracer)) for v in values)
 
 
-class _Compiled:
-    """One specialization of a jitted function: its program and executable."""
-
-    __slots__ = ("program", "out_tree", "executable", "cacheable")
-
-    def __init__(self, program: Program, out_tree, name: str, donate: Sequence[int]):
-        self.program = program
-        self.out_tree = out_tree
-        self.executable = compile_program(program, name, donate)
-        self.cacheable = not has_tracers(program.constvals)
-
-    def __call__(self, leaves):
-        return self.executable(*self.program.constvals, *leaves)
-
-
 def _index_tuple(value, what: str) -> tuple:
     if isinstance(value, (int, str)):
         return (value,)
@@ -104,100 +92,114 @@ def _index_tuple(value, what: str) -> tuple:
 
 
 class Jitted:
-    """The function `jit` returns: call it, or `.lower(*args)` to inspect what it runs."""
+    """The function `jit` returns: call it, or `.lower(*args)` to inspect what it runs.
+
+    Dispatch is JAX's: the function handed to `jax.jit` traces `fun` into an fgrad program
+    (once per signature, cached here for `lower` and for inlining), simplifies it and calls
+    each equation's lowering on JAX's tracers; `jax.jit` keys its executables on the same
+    signature and calls them from C++, so a cached call costs what a `jax.jit` call costs.
+    """
 
     def __init__(self, fun: Callable, static_argnums, static_argnames, donate_argnums):
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._static_argnums = _index_tuple(static_argnums, "static_argnums")
         self._static_argnames = _index_tuple(static_argnames, "static_argnames")
-        self._donate_argnums = _index_tuple(donate_argnums, "donate_argnums")
-        self._cache: dict[Any, _Compiled] = {}
+        self._has_static = bool(self._static_argnums or self._static_argnames)
+        self._programs: dict[Any, tuple[Program, Any]] = {}
 
-    def _split(self, args, kwargs):
-        """The dynamic leaves, and the signature that keys the cache."""
+        @functools.wraps(fun)  # jax.jit reads the signature to place static arguments
+        def staged(*args, **kwargs):
+            program, out_tree, leaves = self._program(args, kwargs)
+            return tree_unflatten(out_tree, run_program(program, leaves))
+
+        try:
+            self._jitted = jax.jit(staged, static_argnums=static_argnums,
+                                   static_argnames=static_argnames,
+                                   donate_argnums=donate_argnums)
+        except ValueError as e:  # argnums that the function's signature cannot have
+            raise ValueError(at_user_line(f"jit({self.__name__}): {e}")) from None
+
+    def _static_positions(self, args) -> set[int]:
         nargs = len(args)
-        static_pos = set()
+        positions = set()
         for i in self._static_argnums:
             if not -nargs <= i < nargs:
                 raise TypeError(at_user_line(
                     f"jit static_argnums contains {i}, but {self.__name__} was called with "
                     f"{nargs} positional argument(s)."))
-            static_pos.add(i % nargs)
-        static = tuple((i, args[i]) for i in sorted(static_pos))
-        static += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self._static_argnames)
-        try:
-            hash(static)
-        except TypeError:
-            bad = next(name for name, v in static if not _hashable(v))
-            raise TypeError(at_user_line(
-                f"jit: static argument {bad!r} of {self.__name__} is not hashable "
-                f"({type(dict(static)[bad]).__name__}); static arguments key the compilation "
-                f"cache. Pass a tuple instead of a list, or make the argument dynamic.")) from None
+            positions.add(i % nargs)
+        return positions
+
+    def _check_static(self, args, kwargs) -> None:
+        static = [(i, args[i]) for i in sorted(self._static_positions(args))]
+        static += [(k, kwargs[k]) for k in kwargs if k in self._static_argnames]
+        for name, value in static:
+            try:
+                hash(value)
+            except TypeError:
+                raise TypeError(at_user_line(
+                    f"jit: static argument {name!r} of {self.__name__} is not hashable "
+                    f"({type(value).__name__}); static arguments key the compilation cache. "
+                    f"Pass a tuple instead of a list, or make the argument dynamic.")) from None
+
+    def _program(self, args, kwargs):
+        """The simplified program for these arguments, its output tree, and the dynamic
+        leaves to evaluate it on."""
+        static_pos = self._static_positions(args)
         dynamic_args = [a for i, a in enumerate(args) if i not in static_pos]
         dynamic_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
         leaves, in_tree = tree_flatten((dynamic_args, dynamic_kwargs))
-        avals = tuple(aval_of(x) for x in leaves)
-        donated = self._donated_leaves(args, static_pos)
-        return leaves, in_tree, (in_tree, avals, static), static_pos, donated
+        static = tuple((i, args[i]) for i in sorted(static_pos))
+        static += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self._static_argnames)
+        signature = (in_tree, tuple(aval_of(x) for x in leaves), static)
+        cached = self._programs.get(signature)
+        if cached is not None:
+            return (*cached, leaves)
 
-    def _donated_leaves(self, args, static_pos) -> list[int]:
-        if not self._donate_argnums:
-            return []
-        donated, offset = [], 0
-        for i, a in enumerate(args):
-            if i in static_pos:
-                continue
-            n = len(jax.tree_util.tree_leaves(a))
-            if i in self._donate_argnums or i - len(args) in self._donate_argnums:
-                donated.extend(range(offset, offset + n))
-            offset += n
-        return donated
+        def flat_fun(*flat):
+            dyn, kw = tree_unflatten(in_tree, flat)
+            dyn = iter(dyn)
+            full = [a if i in static_pos else next(dyn) for i, a in enumerate(args)]
+            kw.update((k, kwargs[k]) for k in kwargs if k in self._static_argnames)
+            return self._fun(*full, **kw)
 
-    def _specialize(self, args, kwargs):
-        leaves, in_tree, signature, static_pos, donated = self._split(args, kwargs)
-        compiled = self._cache.get(signature)
-        if compiled is None:
-            fun = self._fun
-
-            def flat_fun(*flat):
-                dyn, kw = tree_unflatten(in_tree, flat)
-                dyn = iter(dyn)
-                full = [a if i in static_pos else next(dyn) for i, a in enumerate(args)]
-                kw.update((k, kwargs[k]) for k in kwargs if k in self._static_argnames)
-                return fun(*full, **kw)
-
-            program, out_tree = trace_to_program(flat_fun, leaves, f"jit({self.__name__})")
-            compiled = _Compiled(simplify(program), out_tree, self.__name__, donated)
-            if compiled.cacheable:
-                self._cache[signature] = compiled
-        return compiled, leaves
+        program, out_tree = trace_to_program(flat_fun, leaves, f"jit({self.__name__})")
+        program = simplify(program)
+        if not has_tracers(program.constvals):  # a closure over a tracer is this call's only
+            self._programs[signature] = program, out_tree
+        return program, out_tree, leaves
 
     def __call__(self, *args, **kwargs):
-        compiled, leaves = self._specialize(args, kwargs)
-        if current_trace() is not EVAL_TRACE:
-            outs = eval_program(compiled.program, *leaves)  # inline into the enclosing trace
-        else:
-            outs = compiled(leaves)
-        return tree_unflatten(compiled.out_tree, outs)
+        # The common case first and lean: this wraps every call of a jitted training step.
+        if current_trace() is EVAL_TRACE and not self._has_static:
+            try:
+                return self._jitted(*args, **kwargs)
+            except TypeError:
+                self._explain_bad_leaves(args, kwargs)
+                raise
+        if current_trace() is not EVAL_TRACE:  # inside an fgrad transformation: inline
+            program, out_tree, leaves = self._program(args, kwargs)
+            return tree_unflatten(out_tree, eval_program(program, *leaves))
+        self._check_static(args, kwargs)
+        try:
+            return self._jitted(*args, **kwargs)
+        except TypeError:
+            self._explain_bad_leaves(args, kwargs)
+            raise
+
+    def _explain_bad_leaves(self, args, kwargs) -> None:
+        for leaf in jax.tree_util.tree_leaves((args, kwargs)):
+            aval_of(leaf)  # raises, in fgrad's words, for a leaf that is not an array
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The simplified fgrad program for these arguments and its StableHLO."""
-        compiled, leaves = self._specialize(args, kwargs)
-        consts = compiled.program.constvals
-        return Lowered(compiled.program, compiled.executable.lower(*consts, *leaves))
+        jax_lowered = self._jitted.lower(*args, **kwargs)
+        return Lowered(self._program(args, kwargs)[0], jax_lowered)
 
     def __get__(self, instance, owner):
         # Decorating a method: bind `self` like a plain function would.
         return self if instance is None else functools.partial(self, instance)
-
-
-def _hashable(value) -> bool:
-    try:
-        hash(value)
-        return True
-    except TypeError:
-        return False
 
 
 class Lowered:

@@ -20,6 +20,7 @@ of the program that value needs, memoized. On an abstract trace the same read ra
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from contextlib import contextmanager
@@ -269,13 +270,24 @@ def _escaped(tracer: Tracer) -> EscapedTracerError:
 
 @contextmanager
 def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
-    """A new staging trace, current for the duration of the block and closed after it."""
+    """A new staging trace, current for the duration of the block and closed after it.
+
+    The cyclic garbage collector is paused while the outermost trace runs: tracing
+    allocates many small objects that all stay alive until the program is built, so the
+    collector's passes (which also walk every object JAX keeps) find nothing to free and
+    cost a fifth of the tracing time. Reference counting still frees everything else.
+    """
     trace = StagingTrace(name, concrete)
+    pause_gc = gc.isenabled()
+    if pause_gc:
+        gc.disable()
     try:
         with use_trace(trace):
             yield trace
     finally:
         trace.close()
+        if pause_gc:
+            gc.enable()
 
 
 def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = False
