@@ -267,6 +267,9 @@ def test_argument_errors():
     assert f"{HERE}:{line_of('# static out of range for these')}" in str(e.value)
     with pytest.raises(TypeError, match="cannot use a value of type str"):
         fgrad.jit(lambda x: x)("text")
+    with pytest.raises(TypeError, match="static_argnums must be an int/str or a sequence") as e:
+        fgrad.jit(lambda x: x, static_argnums=1.5)  # not an index
+    assert f"{HERE}:{line_of('# not an index')}" in str(e.value)
 
 
 def test_a_tracer_closed_over_is_not_cached_beyond_its_transform():
@@ -275,3 +278,19 @@ def test_a_tracer_closed_over_is_not_cached_beyond_its_transform():
         return inner(2.0) + inner(3.0)
     close(fgrad.grad(outer)(1.5), 5.0)
     close(fgrad.grad(outer)(-1.0), 5.0)
+
+
+@pytest.mark.parametrize("x64_on", [False, True])
+def test_constant_outputs_keep_their_types(x64_on):
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", x64_on)
+    try:
+        def f(np_mod):
+            return lambda x: (x * 0 + 1, 3.0, np_mod.float32(2.0) * 2, (2 * 3) + 1)
+        x = jnp.ones(2, jnp.float32)
+        ours, theirs = fgrad.jit(f(fnp))(x), jax.jit(f(jnp))(x)
+        for a, b in zip(ours, theirs):
+            close(a, b)
+            same_type(a, b)
+    finally:
+        jax.config.update("jax_enable_x64", previous)

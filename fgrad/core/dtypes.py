@@ -64,18 +64,22 @@ def aval_of(x) -> Aval:
 
 
 # jax.dtypes.issubdtype knows the ml_dtypes floats (bfloat16, float8_*) that NumPy doesn't.
+@functools.lru_cache(maxsize=None)  # asked for every operand while tracing
 def is_float(dtype) -> bool:
     return jdt.issubdtype(dtype, np.floating)
 
 
+@functools.lru_cache(maxsize=None)
 def is_complex(dtype) -> bool:
     return jdt.issubdtype(dtype, np.complexfloating)
 
 
+@functools.lru_cache(maxsize=None)
 def is_inexact(dtype) -> bool:
     return is_float(dtype) or is_complex(dtype)
 
 
+@functools.lru_cache(maxsize=None)
 def is_integer(dtype) -> bool:
     return jdt.issubdtype(dtype, np.integer)
 
