@@ -534,9 +534,11 @@ def _basis(avals):
     of each aval's block."""
     sizes = [a.size for a in avals]
     offsets = np.cumsum([0, *sizes])
-    eye = np.eye(offsets[-1])
-    return ([eye[:, lo:hi].reshape(offsets[-1], *a.shape).astype(a.dtype)
-             for a, lo, hi in zip(avals, offsets, offsets[1:])], offsets)
+    total = int(offsets[-1])
+    # Built from iotas, not np.eye: under a jit an n×n constant would be written into the
+    # XLA program, and compiling it costs more than the Hessian (n = 1024: 8 MB of text).
+    return ([fnp.eye(total, a.size, k=-int(lo), dtype=a.dtype).reshape(total, *a.shape)
+             for a, lo in zip(avals, offsets)], offsets)
 
 
 def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False

@@ -66,7 +66,7 @@ print("8. descent with a stopped term ends at",
               0.5, -0.5))
 
 # 9. A batched matmul instead of a Python loop of matmuls: vmap writes the batched program
-#    (benchmarks/vmap_bench.py times the two).
+#    (`python benchmarks/run.py --only vmap` times the two).
 a = rng.normal(size=(50, 16, 16)).astype(np.float32)
 b = rng.normal(size=(50, 16, 16)).astype(np.float32)
 batched = fgrad.vmap(fnp.matmul)(a, b)

@@ -202,6 +202,30 @@ class StagingTrace(Trace):
         self.eqns.append(Eqn(prim, inputs, (out,), params, source))
         return Tracer(self, out)
 
+    def splice(self, program: Program, args) -> list:
+        """Records `program`'s equations on `args` as they are, with fresh variables.
+
+        Evaluating a program into a staging trace by binding would re-run every shape rule
+        and re-find every source; a program is already typed, so when the arguments have
+        exactly its input types its equations can be copied instead (the transforms
+        re-stage whole programs this way, several times per gradient).
+        """
+        if self.closed:
+            raise EscapedTracerError(at_user_line(
+                f"The {self.name} trace has already finished, but a program was evaluated "
+                f"in it. This is an fgrad bug or a tracer that escaped."))
+        env = {v: self.atom(x) for v, x in zip(program.constvars, program.constvals)}
+        env.update((v, self.atom(x)) for v, x in zip(program.inputs, args))
+        eqns, producer = self.eqns, self._producer
+        for eqn in program.eqns:
+            inputs = tuple(env[a] if type(a) is Var else a for a in eqn.inputs)
+            outputs = tuple(Var(v.aval) for v in eqn.outputs)
+            for v in outputs:
+                producer[v] = len(eqns)
+            eqns.append(Eqn(eqn.primitive, inputs, outputs, eqn.params, eqn.source))
+            env.update(zip(eqn.outputs, outputs))
+        return [Tracer(self, env[a]) if type(a) is Var else a.value for a in program.outputs]
+
     def to_program(self, outputs) -> Program:
         out_atoms = [self.atom(x) for x in outputs]
         return Program(self.constvars, self.constvals, self.inputs, self.eqns, out_atoms)

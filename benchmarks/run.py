@@ -1,0 +1,641 @@
+"""fgrad against JAX on the figures of the speed issue, in one table.
+
+Run:  python benchmarks/run.py [--rounds 15] [--quick] [--only SECTION]
+
+Prints the machine, the command and ONE markdown table (fgrad, JAX, the ratio fgrad / JAX,
+the issue's target and whether it is met), writes the same to benchmarks/results.md and
+plots the ratios against their targets in benchmarks/results.svg. Sections, by number or
+name for --only: 1 train_step, 2 lowering, 3 hlo_ops, 4 eager, 5 memory, 6 hessian, and the
+extras 7 vmap and 8 eager_ops.
+
+How it measures: fgrad and JAX run in one process, interleaved round by round (the order
+flips every round); a round times a batch of calls of each (one call for first-call and
+lowering figures), and the table shows the medians of the per-round times and of the
+per-round ratios. Every comparison first asserts that both compute the same numbers. XLA
+and BLAS are pinned to one thread, so ratios hold on a shared machine. A measurement, not a
+test: nothing here asserts a speed.
+"""
+
+import os
+
+# One thread for XLA and BLAS, set before jax is imported (XLA reads it once).
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
+                           "false intra_op_parallelism_threads=1").strip()
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from statistics import median  # noqa: E402
+from typing import Callable, NamedTuple  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing fgrad
+
+import fgrad  # noqa: E402
+import fgrad.api  # noqa: E402
+import fgrad.numpy as fnp  # noqa: E402
+from fgrad.core import trace_to_program  # noqa: E402
+from fgrad.transforms.simplify import simplify  # noqa: E402
+from fgrad.xla import compile_program  # noqa: E402
+
+LR = 0.01
+tree_map, tree_leaves = jax.tree_util.tree_map, jax.tree_util.tree_leaves
+
+
+class Row(NamedTuple):
+    section: str
+    figure: str
+    fgrad: str
+    jax: str
+    ratio: float | None = None
+    target: float | None = None
+
+
+class Config(NamedTuple):
+    rounds: int
+    quick: bool
+    budget: float  # seconds one batch of calls should take
+
+    def sizes(self, quick, full):
+        return quick if self.quick else full
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def per_call(fn: Callable, calls: int) -> float:
+    """Mean seconds per call of `fn()` over `calls` calls, waiting for the last result."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        out = fn()
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / calls
+
+
+def calls_for(fn: Callable, budget: float) -> int:
+    """How many calls of `fn` take about `budget` seconds."""
+    calls = 1
+    while True:
+        elapsed = per_call(fn, calls) * calls
+        if elapsed >= budget / 4 or calls >= 100_000:
+            return max(1, round(calls * budget / max(elapsed, 1e-9)))
+        calls *= 4
+
+
+class Stat(NamedTuple):
+    time: float   # median seconds per call
+    ratio: float  # median over rounds of this case's time / the "jax" case's time
+
+
+def compare(cases: dict[str, Callable], cfg: Config, calls: int | None = None,
+            rounds: int | None = None) -> dict[str, Stat]:
+    """Times each thunk of `cases` round by round; ratios are against `cases["jax"]`.
+    Without `calls`, each thunk is warmed up and a batch of the slowest fits the budget."""
+    if calls is None:
+        for fn in cases.values():
+            per_call(fn, 2)
+        calls = min(calls_for(fn, cfg.budget) for fn in cases.values())
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(rounds or cfg.rounds):
+        for name in (list(cases) if r % 2 == 0 else list(cases)[::-1]):
+            times[name].append(per_call(cases[name], calls))
+    return {name: Stat(median(ts), median(t / j for t, j in zip(ts, times["jax"])))
+            for name, ts in times.items()}
+
+
+def assert_same(ours, theirs, rtol=1e-5, atol=1e-6):
+    a, b = tree_leaves(ours), tree_leaves(theirs)
+    assert len(a) == len(b), (len(a), len(b))
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+def fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            value = seconds / scale
+            return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+
+
+def fmt_mib(peak: int, temp: int) -> str:
+    return f"{peak / 2**20:.2f} MiB ({temp / 2**20:.2f})"
+
+
+def timing_row(section, figure, stats, ours="fgrad", target=None) -> Row:
+    return Row(section, figure, fmt_time(stats[ours].time), fmt_time(stats["jax"].time),
+               stats[ours].ratio, target)
+
+
+def rng_array(rng, shape, scale=1.0):
+    return jnp.asarray((rng.normal(size=shape) * scale).astype(np.float32))
+
+
+# -- the models -------------------------------------------------------------------------------
+
+
+def mlp_loss(np_, stop_gradient):
+    """ReLU MLP with softmax cross-entropy; log-softmax by a max-shifted logsumexp."""
+    def loss(params, x, y):
+        *hidden, (w_out, b_out) = params
+        for w, b in hidden:
+            x = np_.maximum(x @ w + b, 0.0)
+        logits = x @ w_out + b_out
+        shift = stop_gradient(np_.max(logits, axis=-1, keepdims=True))
+        log_z = shift + np_.log(np_.sum(np_.exp(logits - shift), axis=-1, keepdims=True))
+        return -np_.mean(np_.sum(y * (logits - log_z), axis=-1))
+    return loss
+
+
+def seed_loss(np_):
+    """Seed 000's two-layer tanh network with mean squared error."""
+    def loss(params, x, y):
+        w1, b1, w2, b2 = params
+        h = np_.tanh(w1 @ x + b1)
+        return np_.mean((y - np_.tanh(w2 @ h + b2)) ** 2)
+    return loss
+
+
+def mlp_problem(rng, widths, batch):
+    params = [(rng_array(rng, (a, b), 1 / math.sqrt(a)), jnp.zeros(b, jnp.float32))
+              for a, b in zip(widths, widths[1:])]
+    x = rng_array(rng, (batch, widths[0]))
+    y = jax.nn.one_hot(rng.integers(0, widths[-1], batch), widths[-1])
+    return (params, x, y), mlp_loss(fnp, fgrad.stop_gradient), mlp_loss(jnp, jax.lax.stop_gradient)
+
+
+def seed_problem(rng):
+    params = tuple(rng_array(rng, s) for s in [(20, 10), (20,), (5, 20), (5,)])
+    return (params, rng_array(rng, (10,)), rng_array(rng, (5,))), seed_loss(fnp), seed_loss(jnp)
+
+
+def sgd_step(grad, loss):
+    def step(params, x, y):
+        return tree_map(lambda p, g: p - LR * g, params, grad(loss)(params, x, y))
+    return step
+
+
+def train_steps(loss_f, loss_j):
+    """The three compiled steps: fgrad.grad inside jax.jit, under fgrad.jit, and JAX's."""
+    return {"fgrad": jax.jit(sgd_step(fgrad.grad, loss_f)),
+            "fgrad.jit": fgrad.jit(sgd_step(fgrad.grad, loss_f)),
+            "jax": jax.jit(sgd_step(jax.grad, loss_j))}
+
+
+def hlo_instructions(compiled_text: str) -> tuple[int, int]:
+    """Instructions of an optimized HLO module: in the entry computation, and in all."""
+    total = entry = 0
+    in_entry = False
+    for line in compiled_text.splitlines():
+        if line.startswith("ENTRY"):
+            in_entry = True
+        elif line.startswith("}"):
+            in_entry = False
+        elif re.match(r"\s*(ROOT )?%\S+ = ", line):
+            total += 1
+            entry += in_entry
+    return entry, total
+
+
+_MLIR_OP = re.compile(r'\s*(?:%[^=]+=\s*)?"?([A-Za-z_]\w*(?:\.\w+)*)')
+
+
+def stablehlo_ops(text: str) -> int:
+    """Operations in StableHLO text: every stablehlo/chlo/mhlo op line and every call."""
+    count = 0
+    for line in text.splitlines():
+        m = _MLIR_OP.match(line)
+        if m and (m.group(1).split(".")[0] in ("stablehlo", "chlo", "mhlo")
+                  or m.group(1) in ("call", "func.call")):
+            count += 1
+    return count
+
+
+# -- 1. steady-state jitted training step ----------------------------------------------------
+
+
+def section_train_step(cfg: Config) -> list[Row]:
+    rng = np.random.default_rng(0)
+    hidden, batch = cfg.sizes((128, 32), (512, 128))
+    widths = (784, hidden, hidden, 10)
+    problems = {
+        "1a": (f"MLP {'-'.join(map(str, widths))} relu, softmax CE, batch {batch}, SGD",
+               *mlp_problem(rng, widths, batch)),
+        "1b": ("seed 000 net 10-20-5 tanh, MSE, SGD", *seed_problem(rng)),
+    }
+    rows = []
+    for section, (name, args, loss_f, loss_j) in problems.items():
+        steps = train_steps(loss_f, loss_j)
+        for ours in ("fgrad", "fgrad.jit"):
+            assert_same(steps[ours](*args), steps["jax"](*args))
+        stats = compare({k: (lambda s=s: s(*args)) for k, s in steps.items()}, cfg)
+        for ours, how in (("fgrad", "fgrad.grad in jax.jit"), ("fgrad.jit", "fgrad.jit")):
+            rows.append(timing_row(section, f"{name}: step time, {how}", stats, ours, 1.05))
+        counts = {k: hlo_instructions(s.lower(*args).compile().as_text())
+                  for k, s in steps.items()}
+        for ours, how in (("fgrad", "fgrad.grad in jax.jit"), ("fgrad.jit", "fgrad.jit")):
+            rows.append(Row(section, f"optimized HLO instructions, all (entry), {how}",
+                            "{1} ({0})".format(*counts[ours]), "{1} ({0})".format(*counts["jax"]),
+                            counts[ours][1] / counts["jax"][1]))
+    return rows
+
+
+# -- 2. and 3. trace, differentiate and lower the gradient of a deep chain -------------------
+
+
+def chain_loss(np_):
+    """A fresh function object on every call: JAX and fgrad cache by function identity."""
+    def loss(params, x):
+        for w, b in params:
+            x = np_.tanh(x @ w + b)
+        return np_.sum(x)
+    return loss
+
+
+def chain_problem(depth, width=64):
+    rng = np.random.default_rng(depth)
+    params = [(rng_array(rng, (width, width), 1 / math.sqrt(width)),
+               rng_array(rng, (width,), 0.1)) for _ in range(depth)]
+    return params, rng_array(rng, (width,))
+
+
+def fgrad_phases(params, x) -> tuple[float, float, float]:
+    """Seconds fgrad spends tracing the loss, building and simplifying the gradient program,
+    and lowering it through jax.lax to StableHLO."""
+    leaves, tree = jax.tree_util.tree_flatten((params, x))
+    loss = chain_loss(fnp)
+    t0 = time.perf_counter()
+    trace_to_program(lambda *ls: loss(*jax.tree_util.tree_unflatten(tree, ls)), leaves, "trace")
+    t1 = time.perf_counter()
+    program = fgrad.make_ir(fgrad.grad(chain_loss(fnp)))(params, x)  # traces again, then grad
+    t2 = time.perf_counter()
+    program = simplify(program)
+    t3 = time.perf_counter()
+    compile_program(program, "grad").lower(*program.constvals, *leaves)
+    t4 = time.perf_counter()
+    tracing = t1 - t0
+    return tracing, (t2 - t1) - tracing + (t3 - t2), t4 - t3
+
+
+def lower(jitted, *args) -> None:
+    jitted.lower(*args)  # nothing to wait for: no array comes out
+
+
+def section_lowering(cfg: Config) -> list[Row]:
+    rows, splits = [], []
+    for depth in cfg.sizes((10, 50), (10, 50, 200)):
+        params, x = chain_problem(depth)
+        assert_same(fgrad.jit(fgrad.grad(chain_loss(fnp)))(params, x),
+                    jax.jit(jax.grad(chain_loss(jnp)))(params, x))
+        stats = compare({
+            "fgrad": lambda: lower(fgrad.jit(fgrad.grad(chain_loss(fnp))), params, x),
+            "jax": lambda: lower(jax.jit(jax.grad(chain_loss(jnp))), params, x),
+        }, cfg, calls=1)
+        rows.append(timing_row("2", f"trace + grad + lower, D = {depth} tanh-dense layers "
+                                f"(width 64)", stats, target=0.5))
+        fgrad_phases(params, x)
+        phases = [fgrad_phases(params, x) for _ in range(cfg.rounds)]
+        split = " / ".join(f"{median(p) * 1e3:.1f}" for p in zip(*phases))
+        splits.append(Row("2", f"fgrad split, D = {depth}: trace / transforms / lower (ms)",
+                          split, "—"))
+    return rows + splits
+
+
+def section_hlo_ops(cfg: Config) -> list[Row]:
+    rows = []
+    for depth in cfg.sizes((10, 50), (10, 50, 200)):
+        params, x = chain_problem(depth)
+        ours = stablehlo_ops(fgrad.jit(fgrad.grad(chain_loss(fnp))).lower(params, x).as_text())
+        theirs = stablehlo_ops(jax.jit(jax.grad(chain_loss(jnp))).lower(params, x).as_text())
+        rows.append(Row("3", f"StableHLO ops of grad, D = {depth}", str(ours), str(theirs),
+                        ours / theirs, 1.0))
+    return rows
+
+
+# -- 4. eager gradients ----------------------------------------------------------------------
+
+
+def descend(grad, steps=100, lr=0.1):
+    """The seeds' descent loop, written as users write it: a fresh lambda every step."""
+    a, b = 0.7, -0.7
+    for _ in range(steps):
+        ga, gb = grad(lambda a, b: (a - 1) ** 2 + (b + 1) ** 2 + (a - b) ** 2,
+                      argnums=(0, 1))(a, b)
+        a, b = a - lr * ga, b - lr * gb
+    return a, b
+
+
+def descend_cold():
+    fgrad.api._GRAD_CACHE.clear()
+    return descend(fgrad.grad)
+
+
+def section_eager(cfg: Config) -> list[Row]:
+    args, loss_f, loss_j = seed_problem(np.random.default_rng(0))
+    grad_f, grad_j = fgrad.grad(loss_f), jax.grad(loss_j)
+    assert_same(grad_f(*args), grad_j(*args))
+    assert_same(descend(fgrad.grad), descend(jax.grad))
+    mlp = compare({"fgrad": lambda: grad_f(*args), "jax": lambda: grad_j(*args)}, cfg)
+    loop = compare({"fgrad": lambda: descend(fgrad.grad), "fgrad cold": descend_cold,
+                    "jax": lambda: descend(jax.grad)}, cfg, calls=1)
+    rows = [timing_row("4", "seed 000 net gradient, eager, steady state", mlp, target=0.05),
+            timing_row("4", "100-step descent loop, eager, fgrad warm (cache filled)", loop,
+                        target=0.05),
+            timing_row("4", "100-step descent loop, eager, fgrad cold (cache cleared)", loop,
+                        "fgrad cold", 0.05)]
+    return rows + torch_rows(cfg, args, grad_f, loop["fgrad"].time)
+
+
+def torch_rows(cfg, args, grad_f, fgrad_loop_time) -> list[Row]:
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch: skipped (torch is not importable)", file=sys.stderr)
+        return [Row("4", "PyTorch eager `.backward()`", "skipped: torch is not importable", "—")]
+    torch.set_num_threads(1)
+    params = [torch.tensor(np.asarray(p), requires_grad=True) for p in args[0]]
+    x, y = (torch.tensor(np.asarray(v)) for v in args[1:])
+
+    def torch_grad():
+        w1, b1, w2, b2 = params
+        for p in params:
+            p.grad = None
+        torch.mean((y - torch.tanh(w2 @ torch.tanh(w1 @ x + b1) + b2)) ** 2).backward()
+        return [p.grad.numpy() for p in params]
+
+    def torch_descend(steps=100, lr=0.1):
+        a = torch.tensor(0.7, requires_grad=True)
+        b = torch.tensor(-0.7, requires_grad=True)
+        for _ in range(steps):
+            ((a - 1) ** 2 + (b + 1) ** 2 + (a - b) ** 2).backward()
+            with torch.no_grad():
+                a -= lr * a.grad
+                b -= lr * b.grad
+            a.grad = b.grad = None
+        return a.detach().numpy(), b.detach().numpy()
+
+    assert_same(grad_f(*args), torch_grad())
+    assert_same(descend(fgrad.grad), torch_descend())
+    mlp = compare({"fgrad": lambda: grad_f(*args), "jax": torch_grad}, cfg)
+    loop = compare({"fgrad": lambda: descend(fgrad.grad), "jax": torch_descend}, cfg, calls=1)
+    return [timing_row("4", "seed 000 net gradient, eager, vs PyTorch (JAX column: PyTorch)",
+                        mlp),
+            timing_row("4", "descent loop, fgrad warm vs PyTorch (JAX column: PyTorch)", loop)]
+
+
+# -- 5. peak memory of the compiled training step --------------------------------------------
+
+
+def peak_and_temp_bytes(compiled) -> tuple[int, int]:
+    stats = compiled.memory_analysis()
+    peak = getattr(stats, "peak_memory_in_bytes", 0) or (
+        stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes
+        - stats.alias_size_in_bytes)
+    return peak, stats.temp_size_in_bytes
+
+
+def section_memory(cfg: Config) -> list[Row]:
+    hidden, batch = cfg.sizes((128, 32), (512, 128))
+    widths = (784, hidden, hidden, 10)
+    args, loss_f, loss_j = mlp_problem(np.random.default_rng(0), widths, batch)
+    peaks = {k: peak_and_temp_bytes(s.lower(*args).compile())
+             for k, s in train_steps(loss_f, loss_j).items()}
+    return [Row("5", f"peak memory (temp) of step 1a, {how}", fmt_mib(*peaks[k]),
+                fmt_mib(*peaks["jax"]), peaks[k][0] / peaks["jax"][0], 1.0)
+            for k, how in (("fgrad", "fgrad.grad in jax.jit"), ("fgrad.jit", "fgrad.jit"))]
+
+
+# -- 6. jitted Hessian and Hessian-vector product --------------------------------------------
+
+
+def tanh_objective(np_):
+    """f(x) = sum(tanh(A x)^2) + |x|^2 / 2, a fresh function object on every call."""
+    def f(x, a):
+        return np_.sum(np_.tanh(a @ x) ** 2) + 0.5 * np_.sum(x ** 2)
+    return f
+
+
+def hessian_fns():
+    return {"fgrad": jax.jit(fgrad.hessian(tanh_objective(fnp))),
+            "jax": jax.jit(jax.hessian(tanh_objective(jnp)))}
+
+
+def hvp_fns():
+    f, g = tanh_objective(fnp), tanh_objective(jnp)
+    return {"fgrad": jax.jit(lambda x, v, a: fgrad.hvp(lambda x: f(x, a), (x,), (v,))),
+            "jax": jax.jit(lambda x, v, a: jax.jvp(jax.grad(lambda x: g(x, a)), (x,), (v,))[1])}
+
+
+def first_call_times(make: Callable[[], dict], args, cfg) -> dict[str, Stat]:
+    """Time of a fresh jitted function's first call (trace, transform, compile, run)."""
+    def first_call(name):
+        return lambda: make()[name](*args)
+    return compare({name: first_call(name) for name in make()}, cfg, calls=1,
+                   rounds=max(3, cfg.rounds // 3))
+
+
+def section_hessian(cfg: Config, max_seconds=2.0) -> list[Row]:
+    rng = np.random.default_rng(0)
+    rows, last = [], None
+    for n in cfg.sizes((64, 256), (64, 256, 1024, 4096)):
+        a = rng_array(rng, (n, n), 1 / math.sqrt(n))
+        x, v = rng_array(rng, (n,)), rng_array(rng, (n,))
+        for kind, make, args in (("Hessian", hessian_fns, (x, a)), ("HVP", hvp_fns, (x, v, a))):
+            if kind == "Hessian" and last and last[1] * (n / last[0]) ** 3 > max_seconds:
+                predicted = last[1] * (n / last[0]) ** 3
+                rows.append(Row("6", f"Hessian, n = {n}", f"skipped: ~{fmt_time(predicted)} per "
+                                f"call predicted (n³ from n = {last[0]})", "—", None, 1.05))
+                continue
+            fns = make()
+            assert_same(fns["fgrad"](*args), fns["jax"](*args), rtol=2e-4, atol=2e-5)
+            steady = compare({k: (lambda f=f: f(*args)) for k, f in fns.items()}, cfg)
+            compile_ = first_call_times(make, args, cfg)
+            rows.append(timing_row("6", f"{kind}, n = {n}: steady state", steady, target=1.05))
+            rows.append(timing_row("6", f"{kind}, n = {n}: first call (compile)", compile_,
+                                    target=1.2))
+            if kind == "Hessian":
+                last = (n, max(steady["fgrad"].time, steady["jax"].time))
+    return rows
+
+
+# -- 7. vmap (extra) -------------------------------------------------------------------------
+
+
+def section_vmap(cfg: Config) -> list[Row]:
+    rng = np.random.default_rng(0)
+    hidden, batch = cfg.sizes((128, 16), (512, 128))
+    (params, xs, ys), loss_f, loss_j = mlp_problem(rng, (784, hidden, 10), batch)
+    per_example = {
+        "fgrad": lambda: jax.jit(fgrad.vmap(fgrad.grad(loss_f), in_axes=(None, 0, 0))),
+        "jax": lambda: jax.jit(jax.vmap(jax.grad(loss_j), in_axes=(None, 0, 0)))}
+    count, size = cfg.sizes((50, 64), (500, 256))
+    a, b = rng_array(rng, (count, size, size)), rng_array(rng, (count, size, size))
+    matmul = {"fgrad": lambda: jax.jit(fgrad.vmap(fnp.matmul)),
+              "jax": lambda: jax.jit(jax.vmap(jnp.matmul))}
+    cases = ((f"vmap(grad) MLP 784-{hidden}-10, batch {batch}", per_example, (params, xs, ys)),
+             (f"vmap(matmul) {count}x{size}x{size}", matmul, (a, b)))
+    rows = []
+    for name, make, args in cases:
+        fns = {k: m() for k, m in make.items()}
+        assert_same(fns["fgrad"](*args), fns["jax"](*args), rtol=2e-4, atol=1e-4)
+        steady = compare({k: (lambda f=f: f(*args)) for k, f in fns.items()}, cfg)
+        compile_ = first_call_times(lambda: {k: m() for k, m in make.items()}, args, cfg)
+        rows.append(timing_row("7", f"{name}, jitted: steady state", steady))
+        rows.append(timing_row("7", f"{name}, jitted: first call (compile)", compile_))
+    # Seed 000's point, eagerly as in its text: one batched call against a loop of matmuls.
+    batched = fgrad.vmap(fnp.matmul)
+    looped = lambda: fnp.stack([fnp.matmul(a[i], b[i]) for i in range(count)])  # noqa: E731
+    assert_same(batched(a, b), looped(), rtol=2e-4, atol=1e-4)
+    stats = compare({"fgrad": lambda: batched(a, b), "jax": looped}, cfg, calls=1, rounds=3)
+    rows.append(timing_row("7", f"seed 000, eager: fgrad.vmap(matmul) {count}x{size}x{size} "
+                            f"(JAX column: a Python loop of fgrad matmuls)", stats))
+    return rows
+
+
+# -- 8. eager fgrad.numpy dispatch (extra) ---------------------------------------------------
+
+
+def section_eager_ops(cfg: Config) -> list[Row]:
+    rng = np.random.default_rng(0)
+    x, w1, w2 = rng_array(rng, (10,)), rng_array(rng, (10, 20)), rng_array(rng, (20, 5))
+    # Module functions only: on a jax.Array, `x * 2.0` would call JAX whichever module runs.
+    cases = {
+        "add(multiply(x, 2.0), 1.0), x: (10,)": (lambda m: m.add(m.multiply(x, 2.0), 1.0)),
+        "sum(sin(x) ** 2)": (lambda m: m.sum(m.power(m.sin(x), 2))),
+        "seed 000 net forward 10-20-5": (
+            lambda m: m.mean(m.square(m.matmul(m.tanh(m.add(m.matmul(x, w1), 1.0)), w2)))),
+        "where(x > 0, x, 0)": (lambda m: m.where(m.greater(x, 0.0), x, 0.0)),
+    }
+    rows = []
+    for name, f in cases.items():
+        assert_same(f(fnp), f(jnp))
+        stats = compare({"fgrad": lambda f=f: f(fnp), "jax": lambda f=f: f(jnp)}, cfg)
+        rows.append(timing_row("8", f"eager {name}", stats))
+    return rows
+
+
+# -- the report ------------------------------------------------------------------------------
+
+SECTIONS = {"1": ("train_step", section_train_step), "2": ("lowering", section_lowering),
+            "3": ("hlo_ops", section_hlo_ops), "4": ("eager", section_eager),
+            "5": ("memory", section_memory), "6": ("hessian", section_hessian),
+            "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops)}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        models = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = models[0] if models else cpu
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{cpu}, {os.cpu_count()} cores ({usable} usable); Python "
+            f"{platform.python_version()}, jax {jax.__version__}, jaxlib "
+            f"{jax.lib.__version__ if hasattr(jax.lib, '__version__') else '?'}, "
+            f"{jax.default_backend()}; XLA and BLAS on one thread")
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| # | figure | fgrad | JAX | fgrad / JAX | target | met |",
+             "| --- | --- | ---: | ---: | ---: | ---: | :---: |"]
+    for r in rows:
+        target = "—" if r.target is None else f"≤ {r.target:g}"
+        met = "—" if r.target is None or r.ratio is None else (
+            "yes" if r.ratio <= r.target else "**no**")
+        lines.append(f"| {r.section} | {r.figure} | {r.fgrad} | {r.jax} | {fmt_ratio(r.ratio)} "
+                     f"| {target} | {met} |")
+    return "\n".join(lines)
+
+
+def svg_plot(rows: list[Row]) -> str:
+    """Each targeted ratio as a bar on a log axis, with its target as a black tick."""
+    rows = [r for r in rows if r.target is not None and r.ratio is not None]
+    lo, hi = 0.01, 10.0
+    for r in rows:
+        lo, hi = min(lo, r.ratio / 2, r.target / 2), max(hi, r.ratio * 2, r.target * 2)
+    lo, hi = 10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))
+    labels = [f"{r.section} {r.figure}" for r in rows]
+    left = 20 + 6 * max(map(len, labels), default=0)  # about 6 px per character at 11 px
+    width, bar, top = 460, 18, 30
+    height = top + bar * len(rows) + 40
+
+    def x_of(value):
+        return left + width * math.log10(value / lo) / math.log10(hi / lo)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" '
+           f'height="{height}" font-family="sans-serif" font-size="11">',
+           '<text x="10" y="16" font-size="13">fgrad / JAX (log scale); black tick: '
+           'target; green: met, red: not met</text>']
+    decade = lo
+    while decade <= hi:
+        x = x_of(decade)
+        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 30}" '
+                   f'stroke="#ccc"/><text x="{x:.1f}" y="{height - 16}" '
+                   f'text-anchor="middle">{decade:g}</text>')
+        decade *= 10
+    for i, (r, label) in enumerate(zip(rows, labels)):
+        y = top + i * bar
+        color = "#2a9d4a" if r.ratio <= r.target else "#d43d3d"
+        out.append(f'<text x="{left - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end">'
+                   f'{_xml(label)}</text>')
+        out.append(f'<rect x="{left}" y="{y + 3}" width="{x_of(r.ratio) - left:.1f}" '
+                   f'height="{bar - 6}" fill="{color}"/>')
+        t = x_of(r.target)
+        out.append(f'<line x1="{t:.1f}" y1="{y + 1}" x2="{t:.1f}" y2="{y + bar - 1}" '
+                   f'stroke="black" stroke-width="2"/>')
+        out.append(f'<text x="{x_of(r.ratio) + 4:.1f}" y="{y + bar * 0.7:.1f}">'
+                   f'{fmt_ratio(r.ratio)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15; 3 quick)")
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run: few rounds, "
+                        "small sizes")
+    names = {name: number for number, (name, _) in SECTIONS.items()}
+    parser.add_argument("--only", choices=[*SECTIONS, *names], help="run one section")
+    args = parser.parse_args()
+    cfg = Config(args.rounds or (3 if args.quick else 15), args.quick,
+                 0.005 if args.quick else 0.05)
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    header = (f"Machine: {machine()}.  \nCommand: `{command}` ({cfg.rounds} rounds, "
+              f"{datetime.date.today()}).")
+    print(header + "\n", flush=True)
+    selected = [names.get(args.only, args.only)] if args.only else list(SECTIONS)
+    rows, start = [], time.perf_counter()
+    for number in selected:
+        name, run = SECTIONS[number]
+        began = time.perf_counter()
+        rows += run(cfg)
+        print(f"section {number} ({name}) took {time.perf_counter() - began:.0f} s",
+              file=sys.stderr, flush=True)
+    wall = time.perf_counter() - start
+    text = table(rows)
+    print(text)
+    print(f"\nWall time: {wall:.0f} s")
+    (HERE / "results.md").write_text(f"{header}\n\n{text}\n\nWall time: {wall:.0f} s.\n")
+    (HERE / "results.svg").write_text(svg_plot(rows))
+
+
+if __name__ == "__main__":
+    main()
