@@ -82,8 +82,15 @@ class Literal:
 
     @property
     def key(self) -> tuple:
-        # repr tells 0.0 from -0.0 and keeps nan equal to itself.
-        return ("literal", self.aval, repr(self.value))
+        # Exact bits, so 0.0 and -0.0 differ and nan equals itself; the aval fixes the dtype.
+        v = self.value
+        if isinstance(v, np.generic):
+            return ("literal", self.aval, v.tobytes())
+        if type(v) is float:
+            return ("literal", self.aval, v.hex())
+        if type(v) is complex:
+            return ("literal", self.aval, v.real.hex(), v.imag.hex())
+        return ("literal", self.aval, v)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Literal) and self.key == other.key
@@ -187,19 +194,21 @@ def _same_value(a, b) -> bool:
 
 
 def _structural_key(program: Program) -> tuple:
+    # Eager gradients compute this on every call, so it is written for speed.
     numbers: dict[Var, int] = {}
-
-    def bind(v: Var) -> Aval:
+    for v in program.constvars:
         numbers[v] = len(numbers)
-        return v.aval
-
-    def ref(a: Atom):
-        return a.key if isinstance(a, Literal) else numbers[a]
-
-    head = (tuple(bind(v) for v in program.constvars), tuple(bind(v) for v in program.inputs))
-    eqns = tuple(
-        (e.primitive, tuple(ref(a) for a in e.inputs), tuple(bind(v) for v in e.outputs),
-         tuple(sorted(e.params.items())))
-        for e in program.eqns
-    )
-    return head, eqns, tuple(ref(a) for a in program.outputs)
+    for v in program.inputs:
+        numbers[v] = len(numbers)
+    head = (tuple(v.aval for v in program.constvars), tuple(v.aval for v in program.inputs))
+    eqns = []
+    for e in program.eqns:
+        inputs = tuple(numbers[a] if type(a) is Var else a.key for a in e.inputs)
+        for v in e.outputs:
+            numbers[v] = len(numbers)
+        params = e.params
+        eqns.append((e.primitive, inputs, tuple(v.aval for v in e.outputs),
+                     tuple(sorted(params.items())) if len(params) > 1 else
+                     tuple(params.items())))
+    outputs = tuple(numbers[a] if type(a) is Var else a.key for a in program.outputs)
+    return head, tuple(eqns), outputs
