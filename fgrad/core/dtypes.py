@@ -42,14 +42,27 @@ def is_python_scalar(x) -> bool:
     return type(x) in _PYTHON_SCALAR_DTYPES
 
 
+# Set by fgrad.core.trace (which imports this module): the class of fgrad's tracers.
+TRACER_TYPE: type | None = None
+try:  # the concrete class of jax.Array, for a fast path (creating one would start JAX's
+    from jax._src.array import ArrayImpl as _JAX_ARRAY_TYPE  # backend at import time)
+except ImportError:  # a future JAX: the generic path below still handles its arrays
+    _JAX_ARRAY_TYPE = None
+
+
 def aval_of(x) -> Aval:
     """The abstract value of anything fgrad accepts as an operand."""
-    aval = getattr(x, "aval", None)  # fgrad tracers and JAX tracers
+    t = type(x)
+    # The two common cases first: tracing asks this of every operand of every operation.
+    if t is TRACER_TYPE:
+        return x._var.aval
+    if t is _JAX_ARRAY_TYPE:
+        return Aval(x.shape, x.dtype, x.weak_type)
+    aval = getattr(x, "aval", None)  # JAX tracers
     if isinstance(aval, Aval):
         return aval
     if aval is not None and hasattr(aval, "weak_type"):
         return Aval(tuple(aval.shape), np.dtype(aval.dtype), aval.weak_type)
-    t = type(x)
     if t in _PYTHON_SCALAR_DTYPES:
         # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
         return Aval((), canonicalize(_PYTHON_SCALAR_DTYPES[t]), t is not bool)
@@ -95,12 +108,12 @@ def real_dtype(dtype) -> np.dtype:
 
 def promote(*avals: Aval) -> tuple[np.dtype, bool]:
     """JAX's type promotion: the common dtype of operands and whether it is weak."""
-    return _promote(tuple((a.dtype, a.weak_type) for a in avals), jax.config.jax_enable_x64)
+    return _promote(avals, jax.config.jax_enable_x64)
 
 
-@functools.lru_cache(maxsize=None)  # tracing promotes at almost every operation
-def _promote(types: tuple, x64: bool) -> tuple[np.dtype, bool]:
-    args = [_PYTHON_TYPE_OF_KIND[dtype.kind] if weak else dtype for dtype, weak in types]
+@functools.lru_cache(maxsize=4096)  # tracing promotes at almost every operation
+def _promote(avals: tuple[Aval, ...], x64: bool) -> tuple[np.dtype, bool]:
+    args = [_PYTHON_TYPE_OF_KIND[a.dtype.kind] if a.weak_type else a.dtype for a in avals]
     dtype, weak = jdt.result_type(*args, return_weak_type_flag=True)
     return canonicalize(dtype), weak
 

@@ -45,9 +45,10 @@ def _is_user_file(filename: str) -> bool:
 _USER_CODE: dict = {}  # code object -> is it the user's? (every traced equation asks)
 
 
-def user_source() -> Source | None:
-    """The innermost stack frame that is not fgrad's, JAX's or the standard library's."""
-    frame = sys._getframe(1)
+def user_source(skip: int = 0) -> Source | None:
+    """The innermost stack frame that is not fgrad's, JAX's or the standard library's,
+    looking above the caller's `skip` innermost frames (which the caller knows are fgrad's)."""
+    frame = sys._getframe(1 + skip)
     while frame is not None:
         code = frame.f_code
         mine = _USER_CODE.get(code)

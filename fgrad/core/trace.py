@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 import jax
 import numpy as np
 
+from fgrad.core import dtypes as _dtypes
 from fgrad.core.dtypes import aval_of, canonicalize
 from fgrad.core.errors import (
     ConcretizationError, EscapedTracerError, ShapeDtypeError, Source, TracerConversionError,
@@ -188,7 +189,8 @@ class StagingTrace(Trace):
         inputs = tuple(a._var if type(a) is Tracer and a._trace is self else self.atom(a)
                        for a in args)
         if source is None:
-            source = _context.source or user_source()
+            # Skip this frame, bind and Primitive.bind: they are always fgrad's.
+            source = _context.source or user_source(skip=3)
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
         index = len(self.eqns)
         if prim.multiple_results:
@@ -432,3 +434,6 @@ class Tracer:
             f"a jax.numpy or jax.lax function. JAX cannot trace fgrad's values: use "
             f"fgrad.numpy (import fgrad.numpy as fnp) or fgrad.lax in functions that fgrad "
             f"transforms."))
+
+
+_dtypes.TRACER_TYPE = Tracer
