@@ -186,8 +186,8 @@ class StagingTrace(Trace):
             raise EscapedTracerError(at_user_line(
                 f"The {self.name} trace has already finished, but a primitive ({prim.name}) "
                 f"was applied in it. This is an fgrad bug or a tracer that escaped."))
-        inputs = tuple(a._var if type(a) is Tracer and a._trace is self else self.atom(a)
-                       for a in args)
+        inputs = tuple([a._var if type(a) is Tracer and a._trace is self else self.atom(a)
+                        for a in args])
         if source is None:
             # Skip this frame, bind and Primitive.bind: they are always fgrad's.
             source = _context.source or user_source(skip=3)
