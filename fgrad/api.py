@@ -28,7 +28,7 @@ from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.errors import at_user_line
 from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace, use_trace
-from fgrad.xla import compile_program, consts_as_inputs, has_tracers
+from fgrad.xla import compile_program, consts_as_inputs, has_tracers, normalize_argnums
 from fgrad.lax._ad import zeros
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax.elementwise import convert_element_type, stop_gradient_p
@@ -57,7 +57,7 @@ def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable
 
     @functools.wraps(fun)
     def make_ir_fun(*args, **kwargs) -> Program:
-        static_positions = _normalize_argnums(static, len(args), "static_argnums")
+        static_positions = normalize_argnums(static, len(args), "static_argnums")
         dynamic = [a for i, a in enumerate(args) if i not in static_positions]
         flat, in_tree = jax.tree_util.tree_flatten((dynamic, kwargs))
 
@@ -71,19 +71,6 @@ def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable
         return program
 
     return make_ir_fun
-
-
-def _normalize_argnums(argnums: tuple[int, ...], nargs: int, what: str) -> set[int]:
-    positions = set()
-    for i in argnums:
-        if not -nargs <= i < nargs:
-            raise TypeError(at_user_line(
-                f"{what} contains {i}, but the function was called with {nargs} positional "
-                f"argument(s)."))
-        positions.add(i % nargs)
-    return positions
-
-
 
 
 # -- differentiation ---------------------------------------------------------------------------

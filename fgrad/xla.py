@@ -81,6 +81,18 @@ def has_tracers(values) -> bool:
     return any(isinstance(v, (Tracer, jax.core.Tracer)) for v in values)
 
 
+def normalize_argnums(argnums: Sequence[int], nargs: int, what: str) -> set[int]:
+    """Argument positions (negative ones count from the end) as non-negative indices."""
+    positions = set()
+    for i in argnums:
+        if not -nargs <= i < nargs:
+            raise TypeError(at_user_line(
+                f"{what} contains {i}, but the function was called with {nargs} positional "
+                f"argument(s)."))
+        positions.add(i % nargs)
+    return positions
+
+
 def _index_tuple(value, what: str) -> tuple:
     if isinstance(value, (int, str)):
         return (value,)
@@ -121,15 +133,7 @@ class Jitted:
             raise ValueError(at_user_line(f"jit({self.__name__}): {e}")) from None
 
     def _static_positions(self, args) -> set[int]:
-        nargs = len(args)
-        positions = set()
-        for i in self._static_argnums:
-            if not -nargs <= i < nargs:
-                raise TypeError(at_user_line(
-                    f"jit static_argnums contains {i}, but {self.__name__} was called with "
-                    f"{nargs} positional argument(s)."))
-            positions.add(i % nargs)
-        return positions
+        return normalize_argnums(self._static_argnums, len(args), "jit static_argnums")
 
     def _check_static(self, args, kwargs) -> None:
         static = [(i, args[i]) for i in sorted(self._static_positions(args))]
