@@ -417,3 +417,24 @@ def test_simplify_is_linear_in_the_program_length():
 
     # Four times the equations in much less than sixteen times the time.
     assert seconds(1000) < 8 * seconds(250) + 0.02
+
+
+def test_partial_eval_keeps_only_the_residuals_the_linear_part_reads():
+    from fgrad.transforms import partial_eval
+
+    def f(x, t):
+        s, c = fnp.sin(x), fnp.cos(x)
+        unused = t * c  # an unknown equation nobody needs: cos(x) must not become a residual
+        del unused
+        return s, t * s
+
+    program = fgrad.make_ir(f)(1.0, 1.0)
+    known, linear, out_unknown, n_res = partial_eval(program, [False, True])
+    assert out_unknown == [False, True]
+    assert n_res == 1
+    assert "cos" not in names(known) and names(linear) == ["mul"]
+    x, t = 0.7, 2.0
+    known_out = fgrad.eval_program(known, x)
+    (tangent,) = fgrad.eval_program(linear, *known_out[1:], t)
+    np.testing.assert_allclose(known_out[0], np.sin(x), rtol=1e-6)
+    np.testing.assert_allclose(tangent, t * np.sin(x), rtol=1e-6)
