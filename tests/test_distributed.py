@@ -142,6 +142,33 @@ def check_fgrad_jit_step_runs_on_the_mesh_too(dp, mesh, params, batches):
     assert "all-reduce" in step.lower(*placed).compile().as_text()
 
 
+def check_gradients_on_a_mesh_with_explicit_axes(dp, mesh, params, batches):
+    # jax.make_mesh's default axes are Explicit: a sharding is part of each value's type,
+    # and the weight gradient's dot_general (contracting the sharded batch) must name its
+    # output sharding. Eager, under jax.jit and under fgrad.jit, fgrad must agree with
+    # JAX on the values and on the gradients' shardings (replicated, like the weights).
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        explicit = jax.make_mesh((DEVICES,), ("data",),
+                                 axis_types=(jax.sharding.AxisType.Explicit,))
+        rng = np.random.default_rng(3)
+        params = dp.init_params(rng, dtype=np.float64)
+        batch = dp.make_batch(rng, dp.ROWS_PER_DEVICE * DEVICES, dtype=np.float64)
+        placed = dp.place(params, batch, explicit)
+        assert jax.typeof(placed[1][0]).sharding.spec == P("data", None)
+        theirs = jax.jit(jax.grad(jax_loss))(*placed)
+        for how, grad_fn in [("eager", fgrad.grad(dp.loss)),
+                             ("jax.jit", jax.jit(fgrad.grad(dp.loss))),
+                             ("fgrad.jit", fgrad.jit(fgrad.grad(dp.loss)))]:
+            ours = grad_fn(*placed)
+            for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+                assert jax.typeof(a).sharding.spec == jax.typeof(b).sharding.spec, how
+                close(a, b, rtol=1e-12, atol=1e-14)
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 CHECKS = [name for name in list(globals()) if name.startswith("check_")]
 
 

@@ -8,9 +8,11 @@ dimensions, then rhs's free dimensions, each in their operand's order, as in XLA
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 from jax import dtypes as jdt
 from jax import lax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from fgrad.core import Aval, Primitive, aval_of
 from fgrad.core import dtypes as dt
@@ -108,7 +110,33 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision,
 
 def _dot_general_lower(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
-                           preferred_element_type=preferred_element_type)
+                           preferred_element_type=preferred_element_type,
+                           out_sharding=_summed_out_sharding(lhs, rhs, dimension_numbers))
+
+
+def _summed_out_sharding(lhs, rhs, dimension_numbers):
+    """The output sharding to name when both operands shard a contracted dimension, else
+    None (JAX decides).
+
+    On a mesh with Explicit axes (`jax.make_mesh`'s default) a sharding is part of each
+    value's type, and a product that contracts a dimension sharded in both operands (the
+    weight gradient of a layer whose batch is sharded, which the transpose of a matmul
+    makes) is a cross-device sum whose output sharding JAX asks for. As JAX's own transpose
+    rules do, the output keeps the sharding of its batch and free dimensions: a replicated
+    weight gets a replicated gradient, and XLA inserts the all-reduce.
+    """
+    lhs_sharding, rhs_sharding = jax.typeof(lhs).sharding, jax.typeof(rhs).sharding
+    if lhs_sharding.mesh.empty or rhs_sharding.mesh.empty:
+        return None
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_spec, rhs_spec = lhs_sharding.spec, rhs_sharding.spec
+    if not any(lhs_spec[i] is not None and rhs_spec[j] is not None
+               for i, j in zip(lhs_contract, rhs_contract)):
+        return None
+    lhs_free = [i for i in range(np.ndim(lhs)) if i not in lhs_contract + lhs_batch]
+    rhs_free = [i for i in range(np.ndim(rhs)) if i not in rhs_contract + rhs_batch]
+    spec = [lhs_spec[i] for i in (*lhs_batch, *lhs_free)] + [rhs_spec[i] for i in rhs_free]
+    return NamedSharding(lhs_sharding.mesh, PartitionSpec(*spec))
 
 
 dot_general_p = Primitive("dot_general", _dot_general_abstract_eval, _dot_general_lower)
