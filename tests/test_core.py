@@ -220,6 +220,27 @@ def test_eager_results_are_jax_arrays_with_jax_weak_types():
     assert isinstance(strong, jax.Array) and not strong.weak_type
 
 
+
+@pytest.mark.parametrize("operand", [
+    2.5, 3, np.float32(2.5), np.float64(2.5), np.int32(3), np.arange(4, dtype=f32),
+    jnp.arange(4.0), jnp.asarray(2.5),
+], ids=lambda v: f"{type(v).__name__}")
+def test_eager_ops_on_every_kind_of_concrete_operand_match_jax(operand):
+    # Concrete operands take a compiled path, JAX tracers (under jax.jit) the direct one:
+    # both must give jax.lax's value, dtype and weak type, and repeats must agree.
+    def ours(x):
+        return fl.convert_element_type(fl.mul(fl.add(x, x), x), np.dtype("float32"))
+
+    def theirs(x):
+        return jax.lax.convert_element_type(jax.lax.mul(jax.lax.add(x, x), x), jnp.float32)
+
+    expected = theirs(operand)
+    for result in (ours(operand), ours(operand), jax.jit(ours)(operand)):
+        assert isinstance(result, jax.Array)
+        assert (result.dtype, result.weak_type) == (expected.dtype, expected.weak_type)
+        np.testing.assert_array_equal(result, expected)
+
+
 # -- define-by-run ---------------------------------------------------------------------------------
 
 def test_define_by_run_python_control_flow_on_concrete_trace():
