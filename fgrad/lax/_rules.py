@@ -80,6 +80,8 @@ def as_ints(values) -> tuple:
     kept as it is, so the shape rule can name it in its error instead of Python failing
     somewhere deeper.
     """
+    if type(values) is tuple and all(type(v) is int for v in values):
+        return values  # already canonical: the common case, asked on every traced call
     if isinstance(values, (int, np.integer)):
         return (int(values),)
     try:

@@ -192,11 +192,12 @@ def broadcast_to_shape(x, shape: tuple[int, ...], name: str = "broadcast_to", av
 
 def promote_args(name: str, *args, kind: str | None = None) -> list:
     """Checks, promotes and broadcasts the operands of an elementwise function."""
-    if type(args[0]) is Tracer and kind is None:
+    if type(args[0]) is Tracer:
         # The common case in traced code, first: operands that are tracers of one type
-        # already are what the primitive needs.
+        # (of the kind the function needs) already are what the primitive needs.
         aval = args[0].aval
-        if all(type(a) is Tracer and a.aval == aval for a in args[1:]):
+        if (all(type(a) is Tracer and a.aval == aval for a in args[1:])
+                and (kind is None or _promoted((aval,), kind) == (aval.dtype, aval.weak_type))):
             return list(args)
     check_arraylike(name, *args)
     avals = [aval_of(a) for a in args]
