@@ -544,10 +544,15 @@ def machine() -> str:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        import torch
+        torch_version = f", torch {torch.__version__}"
+    except ImportError:
+        torch_version = ", no torch"
     return (f"{cpu}, {os.cpu_count()} cores ({usable} usable); Python "
             f"{platform.python_version()}, jax {jax.__version__}, jaxlib "
-            f"{jax.lib.__version__ if hasattr(jax.lib, '__version__') else '?'}, "
-            f"{jax.default_backend()}; XLA and BLAS on one thread")
+            f"{jax.lib.__version__ if hasattr(jax.lib, '__version__') else '?'}"
+            f"{torch_version}, {jax.default_backend()}; XLA and BLAS on one thread")
 
 
 def fmt_ratio(r: float | None) -> str:
