@@ -73,7 +73,7 @@ class EvalTrace(Trace):
 # the time of calling `jax.lax` eagerly, which goes through JAX's Python dispatch. Both
 # compile once per operand signature.
 _CONCRETE_TYPES = frozenset(
-    {bool, int, float, complex, np.ndarray, *(t for t in [_dtypes._JAX_ARRAY_TYPE] if t)})
+    {bool, int, float, complex, np.ndarray, _dtypes._JAX_ARRAY_TYPE}) - {None}
 _COMPILED_OPS: dict = {}
 _COMPILED_OPS_SIZE = 4096
 
