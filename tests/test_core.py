@@ -220,7 +220,6 @@ def test_eager_results_are_jax_arrays_with_jax_weak_types():
     assert isinstance(strong, jax.Array) and not strong.weak_type
 
 
-
 @pytest.mark.parametrize("operand", [
     2.5, 3, np.float32(2.5), np.float64(2.5), np.int32(3), np.arange(4, dtype=f32),
     jnp.arange(4.0), jnp.asarray(2.5),

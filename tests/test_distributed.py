@@ -107,22 +107,24 @@ def check_compiled_step_sums_gradients_across_devices(dp, mesh, params, batches)
     assert "all-reduce" not in single_hlo, single_hlo
 
 
+def placed_float64_problem(dp, mesh, seed):
+    """Parameters and a batch in float64 (so "equal" can be tight), placed on `mesh`; call
+    under `jax.enable_x64(True)`."""
+    rng = np.random.default_rng(seed)
+    params = dp.init_params(rng, dtype=np.float64)
+    batch = dp.make_batch(rng, dp.ROWS_PER_DEVICE * DEVICES, dtype=np.float64)
+    return dp.place(params, batch, mesh)
+
+
 def check_fgrad_gradients_equal_jax_grad_on_the_mesh(dp, mesh, params, batches):
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)  # float64, so "equal" can be tight
-    try:
-        rng = np.random.default_rng(2)
-        params = dp.init_params(rng, dtype=np.float64)
-        batch = dp.make_batch(rng, dp.ROWS_PER_DEVICE * DEVICES, dtype=np.float64)
-        placed = dp.place(params, batch, mesh)
+    with jax.enable_x64(True):
+        placed = placed_float64_problem(dp, mesh, seed=2)
         ours = jax.jit(fgrad.grad(dp.loss))(*placed)
         theirs = jax.jit(jax.grad(jax_loss))(*placed)
         assert jax.tree.structure(ours) == jax.tree.structure(theirs)
         for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
             assert a.dtype == np.float64 and a.sharding.is_fully_replicated, a.sharding
             close(a, b, rtol=1e-12, atol=1e-14)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def check_fgrad_jit_step_runs_on_the_mesh_too(dp, mesh, params, batches):
@@ -147,15 +149,9 @@ def check_gradients_on_a_mesh_with_explicit_axes(dp, mesh, params, batches):
     # and the weight gradient's dot_general (contracting the sharded batch) must name its
     # output sharding. Eager, under jax.jit and under fgrad.jit, fgrad must agree with
     # JAX on the values and on the gradients' shardings (replicated, like the weights).
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        explicit = jax.make_mesh((DEVICES,), ("data",),
-                                 axis_types=(jax.sharding.AxisType.Explicit,))
-        rng = np.random.default_rng(3)
-        params = dp.init_params(rng, dtype=np.float64)
-        batch = dp.make_batch(rng, dp.ROWS_PER_DEVICE * DEVICES, dtype=np.float64)
-        placed = dp.place(params, batch, explicit)
+    explicit = jax.make_mesh((DEVICES,), ("data",), axis_types=(jax.sharding.AxisType.Explicit,))
+    with jax.enable_x64(True):
+        placed = placed_float64_problem(dp, explicit, seed=3)
         assert jax.typeof(placed[1][0]).sharding.spec == P("data", None)
         theirs = jax.jit(jax.grad(jax_loss))(*placed)
         for how, grad_fn in [("eager", fgrad.grad(dp.loss)),
@@ -163,10 +159,9 @@ def check_gradients_on_a_mesh_with_explicit_axes(dp, mesh, params, batches):
                              ("fgrad.jit", fgrad.jit(fgrad.grad(dp.loss)))]:
             ours = grad_fn(*placed)
             for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+                assert a.dtype == np.float64, how
                 assert jax.typeof(a).sharding.spec == jax.typeof(b).sharding.spec, how
                 close(a, b, rtol=1e-12, atol=1e-14)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 CHECKS = [name for name in list(globals()) if name.startswith("check_")]
