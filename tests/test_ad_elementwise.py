@@ -84,6 +84,7 @@ UNARY = {
     "cosh": (fl.cosh, lax.cosh, lambda s: uniform(-2, 2, s)),
     "logistic": (fl.logistic, lax.logistic, lambda s: uniform(-3, 3, s)),
     "erf": (fl.erf, lax.erf, lambda s: uniform(-2, 2, s)),
+    "erf_inv": (fl.erf_inv, lax.erf_inv, lambda s: uniform(-0.9, 0.9, s)),
     **{f"integer_pow{n}": (lambda x, n=n: fl.integer_pow(x, n),
                            lambda x, n=n: lax.integer_pow(x, n), away_from_zero)
        for n in (0, 1, 2, 3, -1, -2)},
@@ -607,7 +608,8 @@ def test_transposes_return_none_for_known_operands():
 def test_every_float_primitive_has_its_rules():
     # Comparisons, is_finite and bitwise operations have bool/int outputs: no rule needed.
     linear = {"neg", "add", "sub", "mul", "div", "select_n", "convert_element_type"}
-    no_rule = {"is_finite", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor", "not"}
+    no_rule = {"is_finite", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor", "not",
+               "nextafter"}  # nextafter: no derivative, in JAX either
     prims = [v for k, v in vars(ew).items() if k.endswith("_p")]
     for prim in prims:
         if prim.name in no_rule:

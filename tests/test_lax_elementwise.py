@@ -20,13 +20,14 @@ rng = np.random.default_rng(0)
 
 # name -> (fgrad function, jax function, operand kind, arity)
 UNARY_FLOAT = ["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
-               "asin", "acos", "atan", "sinh", "cosh", "logistic", "erf", "floor", "ceil"]
+               "asin", "acos", "atan", "sinh", "cosh", "logistic", "erf", "erf_inv", "floor",
+               "ceil"]
 UNARY_NUMBER = ["neg", "abs", "sign"]
 BINARY_NUMBER = ["add", "sub", "mul", "div", "rem", "max", "min"]
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 BITWISE = ["bitwise_and", "bitwise_or", "bitwise_xor"]
 POSITIVE_DOMAIN = {"log", "sqrt", "rsqrt", "log1p"}
-UNIT_DOMAIN = {"asin", "acos"}
+UNIT_DOMAIN = {"asin", "acos", "erf_inv"}
 
 
 def operand(dtype, shape, name=""):
@@ -93,7 +94,7 @@ def test_weak_python_scalars():
     check(fl.lt, lax.lt, 2.0, 3.0)
 
 
-def test_pow_integer_pow_atan2_is_finite(float_dtype):
+def test_pow_integer_pow_atan2_nextafter_is_finite(float_dtype):
     x = operand(float_dtype, (4,), "sqrt")
     y = operand(float_dtype, (4,))
     check(fl.pow, lax.pow, x, y)
@@ -101,6 +102,8 @@ def test_pow_integer_pow_atan2_is_finite(float_dtype):
     for n in (0, 1, 2, 3, -2):
         check(lambda a: fl.integer_pow(a, n), lambda a: lax.integer_pow(a, n), x)
     check(fl.atan2, lax.atan2, y, x)
+    toward = np.array([np.inf, -np.inf, 0.0, 2.0], float_dtype)
+    check(fl.nextafter, lax.nextafter, y, toward)
     z = np.array([1.0, np.inf, -np.inf, np.nan], float_dtype)
     check(fl.is_finite, lax.is_finite, z)
 

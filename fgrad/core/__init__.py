@@ -7,7 +7,7 @@ from fgrad.core.errors import (
 )
 from fgrad.core.evaluate import eval_program
 from fgrad.core.ir import Atom, Aval, Eqn, Literal, Program, Var
-from fgrad.core.primitive import Primitive
+from fgrad.core.primitive import Primitive, all_primitives
 from fgrad.core.trace import (
     EVAL_TRACE, StagingTrace, Tracer, bind, current_trace, source_of, staging,
     trace_to_program, use_trace,

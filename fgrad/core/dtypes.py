@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax import dtypes as jdt
 
-from fgrad.core.ir import Aval
+from fgrad.core.ir import Aval, as_dtype, is_key
 
 float0 = jdt.float0
 bfloat16 = np.dtype(jdt.bfloat16)
@@ -27,6 +27,8 @@ def canonicalize(dtype) -> np.dtype:
 
 @functools.lru_cache(maxsize=None)
 def _canonical(dtype, x64: bool) -> np.dtype:
+    if is_key(dtype):
+        return dtype
     return np.dtype(jdt.canonicalize_dtype(dtype))
 
 
@@ -62,7 +64,7 @@ def aval_of(x) -> Aval:
     if isinstance(aval, Aval):
         return aval
     if aval is not None and hasattr(aval, "weak_type"):
-        return Aval(tuple(aval.shape), np.dtype(aval.dtype), aval.weak_type)
+        return Aval(tuple(aval.shape), as_dtype(aval.dtype), aval.weak_type)
     if t in _PYTHON_SCALAR_DTYPES:
         # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
         return Aval((), canonicalize(_PYTHON_SCALAR_DTYPES[t]), t is not bool)

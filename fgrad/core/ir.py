@@ -10,9 +10,23 @@ can key caches; equality also compares the const values.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple, Union
 
 import numpy as np
+from jax import dtypes as jdt
+
+
+@functools.lru_cache(maxsize=None)
+def is_key(dtype) -> bool:
+    """Is `dtype` the type of JAX's PRNG key arrays (`key<fry>`, ...)? They are JAX
+    "extended" dtypes, which NumPy cannot interpret: fgrad keeps them as they are."""
+    return not isinstance(dtype, (np.dtype, type, str)) and jdt.issubdtype(dtype, jdt.prng_key)
+
+
+def as_dtype(dtype):
+    """`dtype` as fgrad stores it in avals: a NumPy dtype, or a key dtype unchanged."""
+    return dtype if is_key(dtype) else np.dtype(dtype)
 
 
 class Aval(NamedTuple):
@@ -38,7 +52,7 @@ class Aval(NamedTuple):
     def update(self, shape=None, dtype=None, weak_type=None) -> Aval:
         return Aval(
             self.shape if shape is None else tuple(shape),
-            self.dtype if dtype is None else np.dtype(dtype),
+            self.dtype if dtype is None else as_dtype(dtype),
             self.weak_type if weak_type is None else weak_type,
         )
 
@@ -55,7 +69,11 @@ _SHORT_DTYPE_NAMES = {
 
 
 def dtype_name(dtype) -> str:
-    name = np.dtype(dtype).name
+    if not isinstance(dtype, np.dtype):
+        dtype = as_dtype(dtype)
+        if not isinstance(dtype, np.dtype):  # a PRNG key type: key<fry>
+            return str(dtype)
+    name = dtype.name
     return _SHORT_DTYPE_NAMES.get(name, "float0" if name.startswith("void") else name)
 
 

@@ -7,9 +7,9 @@ even scalars: fgrad.numpy broadcasts explicitly with `broadcast_in_dim`.
 
 from fgrad.lax.elementwise import (
     abs, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil,
-    clamp, convert_element_type, cos, cosh, div, eq, erf, exp, expm1, floor, ge, gt,
-    integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg, pow, rem,
-    round, rsqrt, select_n, sign, sin, sinh, sqrt, sub, tan, tanh,
+    clamp, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, expm1, floor, ge, gt,
+    integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg, nextafter, pow,
+    rem, round, rsqrt, select_n, sign, sin, sinh, sqrt, sub, tan, tanh,
 )
 from fgrad.lax.indexing import (
     GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_slice,

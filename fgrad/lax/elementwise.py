@@ -268,6 +268,10 @@ defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(_full_like(ans, 1), ans
 erf_p = elementwise("erf", lax.erf, "float")
 defjvp(erf_p, lambda t, ans, x: mul(
     t, mul(_full_like(x, _TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
+erf_inv_p = elementwise("erf_inv", lax.erf_inv, "float")
+# erf'(y) = 2/sqrt(pi) exp(-y^2), so the inverse's derivative is sqrt(pi)/2 exp(ans^2).
+defjvp(erf_inv_p, lambda t, ans, x: mul(
+    t, mul(_full_like(x, 1 / _TWO_OVER_SQRT_PI), exp(_square(ans)))))
 
 
 def _atan2_jvp(which):
@@ -282,6 +286,9 @@ atan2_p = elementwise("atan2", lax.atan2, "float", 2)
 defjvp(atan2_p, _atan2_jvp("x"), _atan2_jvp("y"))
 
 is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_)
+# The next representable float after x in the direction of y. No derivative (JAX has none
+# either): nudging by one ulp is neither constant nor the identity to a differentiator.
+nextafter_p = elementwise("nextafter", lax.nextafter, "float", 2)
 
 # -- comparisons and logic -------------------------------------------------------------------
 # Their outputs are bool or integer, which never carry a tangent: no rules needed.
@@ -435,6 +442,8 @@ def sinh(x): return sinh_p.bind(x)
 def cosh(x): return cosh_p.bind(x)
 def logistic(x): return logistic_p.bind(x)
 def erf(x): return erf_p.bind(x)
+def erf_inv(x): return erf_inv_p.bind(x)
+def nextafter(x, y): return nextafter_p.bind(x, y)
 def atan2(x, y): return atan2_p.bind(x, y)
 def is_finite(x): return is_finite_p.bind(x)
 def eq(x, y): return eq_p.bind(x, y)
@@ -471,7 +480,9 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 
 # -- stop_gradient ---------------------------------------------------------------------------
 
-stop_gradient_p = Primitive("stop_gradient", lambda x: x, lambda x: x)
+# Lowered to lax.stop_gradient, not the identity: under jax.grad / jax.hessian wrapped
+# around fgrad code, JAX differentiates the lowering, and must see the constant too.
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, lax.stop_gradient)
 defbatch_elementwise(stop_gradient_p)
 
 
