@@ -27,6 +27,7 @@ from fgrad.core.errors import EscapedTracerError as EscapedTracerError
 from fgrad.core.errors import FgradError as FgradError
 from fgrad.core.errors import MissingRuleError as MissingRuleError
 from fgrad.core.errors import ShapeDtypeError as ShapeDtypeError
+from fgrad.core.errors import StructureError as StructureError
 from fgrad.core.errors import TracerConversionError as TracerConversionError
 
 __version__ = "0.1.0"

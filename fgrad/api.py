@@ -26,7 +26,7 @@ from fgrad.core import (
 )
 from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import ShapeDtypeError, StructureError, at_user_line
 from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace, use_trace
 from fgrad.xla import compile_program, consts_as_inputs, has_tracers, normalize_argnums
 from fgrad.lax._ad import zeros
@@ -53,6 +53,7 @@ def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable
         c:f32[] = mul b 2.0:f32[]
       in (c,) }
     """
+    _check_callable(fun, "make_ir")
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -81,12 +82,26 @@ tree_unflatten = jax.tree_util.tree_unflatten
 
 class _Traced(NamedTuple):
     """A function traced on flat arguments: its program (outputs: the main output's leaves,
-    then aux's), the main output's tree, aux's tree and the number of main output leaves."""
+    then the traced leaves of aux), the main output's tree, the number of main output leaves,
+    and aux's tree with its leaves (`_TRACED` for each leaf that is a program output)."""
 
     program: Program
     out_tree: Any
     aux_tree: Any
     n_out: int
+    aux_leaves: tuple = ()
+
+
+_TRACED = object()  # an aux leaf computed by the program (the others pass through as they are)
+
+
+def _aux_value(aux_tree, aux_leaves, traced_values):
+    """The aux pytree: traced leaves from `traced_values`, in order; the other leaves (a
+    string, a Python number, an array from outside) as the function returned them, as in
+    JAX."""
+    values = iter(traced_values)
+    return tree_unflatten(aux_tree, [next(values) if leaf is _TRACED else leaf
+                                     for leaf in aux_leaves])
 
 
 def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: bool) -> _Traced:
@@ -108,11 +123,15 @@ def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: boo
             aux = None
         out_leaves, trees["out"] = tree_flatten(out)
         aux_leaves, trees["aux"] = tree_flatten(aux)
+        trace = current_trace()
+        traced = [isinstance(leaf, Tracer) and leaf._trace is trace for leaf in aux_leaves]
+        trees["aux_leaves"] = tuple(_TRACED if t else leaf
+                                    for leaf, t in zip(aux_leaves, traced, strict=True))
         trees["n_out"] = len(out_leaves)
-        return out_leaves + aux_leaves
+        return out_leaves + [leaf for leaf, t in zip(aux_leaves, traced) if t]
 
     program, _ = trace_to_program(flat_fun, flat_args, name, concrete=True)
-    return _Traced(program, trees["out"], trees["aux"], trees["n_out"])
+    return _Traced(program, trees["out"], trees["aux"], trees["n_out"], trees["aux_leaves"])
 
 
 def _zeros_for(aval: Aval):
@@ -150,6 +169,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     >>> fgrad.jvp(fnp.sin, (0.0,), (2.0,))
     (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
+    _check_callable(fun, "jvp")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(at_user_line(
             f"jvp takes its primal and tangent arguments as tuples or lists, got "
@@ -158,7 +178,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     flat_primals, in_tree = tree_flatten(tuple(primals))
     flat_tangents, tangent_tree = tree_flatten(tuple(tangents))
     if in_tree != tangent_tree:
-        raise TypeError(at_user_line(
+        raise StructureError(at_user_line(
             f"jvp needs tangents with the same tree structure as the primals: primals are "
             f"{in_tree}, tangents are {tangent_tree}."))
     tangents_in = []
@@ -166,13 +186,13 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         p_aval, t_aval = aval_of(p), aval_of(t)
         expected = tangent_aval(p_aval)
         if t_aval.shape != p_aval.shape or t_aval.dtype != expected.dtype:
-            raise TypeError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"jvp: tangent {i} has type {t_aval.dtype.name}{list(t_aval.shape)}, but its "
                 f"primal of type {p_aval.dtype.name}{list(p_aval.shape)} needs a tangent of "
                 f"type {np.dtype(expected.dtype).name}{list(expected.shape)}."))
         tangents_in.append(t if is_differentiable(p_aval) else Zero(expected))
-    program, out_tree, aux_tree, n_out = _trace_flat(
-        lambda *a: fun(*a), flat_primals, in_tree, "jvp", has_aux)
+    traced = _trace_flat(fun, flat_primals, in_tree, "jvp", has_aux)
+    program, out_tree, n_out = traced.program, traced.out_tree, traced.n_out
     outs, out_tangents = jvp_eval(program, flat_primals, tangents_in)
     outs = _as_arrays(outs)
     out_tangents = _as_arrays(
@@ -180,7 +200,8 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     primal_out = tree_unflatten(out_tree, outs[:n_out])
     tangent_out = tree_unflatten(out_tree, out_tangents[:n_out])
     if has_aux:
-        return primal_out, tangent_out, tree_unflatten(aux_tree, outs[n_out:])
+        return primal_out, tangent_out, _aux_value(traced.aux_tree, traced.aux_leaves,
+                                                   outs[n_out:])
     return primal_out, tangent_out
 
 
@@ -188,7 +209,7 @@ class _Linearized:
     """The linear part of a function at a point, as a program over tangents."""
 
     def __init__(self, traced: _Traced, flat_primals):
-        program, self.out_tree, self.aux_tree, n_out = traced
+        program, self.out_tree, aux_tree, n_out, aux_leaves = traced
         self.in_avals = [aval_of(p) for p in flat_primals]
         self.out_avals = [a.aval for a in program.outputs[:n_out]]
         self.diff_in = [is_differentiable(a) for a in self.in_avals]
@@ -212,7 +233,7 @@ class _Linearized:
         self.out_linear = [nz and next(unknown_iter) for nz in self.out_nonzero]
         values = _as_arrays(eval_program(known, *flat_primals))
         self.primal_out = values[:n_out]
-        self.aux = values[n_out:n_all]
+        self.aux = _aux_value(aux_tree, aux_leaves, values[n_out:n_all])
         self.residuals = values[n_all:]
         self._transposed = None
 
@@ -264,13 +285,14 @@ def linearize(fun: Callable, *primals):
 
     The primal computation runs once, now; each call of `f_jvp` runs only the linear part.
     """
+    _check_callable(fun, "linearize")
     flat_primals, in_tree = tree_flatten(primals)
     lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "linearize", False), flat_primals)
 
     def f_jvp(*tangents):
         flat_tangents, tree = tree_flatten(tangents)
         if tree != in_tree:
-            raise TypeError(at_user_line(
+            raise StructureError(at_user_line(
                 f"The linearized function takes tangents with the primals' structure "
                 f"{in_tree}, got {tree}."))
         return tree_unflatten(lin.out_tree, lin.tangents(flat_tangents))
@@ -284,6 +306,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     The pullback may be called any number of times (PyTorch's `retain_graph=True` is the
     default), and checks that its cotangent has the output's structure, shapes and dtypes.
     """
+    _check_callable(fun, "vjp")
     flat_primals, in_tree = tree_flatten(primals)
     lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "vjp", has_aux), flat_primals)
     out_tree, out_avals = lin.out_tree, lin.out_avals
@@ -291,14 +314,14 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     def pullback(ct):
         flat_cts, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
-            raise TypeError(at_user_line(
+            raise StructureError(at_user_line(
                 f"The vjp pullback takes a cotangent with the structure of the function's "
                 f"output, {out_tree}, but got {ct_tree}."))
         for i, (c, a) in enumerate(zip(flat_cts, out_avals)):
             c_aval = aval_of(c)
             expected = tangent_aval(a)
             if c_aval.shape != a.shape or c_aval.dtype != expected.dtype:
-                raise TypeError(at_user_line(
+                raise ShapeDtypeError(at_user_line(
                     f"The vjp pullback expected a cotangent of type "
                     f"{np.dtype(expected.dtype).name}{list(a.shape)} for output {i}, but got "
                     f"{c_aval.dtype.name}{list(c_aval.shape)}."))
@@ -306,17 +329,35 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     primal_out = tree_unflatten(out_tree, lin.primal_out)
     if has_aux:
-        return primal_out, pullback, tree_unflatten(lin.aux_tree, lin.aux)
+        return primal_out, pullback, lin.aux
     return primal_out, pullback
 
 
+def _check_callable(fun, name: str) -> None:
+    if not callable(fun):
+        raise TypeError(at_user_line(
+            f"{name} needs a function to transform, got a {type(fun).__name__} ({fun!r:.60}). "
+            f"Write fgrad.{name}(f)(x), not fgrad.{name}(f(x))."))
+
+
 def _argnums_tuple(argnums) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not argnums or not all(isinstance(i, int) for i in argnums):
+        raise TypeError(at_user_line(
+            f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}."))
+    return argnums
 
 
 def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
     """`fun` as a function of the arguments at `argnums` only (the others fixed), and those
-    arguments, after checking that they exist and can be differentiated."""
+    arguments, after checking that they exist and can be differentiated.
+
+    Inside the traced function the other arguments' JAX arrays are values of the trace, as
+    differentiated ones are: their methods, operators and indexing are fgrad's, so
+    `y.at[0].set(x)` or `y[fnp.argmax(x)]` work when only x is differentiated (under jax.grad
+    they work because y is a JAX array and x a JAX tracer). NumPy arrays stay NumPy arrays,
+    as they do in JAX.
+    """
     nargs = len(args)
     for i in argnums:
         if not -nargs <= i < nargs:
@@ -324,15 +365,25 @@ def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
                 f"argnums contains {i}, but the function was called with {nargs} "
                 f"positional argument(s)."))
     positions = [i % nargs for i in argnums]
+    if len(set(positions)) != len(positions):
+        raise TypeError(at_user_line(
+            f"argnums {tuple(argnums)} names an argument twice; name each argument once."))
     _check_grad_inputs(args, positions, holomorphic, allow_int, name)
 
     def restricted(*diff_args):
-        full = list(args)
+        trace = current_trace()
+        full = [_captured(a, trace) for a in args]
         for p, a in zip(positions, diff_args):
             full[p] = a
-        return fun(*full, **kwargs)
+        return fun(*full, **_captured(kwargs, trace))
 
     return restricted, tuple(args[p] for p in positions)
+
+
+def _captured(tree, trace: Trace):
+    """`tree` with its JAX arrays made values of `trace` (see `_restrict`)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: trace.capture(leaf) if isinstance(leaf, jax.Array) else leaf, tree)
 
 
 def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
@@ -373,6 +424,7 @@ def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False) -> Callable:
     """Like `grad`, but the returned function gives `(value, gradient)`."""
+    _check_callable(fun, "value_and_grad")
     argnums_t = _argnums_tuple(argnums)
 
     def value_and_grad_fun(*args, **kwargs):
@@ -381,16 +433,19 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
         flat, in_tree = tree_flatten(diff_args)
         traced = _trace_flat(restricted, flat, in_tree, "grad", has_aux)
         ct = _ones_like(_check_scalar_output(traced, holomorphic, "grad"))
+        n_out, n_all = traced.n_out, len(traced.program.outputs)
         outs = _cached_grad(traced, flat, ct)
         if outs is None:
             lin = _Linearized(traced, flat)
-            outs = lin.primal_out + lin.aux + lin.cotangents([ct])
-        n_out, n_all = traced.n_out, len(traced.program.outputs)
+            aux = lin.aux
+            outs = lin.primal_out + [None] * (n_all - n_out) + lin.cotangents([ct])
+        else:
+            aux = _aux_value(traced.aux_tree, traced.aux_leaves, outs[n_out:n_all])
         value = tree_unflatten(traced.out_tree, outs[:n_out])
         grads = tree_unflatten(in_tree, outs[n_all:])
         grads = grads[0] if isinstance(argnums, int) else tuple(grads)
         if has_aux:
-            return (value, tree_unflatten(traced.aux_tree, outs[n_out:n_all])), grads
+            return (value, aux), grads
         return value, grads
 
     return value_and_grad_fun
@@ -449,7 +504,10 @@ def _grad_program(traced: _Traced, ct) -> Program:
         consts, primals = leaves[:n_consts], list(leaves[n_consts:])
         inner = _trace_flat(lambda *p: eval_program(open_program, *consts, *p), primals,
                             tree_flatten(primals)[1], "grad", False)
-        lin = _Linearized(inner._replace(n_out=traced.n_out), primals)
+        n_aux = len(program.outputs) - traced.n_out  # the traced leaves of aux
+        lin = _Linearized(inner._replace(n_out=traced.n_out,
+                                         aux_tree=tree_flatten([0] * n_aux)[1],
+                                         aux_leaves=(_TRACED,) * n_aux), primals)
         return lin.primal_out + lin.aux + lin.cotangents([ct])
 
     avals = [v.aval for v in open_program.inputs]
@@ -466,6 +524,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
     >>> fgrad.grad(lambda x: x ** 3)(2.0)
     Array(12., dtype=float32, weak_type=True)
     """
+    _check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     def grad_fun(*args, **kwargs):
@@ -493,6 +552,9 @@ class _NoGradTrace(Trace):
     @property
     def closed(self):
         return self.parent.closed
+
+    def capture(self, x):
+        return self.parent.capture(x)
 
     def process(self, prim, args, params, source):
         out = self.parent.process(prim, args, params, source)
@@ -532,6 +594,7 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
            ) -> Callable:
     """The Jacobian by forward mode: the JVP batched (vmap) over the input basis. Shaped
     like JAX's: for each output leaf and input leaf, `out.shape + in.shape`."""
+    _check_callable(fun, "jacfwd")
     argnums_t = _argnums_tuple(argnums)
 
     def jac_fun(*args, **kwargs):
@@ -553,6 +616,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
            allow_int: bool = False) -> Callable:
     """The Jacobian by reverse mode: the pullback batched (vmap) over the output basis;
     shaped like JAX's."""
+    _check_callable(fun, "jacrev")
     argnums_t = _argnums_tuple(argnums)
 
     def jac_fun(*args, **kwargs):
@@ -577,7 +641,7 @@ def _assemble(lin, blocks, in_tree, single_argnum, has_aux):
         tree = tree_unflatten(in_tree, row)
         per_output.append(tree[0] if single_argnum else tree)
     jac = tree_unflatten(lin.out_tree, per_output)
-    return (jac, tree_unflatten(lin.aux_tree, lin.aux)) if has_aux else jac
+    return (jac, lin.aux) if has_aux else jac
 
 
 def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
@@ -590,6 +654,7 @@ def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool =
 def hvp(fun: Callable, primals, tangents):
     """The Hessian-vector product H·v of a scalar `fun`, forward-over-reverse, without
     forming H: `jvp(grad(fun), primals, tangents)[1]`."""
+    _check_callable(fun, "hvp")
     argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
     return jvp(grad(fun, argnums=argnums), tuple(primals), tuple(tangents))[1]
 
@@ -629,6 +694,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> 
     >>> fgrad.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((3, 2)), fnp.ones(2))
     Array([2., 2., 2.], dtype=float32)
     """
+    _check_callable(fun, "vmap")
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
 

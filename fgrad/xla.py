@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import jax
 
 from fgrad.core import EVAL_TRACE, Literal, Program, aval_of, current_trace, eval_program
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import StructureError, at_user_line
 from fgrad.core.trace import Tracer, trace_to_program
 from fgrad.lax.elementwise import convert_element_type
 from fgrad.transforms.simplify import simplify
@@ -75,6 +75,14 @@ def lower_program(program: Program, args) -> list:
     return [a.value if isinstance(a, Literal) else env[a] for a in program.outputs]
 
 
+def function_name(fun: Callable) -> str:
+    """A name for `fun` in messages and programs: a function's own name, the wrapped
+    function's for a `functools.partial`, the class's for a callable object."""
+    while isinstance(fun, functools.partial):
+        fun = fun.func
+    return getattr(fun, "__name__", None) or type(fun).__name__
+
+
 def has_tracers(values) -> bool:
     """True if any value is a tracer (fgrad's or JAX's): such a program cannot be cached
     beyond the current transformation."""
@@ -114,6 +122,8 @@ class Jitted:
 
     def __init__(self, fun: Callable, static_argnums, static_argnames, donate_argnums):
         functools.update_wrapper(self, fun)
+        # A functools.partial or a callable object has no __name__ for update_wrapper to copy.
+        self._name = function_name(fun)
         self._fun = fun
         self._static_argnums = _index_tuple(static_argnums, "static_argnums")
         self._static_argnames = _index_tuple(static_argnames, "static_argnames")
@@ -130,7 +140,7 @@ class Jitted:
                                    static_argnames=static_argnames,
                                    donate_argnums=donate_argnums)
         except ValueError as e:  # argnums that the function's signature cannot have
-            raise ValueError(at_user_line(f"jit({self.__name__}): {e}")) from None
+            raise ValueError(at_user_line(f"jit({self._name}): {e}")) from None
 
     def _static_positions(self, args) -> set[int]:
         return normalize_argnums(self._static_argnums, len(args), "jit static_argnums")
@@ -142,8 +152,8 @@ class Jitted:
             try:
                 hash(value)
             except TypeError:
-                raise TypeError(at_user_line(
-                    f"jit: static argument {name!r} of {self.__name__} is not hashable "
+                raise StructureError(at_user_line(
+                    f"jit: static argument {name!r} of {self._name} is not hashable "
                     f"({type(value).__name__}); static arguments key the compilation cache. "
                     f"Pass a tuple instead of a list, or make the argument dynamic.")) from None
 
@@ -168,7 +178,7 @@ class Jitted:
             kw.update((k, kwargs[k]) for k in kwargs if k in self._static_argnames)
             return self._fun(*full, **kw)
 
-        program, out_tree = trace_to_program(flat_fun, leaves, f"jit({self.__name__})")
+        program, out_tree = trace_to_program(flat_fun, leaves, f"jit({self._name})")
         program = simplify(program)
         if not has_tracers(program.constvals):  # a closure over a tracer is this call's only
             self._programs[signature] = program, out_tree

@@ -3,11 +3,11 @@
 from fgrad.core.dtypes import aval_of
 from fgrad.core.errors import (
     ConcretizationError, EscapedTracerError, FgradError, MissingRuleError, ShapeDtypeError,
-    Source, TracerConversionError,
+    Source, StructureError, TracerConversionError,
 )
 from fgrad.core.evaluate import eval_program
 from fgrad.core.ir import Atom, Aval, Eqn, Literal, Program, Var
-from fgrad.core.primitive import Primitive, all_primitives
+from fgrad.core.primitive import Primitive
 from fgrad.core.trace import (
     EVAL_TRACE, StagingTrace, Tracer, bind, current_trace, source_of, staging,
     trace_to_program, use_trace,

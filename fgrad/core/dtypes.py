@@ -13,6 +13,7 @@ import jax
 import numpy as np
 from jax import dtypes as jdt
 
+from fgrad.core.errors import at_user_line
 from fgrad.core.ir import Aval, as_dtype, is_key
 
 float0 = jdt.float0
@@ -72,10 +73,9 @@ def aval_of(x) -> Aval:
         return Aval(x.shape, canonicalize(x.dtype), False)
     if hasattr(x, "shape") and hasattr(x, "dtype"):  # jax.Array, jax.ShapeDtypeStruct
         return Aval(tuple(x.shape), canonicalize(x.dtype), bool(getattr(x, "weak_type", False)))
-    raise TypeError(
+    raise TypeError(at_user_line(
         f"fgrad cannot use a value of type {t.__name__} as an array: expected a fgrad or JAX "
-        f"array, a NumPy array, or a Python scalar (got {x!r:.80})."
-    )
+        f"array, a NumPy array, or a Python scalar (got {x!r:.80})."))
 
 
 # jax.dtypes.issubdtype knows the ml_dtypes floats (bfloat16, float8_*) that NumPy doesn't.

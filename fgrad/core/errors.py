@@ -70,8 +70,21 @@ class FgradError(Exception):
     """Base class of the errors fgrad raises on purpose."""
 
 
-class ShapeDtypeError(FgradError, TypeError):
-    """A primitive was given operands of the wrong shape or dtype."""
+class ShapeDtypeError(FgradError, TypeError, ValueError):
+    """Operands of the wrong shape or dtype, or static arguments that do not fit them.
+
+    Both a TypeError and a ValueError: JAX raises one or the other for the same kinds of
+    mistake (a shape mismatch in jnp.dot is a TypeError, an axis out of range in
+    lax.reduce_sum a ValueError), and code written against JAX catches whichever it raises.
+    """
+
+
+class StructureError(FgradError, TypeError, ValueError):
+    """Arguments whose pytree structure, or static values, a transformation cannot take.
+
+    Both a TypeError and a ValueError, like ShapeDtypeError: JAX raises either (a vjp
+    pullback given the wrong structure raises ValueError, jvp's tangents TypeError).
+    """
 
 
 class ConcretizationError(FgradError, TypeError):

@@ -20,14 +20,6 @@ from fgrad.core.trace import bind
 
 RULE_NAMES = ("jvp", "transpose", "batch")
 
-# Every primitive ever created, by name: tests walk it to check each primitive's rules.
-_REGISTRY: dict[str, Primitive] = {}
-
-
-def all_primitives() -> list[Primitive]:
-    """Every primitive defined so far (importing fgrad defines all of fgrad's)."""
-    return list(_REGISTRY.values())
-
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "abstract_eval", "lower", "jvp", "transpose",
@@ -42,9 +34,6 @@ class Primitive:
         self.jvp: Callable | None = None
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
-        if name in _REGISTRY:
-            raise ValueError(f"a primitive named {name!r} already exists")
-        _REGISTRY[name] = self
 
     def bind(self, *args, **params) -> Any:
         return bind(self, *args, **params)

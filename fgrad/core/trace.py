@@ -45,6 +45,11 @@ class Trace:
     def process(self, prim, args, params, source: Source | None):
         raise NotImplementedError  # abstract base: EvalTrace and StagingTrace implement it
 
+    def capture(self, x):
+        """An array from outside the traced function as a value of this trace, so that its
+        methods and operators are fgrad's. The eval trace computes on arrays as they are."""
+        return x
+
 
 class EvalTrace(Trace):
     """Computes each primitive at once with `jax.lax`."""
@@ -207,6 +212,10 @@ class StagingTrace(Trace):
             dtype = canonicalize(x.dtype)
             return Literal(x.astype(dtype), Aval((), dtype, False))
         return self._const(x)
+
+    def capture(self, x):
+        atom = self.atom(x)
+        return x if isinstance(atom, Literal) else Tracer(self, atom)
 
     def _const(self, x) -> Var:
         var = self._const_of_id.get(id(x))

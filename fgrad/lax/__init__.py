@@ -5,6 +5,12 @@ One module per family, each primitive's rules in one block: `elementwise`, `shap
 even scalars: fgrad.numpy broadcasts explicitly with `broadcast_in_dim`.
 """
 
+from fgrad.core import Primitive as _Primitive
+from fgrad.lax import elementwise as _elementwise
+from fgrad.lax import indexing as _indexing
+from fgrad.lax import linalg as _linalg
+from fgrad.lax import reductions as _reductions
+from fgrad.lax import shapes as _shapes
 from fgrad.lax.elementwise import (
     abs, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil,
     clamp, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, expm1, floor, ge, gt,
@@ -24,3 +30,11 @@ from fgrad.lax.shapes import (
     broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, iota, pad, reshape, rev,
     squeeze, transpose,
 )
+
+
+def primitives() -> list[_Primitive]:
+    """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
+    families = (_elementwise, _shapes, _reductions, _indexing, _linalg)
+    found = {id(v): v for family in families for v in vars(family).values()
+             if isinstance(v, _Primitive)}
+    return list(found.values())

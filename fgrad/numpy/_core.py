@@ -13,9 +13,9 @@ import warnings
 
 import numpy as np
 
-from fgrad.core import Tracer, aval_of
+from fgrad.core import Tracer, aval_of, current_trace
 from fgrad.core import dtypes as dt
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.core.ir import Aval
 from fgrad.lax import elementwise as lx
 from fgrad.lax import shapes as ls
@@ -54,7 +54,9 @@ def as_array(x, name: str = "asarray"):
         return x
     aval = aval_of(x)
     if not isinstance(x, (np.ndarray, np.generic)) and type(x) not in _PYTHON_SCALARS:
-        return x  # a JAX array or a JAX tracer
+        # A JAX array or a JAX tracer. Inside an fgrad trace it becomes a value of the
+        # trace, so that `fnp.asarray(y).at[0].set(x)` uses fgrad's methods.
+        return current_trace().capture(x)
     return lx.convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
 
 
@@ -167,7 +169,7 @@ def broadcast_shapes(name: str, *shapes) -> tuple[int, ...]:
         sizes = {s[axis] for s in shapes if len(s) >= -axis}
         other = sizes - {1}
         if len(other) > 1:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.{name}: shapes {_shape_text(shapes)} cannot be broadcast together: "
                 f"axis {axis} has sizes {sorted(other)}. NumPy's rule: aligned from the right, "
                 f"each pair of sizes must be equal or one of them 1."))
@@ -183,7 +185,7 @@ def broadcast_to_shape(x, shape: tuple[int, ...], name: str = "broadcast_to", av
         return x
     lead = len(shape) - aval.ndim
     if lead < 0 or any(n not in (1, m) for n, m in zip(aval.shape, shape[lead:])):
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.{name}: an array of shape {aval.shape} cannot be broadcast to shape "
             f"{tuple(shape)}. NumPy's rule: aligned from the right, each size must equal the "
             f"target's or be 1, and the target cannot have fewer axes."))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from fgrad.core import aval_of
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.lax import linalg as lla
 from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
@@ -43,7 +43,7 @@ def _check_sizes(name: str, a, b, a_axes, b_axes) -> None:
     a_shape, b_shape = aval_of(a).shape, aval_of(b).shape
     for i, j in zip(a_axes, b_axes):
         if a_shape[i] != b_shape[j]:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.{name}: shapes {a_shape} and {b_shape} are not aligned: axis {i} "
                 f"of the first has size {a_shape[i]}, axis {j} of the second {b_shape[j]}."))
 
@@ -56,7 +56,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     a_shape, b_shape = aval_of(a).shape, aval_of(b).shape
     for position, shape in enumerate((a_shape, b_shape)):
         if not shape:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.matmul: operand {position} must have at least one dimension, "
                 f"but it is a scalar. Use fgrad.numpy.multiply for scalars."))
     a_vector, b_vector = len(a_shape) == 1, len(b_shape) == 1
@@ -145,14 +145,14 @@ def _parse_term(term: str, ndim: int, position) -> tuple:
             f"fgrad.numpy.einsum: subscripts must be letters, not {term!r}."))
     if "..." not in term:
         if len(term) != ndim:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.einsum: operand {position} has {ndim} axes but its subscripts "
                 f"{term!r} name {len(term)}."))
         return tuple(term)
     before, after = term.split("...")
     n_ellipsis = ndim - len(before) - len(after)
     if n_ellipsis < 0:
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.einsum: operand {position} has {ndim} axes, fewer than its "
             f"subscripts {term!r} name."))
     return tuple(before) + tuple(("...", -n_ellipsis + k) for k in range(n_ellipsis)) + tuple(
@@ -228,7 +228,7 @@ def _unbroadcast(parsed: list[_Operand]) -> list[_Operand]:
     for c, found in sizes.items():
         if len(found - {1}) > 1:
             name = "an ellipsis axis" if isinstance(c, tuple) else f"index {c!r}"
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.einsum: {name} has different sizes {sorted(found)} in different "
                 f"operands."))
     result = []

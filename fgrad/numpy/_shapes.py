@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 from fgrad.core import aval_of
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.lax import indexing as li
 from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
@@ -38,7 +38,7 @@ def reshape(a, shape=None, order: str = "C", *, newshape=None):
     if unknown and known and aval.size % known == 0:
         dims[unknown[0]] = aval.size // known
     if math.prod(dims) != aval.size or (unknown and not known):
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.reshape: cannot reshape an array of shape {aval.shape} (size "
             f"{aval.size}) into shape {tuple(dims)}."))
     dims = tuple(dims)
@@ -58,7 +58,7 @@ def transpose(a, axes=None):
     else:
         permutation = tuple(canonical_axis(ax, ndim, "transpose") for ax in axes)
         if sorted(permutation) != list(range(ndim)):
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.transpose: axes {tuple(axes)} are not a permutation of the "
                 f"{ndim} axes of the array."))
     if permutation == tuple(range(ndim)):
@@ -71,7 +71,7 @@ def matrix_transpose(x):
     check_arraylike("matrix_transpose", x)
     ndim = aval_of(x).ndim
     if ndim < 2:
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.matrix_transpose needs at least 2 dimensions, got {ndim}."))
     return transpose(x, (*range(ndim - 2), ndim - 1, ndim - 2))
 
@@ -114,7 +114,7 @@ def squeeze(a, axis=None):
         axes = canonical_axes(axis, len(shape), "squeeze")
         wide = [ax for ax in axes if shape[ax] != 1]
         if wide:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.squeeze: cannot squeeze axis {wide[0]} of shape {shape}: its size "
                 f"is {shape[wide[0]]}, not 1."))
     return ls.squeeze(a, axes) if axes else as_array(a, "squeeze")
@@ -144,13 +144,13 @@ def concatenate(arrays, axis: int | None = 0, dtype=None):
         arrays, axis = [ravel(a) for a in arrays], 0
     avals = [aval_of(a) for a in arrays]
     if any(a.ndim == 0 for a in avals):
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             "fgrad.numpy.concatenate: zero-dimensional arrays cannot be concatenated."))
     ndim = avals[0].ndim
     axis = canonical_axis(axis, ndim, "concatenate")
     rest = [a.shape[:axis] + a.shape[axis + 1:] for a in avals]
     if any(a.ndim != ndim for a in avals) or any(r != rest[0] for r in rest):
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.concatenate: the shapes {', '.join(str(a.shape) for a in avals)} "
             f"must agree except along axis {axis}."))
     if dtype is None:
@@ -166,7 +166,7 @@ def stack(arrays, axis: int = 0, dtype=None):
     arrays = _sequence("stack", arrays)
     shapes = {aval_of(a).shape for a in arrays}
     if len(shapes) > 1:
-        raise ValueError(at_user_line(
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.stack: all arrays must have the same shape, got "
             f"{', '.join(str(aval_of(a).shape) for a in arrays)}."))
     ndim = len(shapes.pop())
@@ -192,7 +192,7 @@ def split(ary, indices_or_sections, axis: int = 0) -> list:
     if is_scalar_argument(indices_or_sections):
         sections = operator.index(indices_or_sections)
         if sections <= 0 or size % sections:
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.numpy.split: an axis of size {size} cannot be split into {sections} "
                 f"equal sections."))
         bounds = [i * (size // sections) for i in range(sections + 1)]
