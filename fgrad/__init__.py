@@ -4,6 +4,8 @@
     print(fgrad.make_ir(lambda x: fnp.tanh(x) @ x)(fnp.ones(3)))
 """
 
+import jax as _jax
+
 from fgrad import lax as lax
 from fgrad import numpy as numpy
 from fgrad.api import grad as grad
@@ -30,4 +32,10 @@ from fgrad.core.errors import ShapeDtypeError as ShapeDtypeError
 from fgrad.core.errors import StructureError as StructureError
 from fgrad.core.errors import TracerConversionError as TracerConversionError
 
+from fgrad.core.errors import missing_attribute as _missing_attribute
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    raise _missing_attribute("fgrad", _jax, name, globals())

@@ -169,7 +169,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     >>> fgrad.jvp(fnp.sin, (0.0,), (2.0,))
     (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
-    _check_callable(fun, "jvp")
+    _check_callable(fun, "jvp", "fgrad.jvp(f, primals, tangents)")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(at_user_line(
             f"jvp takes its primal and tangent arguments as tuples or lists, got "
@@ -285,7 +285,7 @@ def linearize(fun: Callable, *primals):
 
     The primal computation runs once, now; each call of `f_jvp` runs only the linear part.
     """
-    _check_callable(fun, "linearize")
+    _check_callable(fun, "linearize", "fgrad.linearize(f, *primals)")
     flat_primals, in_tree = tree_flatten(primals)
     lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "linearize", False), flat_primals)
 
@@ -306,7 +306,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     The pullback may be called any number of times (PyTorch's `retain_graph=True` is the
     default), and checks that its cotangent has the output's structure, shapes and dtypes.
     """
-    _check_callable(fun, "vjp")
+    _check_callable(fun, "vjp", "fgrad.vjp(f, *primals)")
     flat_primals, in_tree = tree_flatten(primals)
     lin = _Linearized(_trace_flat(fun, flat_primals, in_tree, "vjp", has_aux), flat_primals)
     out_tree, out_avals = lin.out_tree, lin.out_avals
@@ -333,11 +333,12 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return primal_out, pullback
 
 
-def _check_callable(fun, name: str) -> None:
+def _check_callable(fun, name: str, usage: str = "") -> None:
     if not callable(fun):
+        usage = usage or f"fgrad.{name}(f)(x), not fgrad.{name}(f(x))"
         raise TypeError(at_user_line(
             f"{name} needs a function to transform, got a {type(fun).__name__} ({fun!r:.60}). "
-            f"Write fgrad.{name}(f)(x), not fgrad.{name}(f(x))."))
+            f"Write {usage}."))
 
 
 def _argnums_tuple(argnums) -> tuple[int, ...]:
@@ -654,7 +655,7 @@ def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool =
 def hvp(fun: Callable, primals, tangents):
     """The Hessian-vector product H·v of a scalar `fun`, forward-over-reverse, without
     forming H: `jvp(grad(fun), primals, tangents)[1]`."""
-    _check_callable(fun, "hvp")
+    _check_callable(fun, "hvp", "fgrad.hvp(f, primals, tangents)")
     argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
     return jvp(grad(fun, argnums=argnums), tuple(primals), tuple(tangents))[1]
 

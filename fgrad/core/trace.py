@@ -33,7 +33,7 @@ from fgrad.core import dtypes as _dtypes
 from fgrad.core.dtypes import aval_of, canonicalize
 from fgrad.core.errors import (
     ConcretizationError, EscapedTracerError, ShapeDtypeError, Source, TracerConversionError,
-    at_user_line, user_source,
+    CONTROL_FLOW_ADVICE, at_user_line, explain_jax_failure, stack_of_error, user_source,
 )
 from fgrad.core.ir import Aval, Eqn, Literal, Program, Var
 
@@ -319,9 +319,7 @@ class StagingTrace(Trace):
         return at_user_line(
             f"Python needed the concrete value of an abstract traced value "
             f"({tracer.aval}, traced by {self.name}). Under {self.name} values are abstract: "
-            f"only their shapes and dtypes are known. For control flow that depends on a value "
-            f"use fgrad.lax.cond, fgrad.lax.while_loop or fgrad.lax.fori_loop; to choose "
-            f"elementwise use fgrad.numpy.where."
+            f"only their shapes and dtypes are known. {CONTROL_FLOW_ADVICE}"
         )
 
 
@@ -369,7 +367,13 @@ def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = Fals
     """
     with staging(name, concrete) as trace:
         inputs = [trace.new_input(aval_of(a), a if concrete else None) for a in args]
-        out = fun(*inputs)
+        try:
+            out = fun(*inputs)
+        except (TypeError, TracerConversionError) as e:
+            explained = explain_jax_failure(e, name)
+            if explained is None:
+                raise
+            raise explained from e
         flat_out, out_tree = jax.tree_util.tree_flatten(out)
         program = trace.to_program(flat_out)
     return program, out_tree
@@ -428,8 +432,7 @@ class Tracer:
             raise ConcretizationError(at_user_line(
                 f"Python needed the concrete value of a traced value ({self.aval}) that "
                 f"depends on an abstract JAX value (fgrad runs inside jax.jit or another JAX "
-                f"transformation). Use fgrad.lax.cond, fgrad.lax.while_loop or "
-                f"fgrad.numpy.where instead of Python control flow.")) from None
+                f"transformation). {CONTROL_FLOW_ADVICE}")) from None
 
     def __bool__(self):
         return self._python_scalar(bool, "bool()")
@@ -474,11 +477,13 @@ class Tracer:
         if caller.co_name.startswith("_operator_") and caller.co_filename.endswith(
                 "array_methods.py"):
             return None
-        raise TracerConversionError(at_user_line(
+        error = TracerConversionError(at_user_line(
             f"An fgrad traced value ({self.aval}, traced by {self._trace.name}) was passed to "
             f"a jax.numpy or jax.lax function. JAX cannot trace fgrad's values: use "
             f"fgrad.numpy (import fgrad.numpy as fnp) or fgrad.lax in functions that fgrad "
             f"transforms."))
+        error.stack = stack_of_error()  # explain_jax_failure names the JAX function from it
+        raise error
 
 
 _dtypes.TRACER_TYPE = Tracer

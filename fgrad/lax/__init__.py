@@ -5,7 +5,10 @@ One module per family, each primitive's rules in one block: `elementwise`, `shap
 even scalars: fgrad.numpy broadcasts explicitly with `broadcast_in_dim`.
 """
 
+from jax import lax as _jax_lax
+
 from fgrad.core import Primitive as _Primitive
+from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.lax import elementwise as _elementwise
 from fgrad.lax import indexing as _indexing
 from fgrad.lax import linalg as _linalg
@@ -38,3 +41,7 @@ def primitives() -> list[_Primitive]:
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())
+
+
+def __getattr__(name: str):
+    raise _missing_attribute("fgrad.lax", _jax_lax, name, globals())

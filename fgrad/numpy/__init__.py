@@ -8,9 +8,11 @@ equations), and inside JAX's jit or vmap (fgrad lowers to jax.lax). Importing th
 also gives traced values their operators and methods (`x + y`, `x[i]`, `x.sum()`, `x.at`).
 """
 
+import jax.numpy as _jnp
 import numpy as _np
 
 from fgrad.core.dtypes import bfloat16 as _bfloat16
+from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.numpy import _methods  # noqa: F401 (installs the tracer's operators and methods)
 from fgrad.numpy import linalg as linalg
 from fgrad.numpy._creation import (
@@ -163,3 +165,7 @@ e = _np.e
 inf = _np.inf
 nan = _np.nan
 newaxis = None
+
+
+def __getattr__(name: str):
+    raise _missing_attribute("fgrad.numpy", _jnp, name, globals())

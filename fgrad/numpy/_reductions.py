@@ -118,8 +118,16 @@ def mean(a, axis=None, dtype=None, keepdims: bool = False):
     result = to_inexact(aval.dtype) if dtype is None else user_dtype(dtype, "mean")
     computation = upcast_f16(result) if dt.is_inexact(result) else result
     total = sum(a, axes, dtype=computation, keepdims=keepdims)
-    count = constant(aval_of(total).shape, _count(aval.shape, axes), computation)
-    return convert(lx.div(total, count), result)
+    shape, count = aval_of(total).shape, _count(aval.shape, axes)
+    if dt.is_float(computation):
+        # Times the reciprocal, rounded: XLA rewrites jnp.mean's division by a constant into
+        # exactly this, so fgrad's mean rounds like JAX's, eagerly too. (Measured to matter:
+        # the mean of three equal float32 numbers differs by one ulp otherwise, and the
+        # derivative of std at zero variance is then NaN in fgrad and 0 in JAX.)
+        with np.errstate(divide="ignore"):
+            reciprocal = np.divide(computation.type(1), computation.type(count))
+        return convert(lx.mul(total, constant(shape, reciprocal, computation)), result)
+    return convert(lx.div(total, constant(shape, count, computation)), result)
 
 
 def var(a, axis=None, dtype=None, ddof: int = 0, keepdims: bool = False, *,
