@@ -21,6 +21,7 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 import fgrad
+import fgrad.numpy as fnp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEVICES = 4
@@ -162,6 +163,42 @@ def check_gradients_on_a_mesh_with_explicit_axes(dp, mesh, params, batches):
                 assert a.dtype == np.float64, how
                 assert jax.typeof(a).sharding.spec == jax.typeof(b).sharding.spec, how
                 close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def check_where_and_like_keep_shardings_on_explicit_axes(dp, mesh, params, batches):
+    # Under Explicit axes JAX's select_n wants its operands' shardings equal, and fgrad's
+    # broadcast of a scalar (fnp.where(x > 0, x, 0.0)) used to come out replicated; the
+    # *_like constructors dropped their operand's sharding. A logsumexp with a where, on a
+    # 2-device mesh: eagerly, under jax.jit, under fgrad.jit and in a gradient.
+    two = jax.make_mesh((2,), ("data",), axis_types=(jax.sharding.AxisType.Explicit,),
+                        devices=jax.devices()[:2])
+
+    def logsumexp(np_):
+        def f(x):
+            m = np_.max(x, axis=1, keepdims=True)
+            z = np_.where(x > m - 3.0, np_.exp(x - m), 0.0)
+            return np_.sum(np_.log(np_.sum(z, axis=1)) + m[:, 0])
+        return f
+
+    with jax.set_mesh(two):
+        x = jax.device_put(jnp.arange(12.0).reshape(4, 3) / 4 - 1, P("data", None))
+        for name in ("zeros_like", "ones_like", "empty_like"):
+            ours, theirs = getattr(fnp, name)(x), getattr(jnp, name)(x)
+            assert jax.typeof(ours).sharding.spec == jax.typeof(theirs).sharding.spec, name
+        assert jax.typeof(fnp.full_like(x, 2.0)).sharding.spec == P("data", None)
+        where = fnp.where(x > 0, x, 0.0)
+        assert jax.typeof(where).sharding.spec == P("data", None)
+        close(where, jnp.where(x > 0, x, 0.0), rtol=0)
+        want, want_grad = logsumexp(jnp)(x), jax.grad(logsumexp(jnp))(x)
+        f = logsumexp(fnp)
+        for how, value in [("eager", f(x)), ("jax.jit", jax.jit(f)(x)),
+                           ("fgrad.jit", fgrad.jit(f)(x))]:
+            close(value, want, rtol=1e-6)
+        for how, g in [("eager", fgrad.grad(f)), ("jax.jit", jax.jit(fgrad.grad(f))),
+                       ("fgrad.jit", fgrad.jit(fgrad.grad(f)))]:
+            got = g(x)
+            assert jax.typeof(got).sharding.spec == jax.typeof(want_grad).sharding.spec, how
+            close(got, want_grad, rtol=1e-6)
 
 
 CHECKS = [name for name in list(globals()) if name.startswith("check_")]

@@ -30,7 +30,8 @@ from fgrad.lax.reductions import (
     argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
 )
 from fgrad.lax.shapes import (
-    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, iota, pad, reshape, rev,
+    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, full_like, iota, pad, reshape,
+    rev,
     squeeze, transpose,
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Callable, Sequence
 
+import jax
 import numpy as np
+from jax.sharding import AxisType
 
 from fgrad.core import Aval, Primitive, ShapeDtypeError
 from fgrad.core import dtypes as dt
@@ -151,6 +153,40 @@ def check_available(name: str, avals: Sequence[Aval], dtype, what: str) -> None:
                     "ask for a 32-bit dtype.")
 
 
+def _explicit_sharding(x):
+    """x's sharding if x is sharded over an Explicit mesh axis, else None."""
+    if not isinstance(x, (jax.Array, jax.core.Tracer)):
+        return None  # a Python or NumPy scalar written into the program
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    spec = getattr(sharding, "spec", None)
+    if (spec is None or sharding.mesh.empty or AxisType.Explicit not in sharding.mesh.axis_types
+            or all(p is None for p in spec)):
+        return None
+    return sharding
+
+
+def sharded_alike(lower: Callable) -> Callable:
+    """`lower` for an elementwise primitive of several operands, with replicated operands
+    resharded like a sharded one first.
+
+    Under a mesh with Explicit axes a sharding is part of each value's type, and JAX's
+    select_n (among others) wants its operands' shardings equal. jax.numpy broadcasts a
+    scalar straight to the combined sharding; fgrad's avals carry no sharding, so fgrad's
+    broadcasts come out replicated, and the operation matches them up here, when the
+    shardings are known.
+    """
+    def lower_alike(*values, **params):
+        target = next((s for s in map(_explicit_sharding, values) if s is not None), None)
+        if target is not None:
+            values = [jax.sharding.reshard(v, target)
+                      if isinstance(v, (jax.Array, jax.core.Tracer)) and jax.typeof(v).ndim
+                      and _explicit_sharding(v) is None else v
+                      for v in values]
+        return lower(*values, **params)
+
+    return lower_alike
+
+
 def elementwise(name: str, lower: Callable, kind: str, n_operands: int = 1,
                 out_dtype: Callable = None) -> Primitive:
     """A primitive applied elementwise to operands of one shape and one dtype.
@@ -168,6 +204,6 @@ def elementwise(name: str, lower: Callable, kind: str, n_operands: int = 1,
             dtype = np.dtype(out_dtype(dtype))
         return Aval(shape, dtype, all(a.weak_type for a in avals))
 
-    prim = Primitive(name, abstract_eval, lower)
+    prim = Primitive(name, abstract_eval, sharded_alike(lower) if n_operands > 1 else lower)
     defbatch_elementwise(prim)
     return prim

@@ -17,7 +17,7 @@ from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, defjvp, defjvp_zero, instantiate, is_undefined, zeros
 from fgrad.lax._batching import defbatch_elementwise
-from fgrad.lax._rules import check_dtype, check_same_shapes, elementwise, fail
+from fgrad.lax._rules import check_dtype, check_same_shapes, elementwise, fail, sharded_alike
 
 
 def _full_like(x, value):
@@ -199,7 +199,7 @@ def _pow_jvp_exponent(t, ans, x, y):
     return _strong(mul(t, mul(log(_replace_zero(x)), ans)))
 
 
-pow_p = Primitive("pow", _pow_abstract_eval, lax.pow)
+pow_p = Primitive("pow", _pow_abstract_eval, sharded_alike(lax.pow))
 defbatch_elementwise(pow_p)
 defjvp(pow_p, _pow_jvp_base, _pow_jvp_exponent)
 
@@ -348,7 +348,7 @@ def _select_n_transpose(ct, which, *cases):
         for i, case in enumerate(cases)]
 
 
-select_n_p = Primitive("select_n", _select_n_abstract_eval, lax.select_n)
+select_n_p = Primitive("select_n", _select_n_abstract_eval, sharded_alike(lax.select_n))
 defbatch_elementwise(select_n_p)
 select_n_p.jvp = _select_n_jvp
 select_n_p.transpose = _select_n_transpose
@@ -370,7 +370,7 @@ def _passes_where(condition, t):
 # As in JAX, the operand's tangent passes only strictly inside the bounds (so the derivative
 # is 0 *at* a bound, unlike jnp.clip's 0.5), and a bound's tangent where that bound is the
 # result.
-clamp_p = Primitive("clamp", _clamp_abstract_eval, lax.clamp)
+clamp_p = Primitive("clamp", _clamp_abstract_eval, sharded_alike(lax.clamp))
 defbatch_elementwise(clamp_p)
 defjvp(clamp_p,
        lambda t, ans, lo, x, hi: _passes_where(bitwise_and(gt(lo, x), lt(lo, hi)), t),

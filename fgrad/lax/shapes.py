@@ -17,8 +17,8 @@ from jax import lax
 
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
-from fgrad.lax._ad import deflinear, instantiate, is_undefined
-from fgrad.lax._batching import to_front
+from fgrad.lax._ad import deflinear, defjvp_zero, instantiate, is_undefined
+from fgrad.lax._batching import defbatch_elementwise, to_front
 from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_ints, check_same_dtypes, check_shape,
     fail, user_dtype,
@@ -458,7 +458,39 @@ iota_p = Primitive("iota", _iota_abstract_eval, _iota_lower)
 # No rules: without operands there is nothing to differentiate or batch, and the transforms
 # re-emit an equation none of whose inputs carries a tangent or a batch axis as it is.
 
+# -- full_like -------------------------------------------------------------------------------
+# An array of one value shaped like its operand. Not a broadcast of the value: the result
+# also takes the operand's sharding (lax.full_like keeps it, and under a mesh with Explicit
+# axes a sharding is part of the type), which fgrad's avals do not know about.
+
+
+def _full_like_abstract_eval(x, *, fill_value, dtype):
+    if not isinstance(fill_value, (bool, int, float, complex, np.generic)):
+        raise fail("full_like", [x], f"fill_value must be a scalar, not {fill_value!r}")
+    if dtype is None:
+        return x
+    check_available("full_like", [x], dtype, "dtype")
+    return Aval(x.shape, dtype, False)
+
+
+def _full_like_lower(x, *, fill_value, dtype):
+    # dtype None: x's dtype and weak type, as lax.full_like gives them.
+    return lax.full_like(x, fill_value, dtype)
+
+
+full_like_p = Primitive("full_like", _full_like_abstract_eval, _full_like_lower)
+# The result does not depend on x's values: no tangent flows, in JAX either.
+defjvp_zero(full_like_p)
+defbatch_elementwise(full_like_p)
+
 # -- the functions users call (jax.lax signatures) -------------------------------------------
+
+
+def full_like(x, fill_value, dtype=None):
+    """An array of `fill_value` with x's shape, sharding and dtype (or `dtype`, strongly
+    typed); with x's weak type when dtype is None."""
+    return full_like_p.bind(x, fill_value=fill_value,
+                            dtype=None if dtype is None else user_dtype(dtype))
 
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions):

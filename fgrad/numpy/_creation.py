@@ -100,6 +100,10 @@ def _like(name: str, a, fill_value, dtype, shape):
     if fill_aval.ndim:
         return broadcast_to_shape(array(fill_value, target), shape, name)
     value = convert(fill_value, target, weak, fill_aval)
+    if shape == aval.shape and not dt.is_python_scalar(a) and not isinstance(value, Tracer):
+        # Shaped like `a`: full_like also keeps a's sharding, as jax.numpy's *_like do.
+        same = target == aval.dtype and weak == aval.weak_type
+        return ls.full_like(a, np.asarray(value).item(), None if same else target)
     return as_array(broadcast_to_shape(value, shape, name), name)
 
 

@@ -20,7 +20,7 @@ from fgrad.lax.elementwise import (
 )
 from fgrad.lax.reductions import reduce_max_p, reduce_min_p, reduce_prod_p, reduce_sum_p
 from fgrad.lax.shapes import (
-    broadcast_in_dim_p, expand_dims_p, reshape_p, rev_p, squeeze_p, transpose_p,
+    broadcast_in_dim_p, expand_dims_p, full_like_p, reshape_p, rev_p, squeeze_p, transpose_p,
 )
 
 
@@ -183,6 +183,8 @@ def simplify_algebra(program: Program) -> Program:
             return inputs
         elif primitive is broadcast_in_dim_p and (fill := fill_value(inputs[0])) is not None:
             filled[out] = fill
+        elif primitive is full_like_p:
+            filled[out] = eqn.params["fill_value"]
         return None
 
     return _rewrite(program, propose)
