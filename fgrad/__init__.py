@@ -8,6 +8,7 @@ import jax as _jax
 
 from fgrad import lax as lax
 from fgrad import numpy as numpy
+from fgrad import random as random
 from fgrad.api import grad as grad
 from fgrad.api import hessian as hessian
 from fgrad.api import hvp as hvp

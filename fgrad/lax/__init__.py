@@ -12,6 +12,7 @@ from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.lax import elementwise as _elementwise
 from fgrad.lax import indexing as _indexing
 from fgrad.lax import linalg as _linalg
+from fgrad.lax import random as _random
 from fgrad.lax import reductions as _reductions
 from fgrad.lax import shapes as _shapes
 from fgrad.lax.elementwise import (
@@ -25,7 +26,7 @@ from fgrad.lax.indexing import (
     dynamic_update_slice, gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
     slice,
 )
-from fgrad.lax.linalg import dot_general
+from fgrad.lax.linalg import cholesky, dot_general, triangular_solve
 from fgrad.lax.reductions import (
     argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
 )
@@ -38,7 +39,7 @@ from fgrad.lax.shapes import (
 
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
-    families = (_elementwise, _shapes, _reductions, _indexing, _linalg)
+    families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())

@@ -1,9 +1,10 @@
-"""Contractions: `dot_general`, the one primitive behind matmul, einsum, inner and outer
-products.
+"""Linear algebra: `dot_general`, the one primitive behind matmul, einsum, inner and outer
+products; `cholesky`; and `triangular_solve`.
 
-dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch)). The result's
-dimensions are the batch dimensions (in the order lhs_batch lists them), then lhs's free
-dimensions, then rhs's free dimensions, each in their operand's order, as in XLA.
+For dot_general, dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch)).
+The result's dimensions are the batch dimensions (in the order lhs_batch lists them), then
+lhs's free dimensions, then rhs's free dimensions, each in their operand's order, as in XLA.
+cholesky and triangular_solve act on the last two axes; leading axes are a batch.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from jax import dtypes as jdt
 from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from fgrad.core import Aval, Primitive, aval_of
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import defjvp, is_undefined
+from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax._rules import as_ints, check_available, check_dims, fail, user_dtype
-from fgrad.lax.elementwise import convert_element_type
-from fgrad.lax.shapes import transpose
+from fgrad.lax.elementwise import (
+    add, convert_element_type, div, eq, ge, gt, le, lt, mul, neg, select_n,
+)
+from fgrad.lax.shapes import (
+    broadcast_in_dim, broadcasted_iota, expand_dims, reshape, squeeze, transpose,
+)
 
 # -- dot_general -----------------------------------------------------------------------------
 
@@ -236,6 +242,203 @@ def _dot_general_batch(axis_size, values, dims, *, dimension_numbers, precision,
 
 dot_general_p.batch = _dot_general_batch
 
+# -- helpers for the matrix primitives -------------------------------------------------------
+
+
+def _filled(aval: Aval, value):
+    scalar = convert_element_type(value, aval.dtype, weak_type=aval.weak_type)
+    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
+
+
+def _rows_cols(shape: tuple):
+    """Each element's row and column index, for the masks of triangles and diagonals."""
+    n = len(shape)
+    return (broadcasted_iota(np.int32, shape, n - 2), broadcasted_iota(np.int32, shape, n - 1))
+
+
+def _triangle(x, lower: bool, strict: bool):
+    """x with the elements outside its lower (or upper) triangle zeroed; a strict triangle
+    leaves out the diagonal too."""
+    aval = aval_of(x)
+    rows, cols = _rows_cols(aval.shape)
+    if lower:
+        keep = gt(rows, cols) if strict else ge(rows, cols)
+    else:
+        keep = lt(rows, cols) if strict else le(rows, cols)
+    return select_n(keep, _filled(aval, 0), x)
+
+
+def _matrix_transpose(x):
+    n = aval_of(x).ndim
+    return transpose(x, (*range(n - 2), n - 1, n - 2))
+
+
+def _batch_matmul(x, y):
+    """x @ y over the last two axes, the leading ones paired as batch dimensions."""
+    n = aval_of(x).ndim
+    batch = tuple(range(n - 2))
+    return dot_general_p.bind(x, y, dimension_numbers=(((n - 1,), (n - 2,)), (batch, batch)),
+                              precision=None, preferred_element_type=None)
+
+
+def _check_real_matrix_dtype(name: str, avals) -> None:
+    for a in avals:
+        if dt.is_complex(a.dtype):
+            raise fail(name, avals, "complex matrices are not supported yet (their rules "
+                       "need a complex conjugate, which fgrad.lax does not have)")
+        if not dt.is_float(a.dtype):
+            raise fail(name, avals, f"{name} accepts floating-point matrices, not "
+                       f"{a.dtype.name}", "Convert with fgrad.lax.convert_element_type.")
+
+
+# -- cholesky --------------------------------------------------------------------------------
+# The lower triangular L with A = L Lᵀ, for symmetric positive-definite A. Only A's lower
+# triangle is read (the user function symmetrizes first, as jax.lax.linalg.cholesky does);
+# a matrix that is not positive definite gives NaNs.
+
+
+def _cholesky_abstract_eval(x):
+    name, avals = "cholesky", [x]
+    if x.ndim < 2 or x.shape[-2] != x.shape[-1]:
+        raise fail(name, avals, f"the operand must be a square matrix or a batch of them, of "
+                   f"shape (..., n, n), not {x.shape}")
+    _check_real_matrix_dtype(name, avals)
+    return x
+
+
+def _cholesky_lower(x):
+    return lax.linalg.cholesky(x, symmetrize_input=False)
+
+
+cholesky_p = Primitive("cholesky", _cholesky_abstract_eval, _cholesky_lower)
+
+
+def _cholesky_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    L = cholesky_p.bind(x)
+    if isinstance(t, Zero):
+        return L, Zero(aval_of(L))
+    # dA = dL Lᵀ + L dLᵀ, so L⁻¹ dA L⁻ᵀ = L⁻¹dL + (L⁻¹dL)ᵀ. L⁻¹dL is lower triangular: it
+    # is the lower triangle of L⁻¹ dA L⁻ᵀ with the diagonal halved (Φ), and dL = L Φ(...).
+    # Linear in dA: two solves with L, a mask, and a product with L.
+    right = triangular_solve_p.bind(L, t, left_side=False, lower=True, transpose_a=True,
+                                    conjugate_a=False, unit_diagonal=False)
+    inner = triangular_solve_p.bind(L, right, left_side=True, lower=True, transpose_a=False,
+                                    conjugate_a=False, unit_diagonal=False)
+    return L, _batch_matmul(L, mul(inner, _phi_mask(aval_of(inner))))
+
+
+def _phi_mask(aval: Aval):
+    """1 below the diagonal, 1/2 on it, 0 above."""
+    rows, cols = _rows_cols(aval.shape)
+    on_or_below = select_n(eq(rows, cols), _filled(aval, 0), _filled(aval, 0.5))
+    return select_n(gt(rows, cols), on_or_below, _filled(aval, 1))
+
+
+cholesky_p.jvp = _cholesky_jvp
+
+
+def _cholesky_batch(axis_size, values, dims):
+    (x,), (dim,) = values, dims
+    # Leading axes are already a batch: the new one goes first.
+    return cholesky_p.bind(move_axis(x, dim, 0)), 0
+
+
+cholesky_p.batch = _cholesky_batch
+
+# -- triangular_solve ------------------------------------------------------------------------
+# X with op(A) X = B (left_side) or X op(A) = B, for triangular A (only its lower or upper
+# triangle is read, and not its diagonal when unit_diagonal), op(A) = Aᵀ when transpose_a.
+
+
+def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conjugate_a,
+                                    unit_diagonal):
+    name, avals = "triangular_solve", [a, b]
+    flags = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
+                 conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
+    for flag, value in flags.items():
+        if type(value) is not bool:
+            raise fail(name, avals, f"{flag} must be a bool, not {value!r}")
+    if a.ndim < 2 or a.shape[-2] != a.shape[-1]:
+        raise fail(name, avals, f"a must be a square matrix or a batch of them, of shape "
+                   f"(..., m, m), not {a.shape}")
+    if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2]:
+        raise fail(name, avals, "b must have a's batch shape and be a matrix too (shape "
+                   "(..., m, n) for left_side, (..., n, m) otherwise)",
+                   "Broadcast the batch first; fgrad.lax.linalg.triangular_solve adds the "
+                   "axis of a vector b.")
+    side = -2 if left_side else -1
+    if b.shape[side] != a.shape[-1]:
+        raise fail(name, avals, f"b's {'rows' if left_side else 'columns'} ({b.shape[side]}) "
+                   f"must match a's size ({a.shape[-1]})")
+    if a.dtype != b.dtype:
+        raise fail(name, avals, "the dtypes differ",
+                   "Convert with fgrad.lax.convert_element_type.")
+    _check_real_matrix_dtype(name, avals)
+    return b
+
+
+def _triangular_solve_lower(a, b, **params):
+    return lax.linalg.triangular_solve(a, b, **params)
+
+
+triangular_solve_p = Primitive("triangular_solve", _triangular_solve_abstract_eval,
+                               _triangular_solve_lower)
+
+
+def _triangular_solve_jvp_a(t, ans, a, b, *, left_side, lower, transpose_a, conjugate_a,
+                            unit_diagonal):
+    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
+                  conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
+    # op(A) X = B gives op(dA) X + op(A) dX = 0, so dX = -op(A)⁻¹ op(dA) X; on the right,
+    # dX = -X op(dA) op(A)⁻¹. Only the elements of dA the solve reads count.
+    d_op = neg(_triangle(t, lower, strict=unit_diagonal))
+    if transpose_a:
+        d_op = _matrix_transpose(d_op)
+    product = _batch_matmul(d_op, ans) if left_side else _batch_matmul(ans, d_op)
+    return triangular_solve_p.bind(a, product, **params)
+
+
+def _triangular_solve_jvp_b(t, ans, a, b, **params):
+    return triangular_solve_p.bind(a, t, **params)
+
+
+defjvp(triangular_solve_p, _triangular_solve_jvp_a, _triangular_solve_jvp_b)
+
+
+def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, conjugate_a,
+                                unit_diagonal):
+    # X = op(A)⁻¹ B (or B op(A)⁻¹) is linear in B; its transpose multiplies by op(A)⁻ᵀ on
+    # the same side: the same solve with transpose_a flipped.
+    if is_undefined(a):
+        raise TypeError("triangular_solve is linear in b only; the program being transposed "
+                        "has a tangent in the triangular matrix a")
+    return [None, triangular_solve_p.bind(
+        a, ct, left_side=left_side, lower=lower, transpose_a=not transpose_a,
+        conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)]
+
+
+triangular_solve_p.transpose = _triangular_solve_transpose
+
+
+def _triangular_solve_batch(axis_size, values, dims, **params):
+    (a, b), (a_dim, b_dim) = values, dims
+    if a_dim is None:
+        # One matrix for every example: the examples' right-hand sides become more columns
+        # (left_side) or rows of a single solve, and a is not copied.
+        ndim = aval_of(b).ndim
+        at = ndim - 1 if params["left_side"] else ndim - 2
+        b = move_axis(b, b_dim, at)
+        shape = aval_of(b).shape
+        merged = shape[:at - 1] + (shape[at - 1] * shape[at],) + shape[at + 1:]
+        out = triangular_solve_p.bind(a, reshape(b, merged), **params)
+        return reshape(out, shape), at
+    a, b = to_front(a, a_dim, axis_size), to_front(b, b_dim, axis_size)
+    return triangular_solve_p.bind(a, b, **params), 0
+
+
+triangular_solve_p.batch = _triangular_solve_batch
+
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
 
@@ -274,3 +477,33 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     return dot_general_p.bind(lhs, rhs, dimension_numbers=_dimension_numbers(dimension_numbers),
                               precision=_precision(precision),
                               preferred_element_type=preferred)
+
+
+def cholesky(x, *, symmetrize_input: bool = True):
+    """The lower-triangular Cholesky factor L of symmetric positive-definite matrices
+    (..., n, n), with x = L Lᵀ; NaNs where x is not positive definite. With
+    symmetrize_input, x is first replaced by (x + xᵀ) / 2 (as jax.lax.linalg.cholesky does),
+    which also makes the derivative symmetric."""
+    shape = aval_of(x).shape
+    if symmetrize_input and len(shape) >= 2 and shape[-1] == shape[-2]:  # else: the rule says
+        x = div(add(x, _matrix_transpose(x)), _filled(aval_of(x), 2))
+    return cholesky_p.bind(x)
+
+
+def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
+                     transpose_a: bool = False, conjugate_a: bool = False,
+                     unit_diagonal: bool = False):
+    """X with op(a) X = b (left_side) or X op(a) = b, for triangular a (..., m, m); op(a) is
+    aᵀ with transpose_a. A b with one dimension fewer than a is a vector (a column for
+    left_side, a row otherwise), as in jax.lax.linalg.triangular_solve."""
+    # conjugate_a means nothing for real matrices, the only ones fgrad solves yet.
+    conjugate_a = bool(conjugate_a) and dt.is_complex(aval_of(a).dtype)
+    vector = aval_of(b).ndim == aval_of(a).ndim - 1
+    if vector:
+        b = expand_dims(b, (aval_of(b).ndim if left_side else aval_of(b).ndim - 1,))
+    out = triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
+                                  transpose_a=bool(transpose_a), conjugate_a=conjugate_a,
+                                  unit_diagonal=bool(unit_diagonal))
+    if vector:
+        out = squeeze(out, (aval_of(out).ndim - 1 if left_side else aval_of(out).ndim - 2,))
+    return out

@@ -1,20 +1,45 @@
-"""fgrad.numpy.linalg: norms (and the contractions of fgrad.numpy)."""
+"""fgrad.numpy.linalg: norms, the Cholesky factorization (and the contractions of
+fgrad.numpy)."""
 
 from __future__ import annotations
 
+import jax.numpy as _jnp
 import numpy as np
 
 from fgrad.core import aval_of
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import at_user_line, missing_attribute
+from fgrad.lax import linalg as lax_linalg
 from fgrad.numpy._core import canonical_axis, check_arraylike, promote_dtypes
 from fgrad.numpy._einsum import matmul
 from fgrad.numpy._math import absolute, multiply, not_equal, power, sqrt
 from fgrad.numpy._reductions import max as _max
 from fgrad.numpy._reductions import min as _min
 from fgrad.numpy._reductions import sum as _sum
-from fgrad.numpy._shapes import reshape
+from fgrad.numpy._shapes import matrix_transpose, reshape
 
-__all__ = ["matmul", "norm"]
+__all__ = ["cholesky", "matmul", "norm"]
+
+
+def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
+    """The Cholesky factor of symmetric positive-definite matrices, as jax.numpy.linalg.
+
+    Arguments:
+        a: matrices of shape (..., n, n) (integers are promoted to floats).
+        upper: return the upper factor U = Lᵀ (a = Uᵀ U) instead of the lower L (a = L Lᵀ).
+        symmetrize_input: factor (a + aᵀ) / 2, so both triangles of `a` count (and the
+            gradient with respect to `a` is symmetric); otherwise only the lower one is read.
+
+    Returns:
+        The factor, of a's shape; NaNs for a matrix that is not positive definite.
+    """
+    check_arraylike("linalg.cholesky", a)
+    (a,) = promote_dtypes(a, kind="inexact")
+    if aval_of(a).ndim < 2:
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.linalg.cholesky needs matrices of shape (..., n, n), not an array "
+            f"of shape {aval_of(a).shape}."))
+    factor = lax_linalg.cholesky(a, symmetrize_input=symmetrize_input)
+    return matrix_transpose(factor) if upper else factor
 
 
 def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002
@@ -88,3 +113,7 @@ def _matrix_norm(x, ord, axes: tuple[int, int], keepdims: bool):  # noqa: A002
             f"one axis."))
     raise ValueError(at_user_line(
         f"fgrad.numpy.linalg.norm: invalid order {ord!r} for a matrix norm."))
+
+
+def __getattr__(name: str):
+    raise missing_attribute("fgrad.numpy.linalg", _jnp.linalg, name, globals())

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
+from fgrad.core.ir import is_key
 from fgrad.lax.elementwise import (
     add_p, convert_element_type_p, div_p, integer_pow_p, mul_p, neg_p, sub_p,
 )
@@ -107,7 +108,7 @@ def fold_constants(program: Program) -> Program:
     """Computes now each scalar equation whose inputs are all literals, making it a literal."""
     def propose(eqn: Eqn):
         if (eqn.primitive.multiple_results or not eqn.inputs
-                or eqn.outputs[0].aval.shape != ()
+                or eqn.outputs[0].aval.shape != () or is_key(eqn.outputs[0].aval.dtype)
                 or not all(isinstance(a, Literal) for a in eqn.inputs)):
             return None
         aval = eqn.outputs[0].aval
