@@ -19,6 +19,7 @@ import fgrad.numpy as fnp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
+import dp_sgd  # noqa: E402
 import train_step as example  # noqa: E402
 
 TOLERANCES = {"float32": dict(rtol=2e-4, atol=2e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
