@@ -155,6 +155,16 @@ def _as_array(x):
     return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
 
 
+def _cast_like(x, aval: Aval):
+    """x with `aval`'s dtype and weak type: JAX gives each Jacobian block the type of the
+    output (jacfwd) or the input (jacrev) it belongs to, whatever types the basis and the
+    linear map produced on the way."""
+    got = aval_of(x)
+    if got.dtype == aval.dtype and got.weak_type == aval.weak_type:
+        return x
+    return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
+
+
 def _as_arrays(values):
     return [_as_array(v) for v in values]
 
@@ -235,7 +245,7 @@ class _Linearized:
         self.primal_out = values[:n_out]
         self.aux = _aux_value(aux_tree, aux_leaves, values[n_out:n_all])
         self.residuals = values[n_all:]
-        self._transposed = None
+        self._transposed: dict = {}  # weak types of the cotangents -> program, nonzero
 
     def tangents(self, flat_tangents, batch: int | None = None):
         """Output tangents for input tangents (all of them, including non-differentiable).
@@ -249,12 +259,18 @@ class _Linearized:
     def cotangents(self, flat_cts, batch: int | None = None):
         """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
         for a leading axis of cotangents at once."""
-        if self._transposed is None:
-            transposed, nonzero = transpose_program(
-                self.linear, [False] * self.n_res + [True] * sum(self.diff_in))
-            self._transposed = transposed if self.staged else simplify(transposed), nonzero
-        program, nonzero = self._transposed
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
+        # One transposed program per pattern of weak cotangents: the zeros and constants the
+        # transpose rules build take the cotangent's type (as JAX's do), so a strong
+        # cotangent for a weak output gives strong input cotangents.
+        weak = tuple(aval_of(ct).weak_type for ct in cts)
+        if weak not in self._transposed:
+            ct_avals = [a.aval.update(weak_type=w) for a, w in
+                        zip(self.linear.outputs, weak, strict=True)]
+            transposed, nonzero = transpose_program(
+                self.linear, [False] * self.n_res + [True] * sum(self.diff_in), ct_avals)
+            self._transposed[weak] = transposed if self.staged else simplify(transposed), nonzero
+        program, nonzero = self._transposed[weak]
         outs = iter(_run(program, self.residuals, cts, batch))
         by_diff = iter([next(outs) if nz else None for nz in nonzero])
         return _as_arrays([_instantiate_ct(next(by_diff), _batched(a, batch)) if d
@@ -605,7 +621,8 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacfwd", has_aux), flat_in)
         basis, offsets = _basis(lin.in_avals)
         columns = lin.tangents(basis, batch=int(offsets[-1]))  # each: (n_in, *out.shape)
-        blocks = [[fnp.moveaxis(col[lo:hi], 0, -1).reshape(tuple(out.shape) + tuple(a.shape))
+        blocks = [[_cast_like(fnp.moveaxis(col[lo:hi], 0, -1).reshape(
+                       tuple(out.shape) + tuple(a.shape)), out)
                    for a, lo, hi in zip(lin.in_avals, offsets, offsets[1:])]
                   for col, out in zip(columns, lin.out_avals)]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
@@ -627,7 +644,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacrev", has_aux), flat_in)
         basis, offsets = _basis(lin.out_avals)
         rows = lin.cotangents(basis, batch=int(offsets[-1]))  # each: (n_out, *in.shape)
-        blocks = [[row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape))
+        blocks = [[_cast_like(row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape)), a)
                    for row, a in zip(rows, lin.in_avals)]
                   for out, lo, hi in zip(lin.out_avals, offsets, offsets[1:])]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)

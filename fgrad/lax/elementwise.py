@@ -29,6 +29,19 @@ def _full_like(x, value):
     return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
 
 
+def _const(x, value):
+    """JAX's `_const(x, value)`: `value` in x's dtype, weakly typed only when x is a weakly
+    typed *scalar* (for a weak array JAX makes a strongly typed NumPy constant). JAX's rules
+    build their coefficients with it, so the tangents of weak arrays come out strong;
+    `_full_like` (JAX's `_zeros` / `_ones` / `full_like`) follows x's weak type at any
+    shape."""
+    from fgrad.lax.shapes import broadcast_in_dim
+    aval = aval_of(x)
+    scalar = convert_element_type(value, aval.dtype,
+                                  weak_type=aval.weak_type and not aval.shape)
+    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
+
+
 def _replace_zero(x):
     """x with its zeros replaced by ones: keeps a log or a division finite at 0."""
     return select_n(eq(x, _full_like(x, 0)), x, _full_like(x, 1))
@@ -220,7 +233,7 @@ def _integer_pow_jvp(t, ans, x, *, y):
     if y == 1:
         return t
     power = x if y == 2 else integer_pow(x, y - 1)  # x**1 is x: no equation for it
-    return mul(t, mul(_full_like(x, y), power))
+    return mul(t, mul(_const(x, y), power))
 
 
 integer_pow_p = Primitive("integer_pow", _integer_pow_abstract_eval, lax.integer_pow)
@@ -240,25 +253,25 @@ defjvp(log1p_p, lambda t, ans, x: div(t, add(x, _full_like(x, 1))))
 expm1_p = elementwise("expm1", lax.expm1, "inexact")
 defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, _full_like(ans, 1))))
 sqrt_p = elementwise("sqrt", lax.sqrt, "inexact")
-defjvp(sqrt_p, lambda t, ans, x: mul(t, div(_full_like(ans, 0.5), ans)))
+defjvp(sqrt_p, lambda t, ans, x: mul(t, div(_const(x, 0.5), ans)))
 rsqrt_p = elementwise("rsqrt", lax.rsqrt, "inexact")
-defjvp(rsqrt_p, lambda t, ans, x: mul(t, mul(_full_like(x, -0.5), div(ans, x))))
+defjvp(rsqrt_p, lambda t, ans, x: mul(t, mul(_const(x, -0.5), div(ans, x))))
 sin_p = elementwise("sin", lax.sin, "inexact")
 defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
 cos_p = elementwise("cos", lax.cos, "inexact")
 defjvp(cos_p, lambda t, ans, x: mul(t, neg(sin(x))))
 tan_p = elementwise("tan", lax.tan, "inexact")
-defjvp(tan_p, lambda t, ans, x: mul(t, add(_full_like(ans, 1), _square(ans))))
+defjvp(tan_p, lambda t, ans, x: mul(t, add(_const(x, 1), _square(ans))))
 tanh_p = elementwise("tanh", lax.tanh, "inexact")
 # (1 + ans)(1 - ans) rather than 1 - ans^2: accurate where tanh is close to +-1.
 defjvp(tanh_p, lambda t, ans, x: mul(t, mul(add(_full_like(ans, 1), ans),
                                             sub(_full_like(ans, 1), ans))))
 asin_p = elementwise("asin", lax.asin, "inexact")
-defjvp(asin_p, lambda t, ans, x: mul(t, rsqrt(sub(_full_like(x, 1), _square(x)))))
+defjvp(asin_p, lambda t, ans, x: mul(t, rsqrt(sub(_const(x, 1), _square(x)))))
 acos_p = elementwise("acos", lax.acos, "inexact")
-defjvp(acos_p, lambda t, ans, x: mul(t, neg(rsqrt(sub(_full_like(x, 1), _square(x))))))
+defjvp(acos_p, lambda t, ans, x: mul(t, neg(rsqrt(sub(_const(x, 1), _square(x))))))
 atan_p = elementwise("atan", lax.atan, "inexact")
-defjvp(atan_p, lambda t, ans, x: div(t, add(_full_like(x, 1), _square(x))))
+defjvp(atan_p, lambda t, ans, x: div(t, add(_const(x, 1), _square(x))))
 sinh_p = elementwise("sinh", lax.sinh, "inexact")
 defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
 cosh_p = elementwise("cosh", lax.cosh, "inexact")
@@ -267,11 +280,11 @@ logistic_p = elementwise("logistic", lax.logistic, "inexact")
 defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(_full_like(ans, 1), ans))))
 erf_p = elementwise("erf", lax.erf, "float")
 defjvp(erf_p, lambda t, ans, x: mul(
-    t, mul(_full_like(x, _TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
+    t, mul(_const(x, _TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
 erf_inv_p = elementwise("erf_inv", lax.erf_inv, "float")
 # erf'(y) = 2/sqrt(pi) exp(-y^2), so the inverse's derivative is sqrt(pi)/2 exp(ans^2).
 defjvp(erf_inv_p, lambda t, ans, x: mul(
-    t, mul(_full_like(x, 1 / _TWO_OVER_SQRT_PI), exp(_square(ans)))))
+    t, mul(_const(x, 1 / _TWO_OVER_SQRT_PI), exp(_square(ans)))))
 
 
 def _atan2_jvp(which):

@@ -464,9 +464,12 @@ def _gather_jvp(primals, tangents, **params):
 
 def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
                       unique_indices, mode, fill_value):
+    # The cotangent is scattered into zeros of the operand's shape and the cotangent's type
+    # (weak only if the cotangent is), as JAX's rule makes them.
+    base = zeros(Aval(x.aval.shape, x.aval.dtype, aval_of(ct).weak_type))
     if math.prod(aval_of(ct).shape) == 0:
         # Nothing was read; an empty gather's windows may even overhang the operand.
-        return [zeros(x.aval), None]
+        return [base, None]
     dn = dimension_numbers
     scatter_dn = ScatterDimensionNumbers(
         update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
@@ -477,7 +480,7 @@ def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices
     # with CLIP; dropped with FILL_OR_DROP exactly when the gather filled it); windows read
     # several times accumulate. As in JAX, an out-of-bounds window of a promised-in-bounds
     # gather was read clamped but its cotangent is dropped.
-    x_ct = scatter_add_p.bind(zeros(x.aval), indices, ct, dimension_numbers=scatter_dn,
+    x_ct = scatter_add_p.bind(base, indices, ct, dimension_numbers=scatter_dn,
                               indices_are_sorted=indices_are_sorted,
                               unique_indices=unique_indices, mode=mode)
     return [x_ct, None]
@@ -637,9 +640,9 @@ def _scatter_primitive(name: str, lax_scatter, kind: str) -> Primitive:
 # update lands on.
 
 
-def _filled(shape, value, dtype):
+def _filled(shape, value, dtype, weak_type: bool = False):
     from fgrad.lax.shapes import broadcast_in_dim
-    scalar = convert_element_type(value, np.dtype(dtype))
+    scalar = convert_element_type(value, np.dtype(dtype), weak_type=weak_type)
     return broadcast_in_dim(scalar, shape, ()) if shape else scalar
 
 
@@ -920,17 +923,19 @@ def _scatter_extremum_jvp(prim, primals, tangents, **params):
         # a NaN result that an update reached has no winner and gets tangent 0, as in JAX.
         touched = _count_landing(x_aval, indices, _filled(updates_aval.shape, 1, dtype),
                                  params)
-        x_strong = Aval(x_aval.shape, dtype, False)
-        x_coef = select_n(eq(touched, zeros(x_strong)),
-                          select_n(x_won, zeros(x_strong), share),
-                          _filled(x_aval.shape, 1, dtype))
+        # Coefficients take the operand's weak type, so the tangent is weak exactly when
+        # t_x is (as JAX's, which scatters into t_x).
+        x_coef = select_n(eq(touched, _filled(x_aval.shape, 0, dtype)),
+                          select_n(x_won, zeros(x_aval), convert_element_type(
+                              share, dtype, weak_type=x_aval.weak_type)),
+                          _filled(x_aval.shape, 1, dtype, x_aval.weak_type))
         t_out = mul(t_x, x_coef)
     if isinstance(t_updates, Zero):
         return ans, t_out
     update_share = _read_back(share, indices, updates_aval.shape, dn,
                               _landing_mode(params["mode"]))
-    update_coef = select_n(update_won,
-                           zeros(Aval(updates_aval.shape, dtype, False)), update_share)
+    update_coef = select_n(update_won, zeros(updates_aval), convert_element_type(
+        update_share, dtype, weak_type=updates_aval.weak_type))
     return ans, scatter_add_p.bind(instantiate(t_out), indices, mul(t_updates, update_coef),
                                    **params)
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from fgrad.core import aval_of
+from fgrad.core import dtypes as dt
 from fgrad.core.errors import ShapeDtypeError, at_user_line
+from fgrad.lax import elementwise as lx
 from fgrad.lax import linalg as lla
 from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
-    as_array, broadcast_shapes, check_arraylike, promote_dtypes, user_dtype,
+    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, convert, promote_dtypes,
+    user_dtype,
 )
 from fgrad.numpy._math import multiply
 from fgrad.numpy._shapes import expand_dims, ravel, transpose
@@ -26,14 +29,28 @@ def _contract(a, b, dimension_numbers, precision, preferred_element_type):
                            preferred_element_type=user_dtype(preferred_element_type, "dot"))
 
 
+def _contraction_operands(a, b):
+    """a and b in their common dtype, as jax.numpy's dot and matmul hand them to
+    dot_general: an operand that already has that dtype is passed unconverted even when its
+    weak type differs (so the cotangent of a weak operand times a strong one is strong, as
+    in JAX); only a dtype change converts."""
+    avals = [aval_of(a), aval_of(b)]
+    dtype, _ = dt.promote(*avals)
+    return [x if aval.dtype == dtype else convert(x, dtype, False, aval)
+            for x, aval in zip((a, b), avals)]
+
+
 def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: a product with a scalar, else a contraction of a's last axis with b's
     second-to-last (or only) axis."""
     check_arraylike("dot", a, b)
-    a, b = promote_dtypes(a, b)
+    a, b = _contraction_operands(a, b)
     a_ndim, b_ndim = aval_of(a).ndim, aval_of(b).ndim
-    if a_ndim == 0 or b_ndim == 0:
-        return multiply(a, b)
+    if a_ndim == 0 or b_ndim == 0:  # JAX: a dot_general contracting nothing
+        if dt.is_bool(aval_of(a).dtype):
+            return multiply(a, b)
+        shape = broadcast_shapes("dot", aval_of(a).shape, aval_of(b).shape)
+        return lx.mul(*(as_array(broadcast_to_shape(x, shape, "dot")) for x in (a, b)))
     contracting = ((a_ndim - 1,), (max(b_ndim - 2, 0),))
     _check_sizes("dot", a, b, *contracting)
     return _contract(a, b, (contracting, ((), ())), precision, preferred_element_type)
@@ -52,7 +69,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     """a @ b: matrix products over the last two axes, broadcasting the leading ones; a 1-D
     operand is a row (first) or a column (second) vector whose axis is then dropped."""
     check_arraylike("matmul", a, b)
-    a, b = promote_dtypes(a, b)
+    a, b = _contraction_operands(a, b)
     a_shape, b_shape = aval_of(a).shape, aval_of(b).shape
     for position, shape in enumerate((a_shape, b_shape)):
         if not shape:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from fgrad.core import (
-    Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace, source_of, staging,
+    Aval, Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace, source_of,
+    staging,
 )
 from fgrad.lax._ad import add_tangents
 
@@ -76,14 +77,18 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
             for v, is_linear in zip(program.inputs, linear)]
 
 
-def transpose_program(program: Program, linear: Sequence[bool]) -> tuple[Program, list[bool]]:
+def transpose_program(program: Program, linear: Sequence[bool],
+                      ct_avals: Sequence[Aval] | None = None) -> tuple[Program, list[bool]]:
     """The transpose as a program: inputs are the non-linear inputs then one cotangent per
-    output; outputs are the cotangents of the linear inputs that are not zero. Returns the
-    program and, per linear input, whether it has an output."""
+    output (of the outputs' types, or `ct_avals`: a cotangent's weak type may differ from
+    its output's); outputs are the cotangents of the linear inputs that are not zero.
+    Returns the program and, per linear input, whether it has an output."""
+    if ct_avals is None:
+        ct_avals = [a.aval for a in program.outputs]
     with staging("transpose") as trace:
         args = [trace.new_input(v.aval) if not is_linear else None
                 for v, is_linear in zip(program.inputs, linear, strict=True)]
-        cts_out = [trace.new_input(a.aval) for a in program.outputs]
+        cts_out = [trace.new_input(a) for a in ct_avals]
         cts_in = [c for c, is_linear in zip(
             backward_pass(program, linear, args, cts_out), linear) if is_linear]
         nonzero = [not isinstance(c, Zero) for c in cts_in]
