@@ -22,3 +22,20 @@ def float_dtype(request):
         yield request.param
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def quick_compile():
+    """XLA's backend optimizations off while the test runs (jax_disable_most_optimizations):
+    for tests whose programs are tiny or run once, compiling them is most of their time,
+    and the optimizations change how fast a program runs, not what it computes, except for
+    rounding. So use it only where results are compared with a tolerance, or for programs
+    of the test's own: JAX's compilation caches do not key on the flag, and a function
+    compiled here would be reused, unoptimized, by a later exact comparison (normal's
+    erf_inv rounds differently by an ulp)."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", previous)

@@ -27,20 +27,6 @@ F64 = dict(rtol=1e-10, atol=1e-12)  # float64 rounding, derivatives included
 F32 = dict(rtol=2e-5, atol=2e-6)  # float32 rounding of a 3x3 factorization or solve
 
 
-@pytest.fixture
-def quick_compile():
-    """XLA's optimizations off while the test runs (jax_disable_most_optimizations): the
-    comparisons below have a tolerance, and XLA optimizing their Hessian programs is most
-    of this file's time. (JAX's compilation caches do not key on the flag, so it is kept
-    to comparisons with a tolerance, of programs no exact test shares.)"""
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", previous)
-
-
 def spd(shape, dtype=np.float64):
     """Symmetric positive-definite matrices of shape (..., n, n), well conditioned."""
     n = shape[-1]

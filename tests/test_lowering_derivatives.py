@@ -59,22 +59,7 @@ from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.ir import is_key
 
-pytestmark = pytest.mark.usefixtures("x64")
-
-
-@pytest.fixture(autouse=True)
-def _quick_compiles():
-    """Every program here is tiny and runs once, so compiling it is nearly all the cost:
-    jax_disable_most_optimizations skips XLA's backend optimizations (LLVM's expensive
-    passes), which change how fast a program runs, not what it computes. About a third
-    less time for this file."""
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", previous)
-
+pytestmark = pytest.mark.usefixtures("x64", "quick_compile")
 
 
 # Primitives with no derivative on purpose: both JAX (for the lowering) and fgrad must refuse

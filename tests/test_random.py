@@ -47,25 +47,6 @@ def same(got, want, **tolerance):
     oracle.assert_same(keys_of(got), keys_of(want), **tolerance)
 
 
-@pytest.fixture
-def quick_compile():
-    """XLA's optimizations off while the test runs (jax_disable_most_optimizations), for
-    comparisons with a tolerance: their programs hold gamma's rejection loops, which XLA
-    otherwise spends seconds optimizing (half this file's time).
-
-    Only for tests whose compiled programs are their own (whole jitted functions, shapes no
-    other test uses): JAX's compilation caches do not key on this flag, so a jax.random
-    function compiled here would be reused, unoptimized, by later eager calls with the
-    same shapes, and unoptimized float code may round differently (normal's erf_inv does,
-    by an ulp), which the exact comparisons of two different programs would see."""
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", previous)
-
-
 def few_ulps(dtype) -> dict:
     """The tolerance of the compositions: 8 ulps of a number of order 1, relative and
     absolute. Their intermediates (unit draws, erf of the bounds, parameters) are of order
