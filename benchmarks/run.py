@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing f
 import fgrad  # noqa: E402
 import fgrad.api  # noqa: E402
 import fgrad.numpy as fnp  # noqa: E402
+import fgrad.random as frandom  # noqa: E402
 from fgrad.core import trace_to_program  # noqa: E402
 from fgrad.transforms.simplify import simplify  # noqa: E402
 from fgrad.xla import compile_program  # noqa: E402
@@ -528,12 +529,59 @@ def section_eager_ops(cfg: Config) -> list[Row]:
     return rows
 
 
+# -- 9. random numbers (extra) --------------------------------------------------------------
+
+
+def section_random(cfg: Config) -> list[Row]:
+    """fgrad.random against jax.random, jitted: one key (the same jax.random code), a batch
+    of keys under vmap (fgrad loops with lax.map; JAX vectorizes), and a reparameterized
+    gradient."""
+    key = jax.random.key(0)
+    n_keys = cfg.sizes((256,), (1024,))[0]
+    keys = jax.random.split(key, n_keys)
+    rows = []
+    for draws in cfg.sizes((1, 100), (1, 100, 10_000)):
+        cases = {
+            f"vmap over {n_keys} keys, normal({draws},)": (
+                lambda d=draws: fgrad.jit(fgrad.vmap(lambda k: frandom.normal(k, (d,)))),
+                lambda d=draws: jax.jit(jax.vmap(lambda k: jax.random.normal(k, (d,)))),
+                keys),
+        }
+        if draws > 1:
+            cases[f"one key, normal({n_keys}, {draws})"] = (
+                lambda d=draws: fgrad.jit(lambda k: frandom.normal(k, (n_keys, d))),
+                lambda d=draws: jax.jit(lambda k: jax.random.normal(k, (n_keys, d))), key)
+        for name, (make_f, make_j, arg) in cases.items():
+            f, j = make_f(), make_j()
+            assert_same(f(arg), j(arg), rtol=0, atol=0)
+            rows.append(timing_row("9", f"{name}, jitted",
+                                   compare({"fgrad": lambda: f(arg), "jax": lambda: j(arg)},
+                                           cfg)))
+    mu = jnp.zeros(64)
+
+    def elbo_f(mu, key):
+        z = mu + fnp.exp(0.5 * mu) * frandom.normal(key, (256, 64))
+        return fnp.mean(fnp.sum(z ** 2, axis=1))
+
+    def elbo_j(mu, key):
+        z = mu + jnp.exp(0.5 * mu) * jax.random.normal(key, (256, 64))
+        return jnp.mean(jnp.sum(z ** 2, axis=1))
+
+    f, j = jax.jit(fgrad.grad(elbo_f)), jax.jit(jax.grad(elbo_j))
+    assert_same(f(mu, key), j(mu, key))
+    rows.append(timing_row("9", "reparameterized gradient, 256x64 normal draws, jitted",
+                           compare({"fgrad": lambda: f(mu, key), "jax": lambda: j(mu, key)},
+                                   cfg)))
+    return rows
+
+
 # -- the report ------------------------------------------------------------------------------
 
 SECTIONS = {"1": ("train_step", section_train_step), "2": ("lowering", section_lowering),
             "3": ("hlo_ops", section_hlo_ops), "4": ("eager", section_eager),
             "5": ("memory", section_memory), "6": ("hessian", section_hessian),
-            "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops)}
+            "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops),
+            "9": ("random", section_random)}
 
 
 def machine() -> str:
