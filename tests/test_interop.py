@@ -250,7 +250,7 @@ def test_non_array_arguments_name_the_users_line():
     assert f"{HERE}:{line_of(THIS_FILE, '# a string to vmap')}" in str(info.value)
 
 
-# -- JAX functions given fgrad's traced values ------------------------------------------------------
+# -- JAX functions given fgrad's traced values ----------------------------------------------
 
 JAX_CALLS = {
     "jax.lax.dynamic_slice": lambda x: jax.lax.dynamic_slice(x, (0,), (2,)).sum(),

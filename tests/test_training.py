@@ -165,8 +165,6 @@ def test_dp_sgd_example_matches_jax():
     # Per-example gradients (vmap of grad), clipping, noise from fgrad.random with a key per
     # step, minibatches from fgrad.random.permutation, all under fgrad.jit: the same
     # parameters as the same program in JAX, step for step.
-    import dp_sgd
-
     ours, theirs, our_losses, their_losses, difference = dp_sgd.main(steps=20, verbose=False)
     assert difference <= dp_sgd.RTOL
     np.testing.assert_allclose(our_losses, their_losses, rtol=dp_sgd.RTOL)
