@@ -336,7 +336,7 @@ def descend(grad, steps=100, lr=0.1):
 
 
 def descend_cold():
-    fgrad.api._GRAD_CACHE.clear()
+    fgrad.xla.clear_eager_executables()
     return descend(fgrad.grad)
 
 

@@ -17,11 +17,11 @@ from fgrad.api import jacrev as jacrev
 from fgrad.api import jvp as jvp
 from fgrad.api import linearize as linearize
 from fgrad.api import make_ir as make_ir
-from fgrad.api import no_grad as no_grad
-from fgrad.api import stop_gradient as stop_gradient
 from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
+from fgrad.transforms.stop_gradient import no_grad as no_grad
+from fgrad.transforms.stop_gradient import stop_gradient as stop_gradient
 from fgrad.xla import jit as jit
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
@@ -34,6 +34,15 @@ from fgrad.core.errors import StructureError as StructureError
 from fgrad.core.errors import TracerConversionError as TracerConversionError
 
 from fgrad.core.errors import missing_attribute as _missing_attribute
+
+# The public API. The subpackages (fgrad.numpy, fgrad.lax, fgrad.random, fgrad.testing) are
+# imported by name, not by `from fgrad import *`, which would shadow NumPy's `numpy`.
+__all__ = [
+    "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp", "jvp", "vjp", "linearize",
+    "vmap", "jit", "stop_gradient", "no_grad", "make_ir", "eval_program", "Program", "FgradError",
+    "ConcretizationError", "EscapedTracerError", "MissingRuleError", "ShapeDtypeError",
+    "StructureError", "TracerConversionError",
+]
 
 __version__ = "0.1.0"
 

@@ -12,30 +12,27 @@ level, or re-staged into an enclosing transform, which is how transforms nest.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
 
-import fgrad.numpy as fnp
+from fgrad import lax
 from fgrad.core import (
-    Aval, Program, Tracer, Zero, aval_of, eval_program, is_differentiable, tangent_aval,
-    trace_to_program,
+    Aval, Program, Tracer, Zero, aval_of, eval_program, has_tracers, is_differentiable,
+    tangent_aval, trace_to_program,
 )
 from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.errors import ShapeDtypeError, StructureError, at_user_line
-from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace, use_trace
-from fgrad.xla import compile_program, consts_as_inputs, has_tracers, normalize_argnums
-from fgrad.lax._ad import zeros
-from fgrad.lax._batching import move_axis, to_front
-from fgrad.lax.elementwise import convert_element_type, stop_gradient_p
-from fgrad.transforms import (
-    batch_eval, jvp_eval, jvp_program, partial_eval, transpose_program,
-)
-from fgrad.transforms.simplify import dce, simplify
+from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace
+from fgrad.xla import eager_executable, normalize_argnums, run_op_by_op
+from fgrad.transforms.batch import batch_eval, to_axis
+from fgrad.transforms.jvp import jvp_eval
+from fgrad.transforms.linearize import linearize_program
+from fgrad.transforms.simplify import simplify
+from fgrad.transforms.transpose import transpose_program
 
 
 def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
@@ -128,7 +125,7 @@ def _trace_flat(fun: Callable, flat_args: list, in_tree, name: str, has_aux: boo
         trees["aux_leaves"] = tuple(_TRACED if t else leaf
                                     for leaf, t in zip(aux_leaves, traced, strict=True))
         trees["n_out"] = len(out_leaves)
-        return out_leaves + [leaf for leaf, t in zip(aux_leaves, traced) if t]
+        return out_leaves + [leaf for leaf, t in zip(aux_leaves, traced, strict=True) if t]
 
     program, _ = trace_to_program(flat_fun, flat_args, name, concrete=True)
     return _Traced(program, trees["out"], trees["aux"], trees["n_out"], trees["aux_leaves"])
@@ -138,7 +135,7 @@ def _zeros_for(aval: Aval):
     """A materialised zero tangent/cotangent for a value of type `aval` (float0 for ints)."""
     if not is_differentiable(aval):
         return np.zeros(aval.shape, float0)
-    return zeros(aval)
+    return lax.full(aval.shape, 0, aval.dtype, weak_type=aval.weak_type)
 
 
 def _instantiate(t, aval: Aval):
@@ -152,7 +149,7 @@ def _as_array(x):
             isinstance(x, np.ndarray) and x.dtype == float0):
         return x
     aval = aval_of(x)
-    return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
+    return lax.convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
 
 
 def _cast_like(x, aval: Aval):
@@ -162,7 +159,7 @@ def _cast_like(x, aval: Aval):
     got = aval_of(x)
     if got.dtype == aval.dtype and got.weak_type == aval.weak_type:
         return x
-    return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
+    return lax.convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
 
 
 def _as_arrays(values):
@@ -192,7 +189,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
             f"jvp needs tangents with the same tree structure as the primals: primals are "
             f"{in_tree}, tangents are {tangent_tree}."))
     tangents_in = []
-    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents)):
+    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True)):
         p_aval, t_aval = aval_of(p), aval_of(t)
         expected = tangent_aval(p_aval)
         if t_aval.shape != p_aval.shape or t_aval.dtype != expected.dtype:
@@ -206,7 +203,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     outs, out_tangents = jvp_eval(program, flat_primals, tangents_in)
     outs = _as_arrays(outs)
     out_tangents = _as_arrays(
-        [_instantiate(t, a.aval) for t, a in zip(out_tangents, program.outputs)])
+        [_instantiate(t, a.aval) for t, a in zip(out_tangents, program.outputs, strict=True)])
     primal_out = tree_unflatten(out_tree, outs[:n_out])
     tangent_out = tree_unflatten(out_tree, out_tangents[:n_out])
     if has_aux:
@@ -216,32 +213,22 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
 
 
 class _Linearized:
-    """The linear part of a function at a point, as a program over tangents."""
+    """The linear part of a function at a point, as a program over tangents
+    (`transforms.linearize`), with the primal outputs and the residuals computed."""
 
     def __init__(self, traced: _Traced, flat_primals):
         program, self.out_tree, aux_tree, n_out, aux_leaves = traced
         self.in_avals = [aval_of(p) for p in flat_primals]
         self.out_avals = [a.aval for a in program.outputs[:n_out]]
         self.diff_in = [is_differentiable(a) for a in self.in_avals]
-        jvp_prog, out_nonzero = jvp_program(program, self.diff_in)
-        # Keep the tangents of the main output only; aux is never differentiated.
-        n_tangents = sum(out_nonzero[:n_out])
-        n_all = len(program.outputs)
-        jvp_prog = dce(type(jvp_prog)(
-            jvp_prog.constvars, jvp_prog.constvals, jvp_prog.inputs, jvp_prog.eqns,
-            list(jvp_prog.outputs[:n_all]) + list(jvp_prog.outputs[n_all:n_all + n_tangents])))
-        self.out_nonzero = out_nonzero[:n_out]
-        n_diff = sum(self.diff_in)
-        known, linear, out_unknown, self.n_res = partial_eval(
-            jvp_prog, [False] * len(flat_primals) + [True] * n_diff)
+        lin = linearize_program(program, self.diff_in, n_out)  # aux is never differentiated
+        self.out_linear, self.n_res = lin.out_linear, lin.n_residuals
         # Simplified once because it runs once per tangent or cotangent; not when staging
         # into another fgrad trace, whose own end (fgrad.jit) simplifies the whole program.
         self.staged = isinstance(current_trace(), StagingTrace)
-        self.linear = linear if self.staged else simplify(linear)
-        # Which main outputs have a tangent that depends on the input tangents.
-        unknown_iter = iter(out_unknown[n_all:])
-        self.out_linear = [nz and next(unknown_iter) for nz in self.out_nonzero]
-        values = _as_arrays(eval_program(known, *flat_primals))
+        self.linear = lin.linear if self.staged else simplify(lin.linear)
+        values = _as_arrays(eval_program(lin.known, *flat_primals))
+        n_all = len(program.outputs)
         self.primal_out = values[:n_out]
         self.aux = _aux_value(aux_tree, aux_leaves, values[n_out:n_all])
         self.residuals = values[n_all:]
@@ -251,15 +238,15 @@ class _Linearized:
         """Output tangents for input tangents (all of them, including non-differentiable).
         With `batch`, every tangent has a leading axis of that size: the linear program is
         batched (vmap) rather than run once per tangent."""
-        ts = [t for t, d in zip(flat_tangents, self.diff_in) if d]
+        ts = [t for t, d in zip(flat_tangents, self.diff_in, strict=True) if d]
         outs = iter(_run(self.linear, self.residuals, ts, batch))
         return _as_arrays([next(outs) if lin else _zeros_for(_batched(tangent_aval(a), batch))
-                           for lin, a in zip(self.out_linear, self.out_avals)])
+                           for lin, a in zip(self.out_linear, self.out_avals, strict=True)])
 
     def cotangents(self, flat_cts, batch: int | None = None):
         """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
         for a leading axis of cotangents at once."""
-        cts = [ct for ct, lin in zip(flat_cts, self.out_linear) if lin]
+        cts = [ct for ct, lin in zip(flat_cts, self.out_linear, strict=True) if lin]
         # One transposed program per pattern of weak cotangents: the zeros and constants the
         # transpose rules build take the cotangent's type (as JAX's do), so a strong
         # cotangent for a weak output gives strong input cotangents.
@@ -275,7 +262,7 @@ class _Linearized:
         by_diff = iter([next(outs) if nz else None for nz in nonzero])
         return _as_arrays([_instantiate_ct(next(by_diff), _batched(a, batch)) if d
                            else _zeros_for(_batched(a, batch))
-                           for d, a in zip(self.diff_in, self.in_avals)])
+                           for d, a in zip(self.diff_in, self.in_avals, strict=True)])
 
 
 def _batched(aval: Aval, batch: int | None) -> Aval:
@@ -289,7 +276,7 @@ def _run(program, fixed, varying, batch):
         return eval_program(program, *fixed, *varying)
     outs, dims = batch_eval(program, [*fixed, *varying],
                             [None] * len(fixed) + [0] * len(varying), batch)
-    return [to_front(x, d, batch) for x, d in zip(outs, dims)]
+    return [to_axis(x, d, 0, batch) for x, d in zip(outs, dims, strict=True)]
 
 
 def _instantiate_ct(ct, aval: Aval):
@@ -333,7 +320,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
             raise StructureError(at_user_line(
                 f"The vjp pullback takes a cotangent with the structure of the function's "
                 f"output, {out_tree}, but got {ct_tree}."))
-        for i, (c, a) in enumerate(zip(flat_cts, out_avals)):
+        for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True)):
             c_aval = aval_of(c)
             expected = tangent_aval(a)
             if c_aval.shape != a.shape or c_aval.dtype != expected.dtype:
@@ -390,7 +377,7 @@ def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
     def restricted(*diff_args):
         trace = current_trace()
         full = [_captured(a, trace) for a in args]
-        for p, a in zip(positions, diff_args):
+        for p, a in zip(positions, diff_args, strict=True):
             full[p] = a
         return fun(*full, **_captured(kwargs, trace))
 
@@ -451,13 +438,18 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
         traced = _trace_flat(restricted, flat, in_tree, "grad", has_aux)
         ct = _ones_like(_check_scalar_output(traced, holomorphic, "grad"))
         n_out, n_all = traced.n_out, len(traced.program.outputs)
-        outs = _cached_grad(traced, flat, ct)
-        if outs is None:
-            lin = _Linearized(traced, flat)
-            aux = lin.aux
-            outs = lin.primal_out + [None] * (n_all - n_out) + lin.cotangents([ct])
-        else:
+        key = _structure_key(traced, flat)
+        compiled = None if key is None else eager_executable(key)
+        if compiled is not None:
+            outs = compiled(*traced.program.constvals, *flat)
             aux = _aux_value(traced.aux_tree, traced.aux_leaves, outs[n_out:n_all])
+        else:
+            def op_by_op():
+                lin = _Linearized(traced, flat)
+                return lin.aux, lin.primal_out + [None] * (n_all - n_out) + lin.cotangents([ct])
+
+            aux, outs = run_op_by_op(key, len(traced.program.eqns), op_by_op,
+                                     lambda: _grad_program(traced, ct), "grad")
         value = tree_unflatten(traced.out_tree, outs[:n_out])
         grads = tree_unflatten(in_tree, outs[n_all:])
         grads = grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -474,47 +466,24 @@ def _ones_like(aval: Aval):
     return aval.dtype.type(1)  # a NumPy scalar, so a literal (a 0-d array would be a const)
 
 
-# -- eager gradients of programs seen before: one compiled call ----------------------------------
-#
-# Eagerly, grad traces the function on every call (so Python control flow on values works),
-# but the transforms and op-by-op dispatch need not be repeated: the second time a program
-# with the same structure (program.key: equations, shapes, dtypes, literal values; consts
-# are inputs) is differentiated, its whole value-and-gradient program is compiled once and
-# every later call is one compiled call. The first sight runs op by op, so one-off gradients
-# never pay for compilation.
-
-_GRAD_CACHE: dict = {}  # program structure -> None (seen once) or compiled gradient
-_GRAD_CACHE_SIZE = 256
+# -- eager gradients of programs seen before: one compiled call (xla.run_op_by_op) ------------
 
 
-def _cached_grad(traced: _Traced, flat: list, ct) -> list | None:
-    """Values, aux and gradients by the compiled program of this structure, or None when
-    this call runs op by op (first sight, or inside a transformation)."""
+def _structure_key(traced: _Traced, flat: list):
+    """What identifies this call's value-and-gradient program, or None when it must run op
+    by op (inside a transformation, or an input that is not differentiable)."""
     program = traced.program
     if (current_trace() is not EVAL_TRACE or has_tracers(flat)
             or has_tracers(program.constvals)
             or not all(is_differentiable(v.aval) for v in program.inputs)):
         return None
-    key = (program.key, traced.n_out)
-    compiled = _GRAD_CACHE.get(key, False)
-    if compiled is False:
-        if len(_GRAD_CACHE) >= _GRAD_CACHE_SIZE:
-            del _GRAD_CACHE[next(iter(_GRAD_CACHE))]  # the oldest entry
-        _GRAD_CACHE[key] = None
-        return None
-    if compiled is None:
-        fused = _grad_program(traced, ct)
-        # The fused program's own consts come from the rules (masks, constants): they depend
-        # on the structure only, so they are bound once; the traced consts vary per call.
-        compiled = functools.partial(compile_program(fused, "grad"), *fused.constvals)
-        _GRAD_CACHE[key] = compiled
-    return compiled(*program.constvals, *flat)
+    return (program.key, traced.n_out)
 
 
 def _grad_program(traced: _Traced, ct) -> Program:
     """The program `(*consts, *inputs) -> (*outputs, *aux, *gradients)`, simplified."""
     program = traced.program
-    open_program = consts_as_inputs(program)
+    open_program = program.consts_as_inputs()
     n_consts = len(program.constvars)
 
     def value_and_grads(*leaves):
@@ -551,46 +520,6 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
     return grad_fun
 
 
-def stop_gradient(x):
-    """`x` (any pytree), as a constant to every enclosing differentiation."""
-    def stop(leaf):
-        return stop_gradient_p.bind(leaf) if is_differentiable(aval_of(leaf)) else leaf
-    return jax.tree_util.tree_map(stop, x)
-
-
-class _NoGradTrace(Trace):
-    """Forwards every primitive to the enclosing trace and stops the gradient of its
-    results, so values computed inside `no_grad()` are constants to all transforms."""
-
-    def __init__(self, parent: Trace):
-        self.parent = parent
-        self.name = parent.name
-
-    @property
-    def closed(self):
-        return self.parent.closed
-
-    def capture(self, x):
-        return self.parent.capture(x)
-
-    def process(self, prim, args, params, source):
-        out = self.parent.process(prim, args, params, source)
-        if prim is stop_gradient_p:
-            return out
-        outs = out if prim.multiple_results else [out]
-        stopped = [self.parent.process(stop_gradient_p, [o], {}, source)
-                   if is_differentiable(aval_of(o)) else o for o in outs]
-        return stopped if prim.multiple_results else stopped[0]
-
-
-@contextlib.contextmanager
-def no_grad():
-    """Within the block, computed values are constants to every enclosing differentiation
-    (PyTorch's `torch.no_grad()`, as sugar over `stop_gradient`)."""
-    with use_trace(_NoGradTrace(current_trace())):
-        yield
-
-
 # -- Jacobians: the linear map batched over a standard basis -------------------------------------
 
 
@@ -603,8 +532,17 @@ def _basis(avals):
     total = int(offsets[-1])
     # Built from iotas, not np.eye: under a jit an n×n constant would be written into the
     # XLA program, and compiling it costs more than the Hessian (n = 1024: 8 MB of text).
-    return ([fnp.eye(total, a.size, k=-int(lo), dtype=a.dtype).reshape(total, *a.shape)
-             for a, lo in zip(avals, offsets)], offsets)
+    return [_identity_columns(total, a, int(lo)) for a, lo in zip(avals, offsets)], offsets
+
+
+def _identity_columns(n: int, aval: Aval, first: int):
+    """Columns first .. first + aval.size of the n×n identity, each shaped like `aval`:
+    entry (i, j) is 1 where i == first + j."""
+    shape = (n, aval.size)
+    rows = lax.broadcasted_iota(np.int32, shape, 0)
+    cols = lax.add(lax.broadcasted_iota(np.int32, shape, 1), lax.full(shape, first, np.int32))
+    ones = lax.convert_element_type(lax.eq(rows, cols), aval.dtype)
+    return lax.reshape(ones, (n, *aval.shape))
 
 
 def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
@@ -621,13 +559,17 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacfwd", has_aux), flat_in)
         basis, offsets = _basis(lin.in_avals)
         columns = lin.tangents(basis, batch=int(offsets[-1]))  # each: (n_in, *out.shape)
-        blocks = [[_cast_like(fnp.moveaxis(col[lo:hi], 0, -1).reshape(
+        blocks = [[_cast_like(_batch_axis_last(col[lo:hi]).reshape(
                        tuple(out.shape) + tuple(a.shape)), out)
                    for a, lo, hi in zip(lin.in_avals, offsets, offsets[1:])]
-                  for col, out in zip(columns, lin.out_avals)]
+                  for col, out in zip(columns, lin.out_avals, strict=True)]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
 
     return jac_fun
+
+
+def _batch_axis_last(x):
+    return x.transpose((*range(1, x.ndim), 0))
 
 
 def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
@@ -645,7 +587,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         basis, offsets = _basis(lin.out_avals)
         rows = lin.cotangents(basis, batch=int(offsets[-1]))  # each: (n_out, *in.shape)
         blocks = [[_cast_like(row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape)), a)
-                   for row, a in zip(rows, lin.in_avals)]
+                   for row, a in zip(rows, lin.in_avals, strict=True)]
                   for out, lo, hi in zip(lin.out_avals, offsets, offsets[1:])]
         return _assemble(lin, blocks, in_tree, isinstance(argnums, int), has_aux)
 
@@ -722,7 +664,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> 
         paths = [jax.tree_util.keystr(p)
                  for p, _ in jax.tree_util.tree_flatten_with_path(args)[0]]
         dims, sizes = [], {}
-        for x, ax, path in zip(flat, axes, paths):
+        for x, ax, path in zip(flat, axes, paths, strict=True):
             if ax is None:
                 dims.append(None)
                 continue
@@ -748,13 +690,13 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> 
             size = axis_size
         examples = [jax.ShapeDtypeStruct(_drop(aval_of(x).shape, d), aval_of(x).dtype,
                                          weak_type=aval_of(x).weak_type)
-                    for x, d in zip(flat, dims)]
+                    for x, d in zip(flat, dims, strict=True)]
         program, out_tree = trace_to_program(
             lambda *leaves: fun(*tree_unflatten(in_tree, leaves)), examples, "vmap")
         outs, out_dims = batch_eval(program, flat, dims, size)
         flat_out_axes = _flatten_axes("out_axes", out_tree, out_axes)
         results = [_to_out_axis(_as_array(x), d, ax, size)
-                   for x, d, ax in zip(outs, out_dims, flat_out_axes)]
+                   for x, d, ax in zip(outs, out_dims, flat_out_axes, strict=True)]
         return tree_unflatten(out_tree, results)
 
     return batched
@@ -776,4 +718,4 @@ def _to_out_axis(x, dim, out_axis, size):
         raise ValueError(at_user_line(
             f"vmap out_axes {out_axis} is out of range for an output of rank {ndim} "
             f"(with its mapped axis)."))
-    return move_axis(to_front(x, dim, size), 0, out_axis % ndim)
+    return to_axis(x, dim, out_axis % ndim, size)

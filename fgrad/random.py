@@ -232,7 +232,7 @@ def _gumbel_mode(mode):
 
 
 def _stop_gradient(x):
-    return stop_gradient_p.bind(x)
+    return stop_gradient_p.bind1(x)
 
 
 def _split2(key):

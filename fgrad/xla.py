@@ -15,13 +15,18 @@ the simplified equations, as if `f` had been called directly, but traced abstrac
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, Callable, Sequence
 
 import jax
 
-from fgrad.core import EVAL_TRACE, Literal, Program, aval_of, current_trace, eval_program
+from fgrad.core import (
+    EVAL_TRACE, Eqn, Literal, Program, aval_of, current_trace, eval_program, has_tracers,
+    interpret,
+)
 from fgrad.core.errors import StructureError, at_user_line
-from fgrad.core.trace import Tracer, trace_to_program
+from fgrad.core.resources import CompilePolicy, LRUCache
+from fgrad.core.trace import trace_to_program
 from fgrad.lax.elementwise import convert_element_type
 from fgrad.transforms.simplify import simplify
 
@@ -29,16 +34,11 @@ tree_flatten = jax.tree_util.tree_flatten
 tree_unflatten = jax.tree_util.tree_unflatten
 
 
-def consts_as_inputs(program: Program) -> Program:
-    """The same program with its consts turned into leading inputs."""
-    return Program((), (), program.constvars + program.inputs, program.eqns, program.outputs)
-
-
 def compile_program(program: Program, name: str = "program",
                     donate_argnums: Sequence[int] = ()) -> Callable:
     """A `jax.jit` function of `(*consts, *inputs)` computing `program`'s outputs, named
     `name` in XLA's dumps. `donate_argnums` count the program's inputs (not its consts)."""
-    open_program = consts_as_inputs(program)
+    open_program = program.consts_as_inputs()
     n_consts = len(program.constvars)
 
     def run(*args):
@@ -48,12 +48,55 @@ def compile_program(program: Program, name: str = "program",
     return jax.jit(run, donate_argnums=tuple(n_consts + i for i in donate_argnums))
 
 
+# -- eager programs seen again: compiled when it pays ---------------------------------------------
+#
+# Eagerly, `grad` traces the user's function on every call (so Python control flow on values
+# works) and runs the derivative op by op. Calls whose program has the same *structure*
+# (Program.key: equations, shapes, dtypes, literal values; consts are inputs) can instead
+# run one compiled executable of the whole value-and-gradient program. When to compile is
+# CompilePolicy's decision (fgrad/core/resources.py): never at first sight, at the second
+# when the compile is cheap, else once the op-by-op time spent on the structure reaches
+# the estimated compile time. Executables are kept for the 512 most recently used
+# structures (benchmarks/caches.py measures both choices).
+
+_EAGER_EXECUTABLES = LRUCache(512)
+_COMPILE_POLICY = CompilePolicy()
+
+
+def eager_executable(key) -> Callable | None:
+    """The compiled executable of the structure `key`, if one was made."""
+    return _EAGER_EXECUTABLES.get(key)
+
+
+def run_op_by_op(key, n_eqns: int, run: Callable[[], Any], build: Callable[[], Program],
+                 name: str) -> Any:
+    """`run()`, timed; then, if the policy says the structure `key` (a forward program of
+    `n_eqns` equations) has cost enough op by op, compiles the program `build()` returns
+    for its later calls. `key` None: never compiled (a call inside a transformation)."""
+    start = time.perf_counter()
+    result = run()
+    if key is not None and _COMPILE_POLICY.record(key, n_eqns, time.perf_counter() - start):
+        program = build()
+        # The program's own consts come from rules (masks, constants): they depend on the
+        # structure only, so they are bound once; the traced consts vary per call.
+        _EAGER_EXECUTABLES.put(
+            key, functools.partial(compile_program(program, name), *program.constvals))
+    return result
+
+
+def clear_eager_executables() -> None:
+    """Forgets every compiled eager program and the policy's records (benchmarks of the
+    cold start use it)."""
+    _EAGER_EXECUTABLES.clear()
+    _COMPILE_POLICY.clear()
+
+
 def run_program(program: Program, args) -> list:
     """`program`'s outputs on JAX values (inside `jax.jit`), consts included."""
     outs = lower_program(program, [*program.constvals, *args])
     # A literal output (a folded constant) is a bare scalar: give it its exact type.
     return [convert_element_type(x, a.aval.dtype, weak_type=a.aval.weak_type)
-            if isinstance(a, Literal) else x for x, a in zip(outs, program.outputs)]
+            if isinstance(a, Literal) else x for x, a in zip(outs, program.outputs, strict=True)]
 
 
 def lower_program(program: Program, args) -> list:
@@ -64,15 +107,12 @@ def lower_program(program: Program, args) -> list:
     sixth of the time JAX spends tracing the program (measured on the D=50 chain of
     benchmarks/run.py, section 2).
     """
-    env = dict(zip(program.constvars + program.inputs, args))
-    for eqn in program.eqns:
-        outs = eqn.primitive.lower(
-            *[a.value if isinstance(a, Literal) else env[a] for a in eqn.inputs], **eqn.params)
-        if eqn.primitive.multiple_results:
-            env.update(zip(eqn.outputs, outs))
-        else:
-            env[eqn.outputs[0]] = outs
-    return [a.value if isinstance(a, Literal) else env[a] for a in program.outputs]
+    n_consts = len(program.constvars)
+    return interpret(program, args[n_consts:], _lower, consts=args[:n_consts])
+
+
+def _lower(eqn: Eqn, values: list) -> list:
+    return eqn.primitive.lower_results(*values, **eqn.params)
 
 
 def function_name(fun: Callable) -> str:
@@ -81,12 +121,6 @@ def function_name(fun: Callable) -> str:
     while isinstance(fun, functools.partial):
         fun = fun.func
     return getattr(fun, "__name__", None) or type(fun).__name__
-
-
-def has_tracers(values) -> bool:
-    """True if any value is a tracer (fgrad's or JAX's): such a program cannot be cached
-    beyond the current transformation."""
-    return any(isinstance(v, (Tracer, jax.core.Tracer)) for v in values)
 
 
 def normalize_argnums(argnums: Sequence[int], nargs: int, what: str) -> set[int]:

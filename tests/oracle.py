@@ -12,12 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax._src.lax.lax import _convert_element_type
 
 import fgrad
 from fgrad import lax as fl
 from fgrad.core import ShapeDtypeError, aval_of, eval_program, trace_to_program, typecheck
-from fgrad.core.dtypes import float0
+from fgrad.core.dtypes import convert_weak, float0
 
 # -- inputs ----------------------------------------------------------------------------------
 
@@ -37,7 +36,7 @@ def make(shape, dtype, seed=0, weak=False, int_bound=9):
     else:
         values = rng.standard_normal(shape)
     x = jnp.asarray(values, dtype)
-    return _convert_element_type(x, weak_type=True) if weak else x
+    return convert_weak(x) if weak else x
 
 
 def rand(shape, seed, dtype=np.float64):

@@ -24,6 +24,7 @@ from fgrad.core import (
 from fgrad.core.dtypes import float0
 from fgrad.lax import elementwise as ew
 from fgrad.testing import check_grads
+from fgrad.transforms.rules import jvp_rules, transpose_rules
 
 pytestmark = pytest.mark.usefixtures("x64")
 
@@ -580,12 +581,12 @@ def test_transposes_refuse_operands_they_are_not_linear_in():
     aval = Aval((3,), np.dtype(np.float64), False)
     ct = np.ones(3)
     with pytest.raises(TypeError, match="mul is not linear"):
-        ew.mul_p.transpose(ct, UndefinedPrimal(aval), UndefinedPrimal(aval))
+        transpose_rules[ew.mul_p]([ct], UndefinedPrimal(aval), UndefinedPrimal(aval))
     with pytest.raises(TypeError, match="div is not linear in its denominator"):
-        ew.div_p.transpose(ct, np.ones(3), UndefinedPrimal(aval))
+        transpose_rules[ew.div_p]([ct], np.ones(3), UndefinedPrimal(aval))
     which = UndefinedPrimal(Aval((3,), np.dtype(np.bool_), False))
     with pytest.raises(TypeError, match="select_n is not linear in its selector"):
-        ew.select_n_p.transpose(ct, which, np.ones(3), UndefinedPrimal(aval))
+        transpose_rules[ew.select_n_p]([ct], which, np.ones(3), UndefinedPrimal(aval))
 
 
 def test_transposes_return_none_for_known_operands():
@@ -593,14 +594,15 @@ def test_transposes_return_none_for_known_operands():
     ct, y = np.arange(3.0), np.full(3, 2.0)
     for prim, as_x, as_y in [(ew.add_p, ct, ct), (ew.sub_p, ct, -ct), (ew.mul_p, 2 * ct, 2 * ct),
                              (ew.div_p, ct / 2, None)]:
-        x_ct, y_ct = prim.transpose(ct, UndefinedPrimal(aval), y)
+        x_ct, y_ct = transpose_rules[prim]([ct], UndefinedPrimal(aval), y)
         assert y_ct is None
         np.testing.assert_array_equal(np.asarray(x_ct), as_x)
         if as_y is not None:
-            x_ct, y_ct = prim.transpose(ct, y, UndefinedPrimal(aval))
+            x_ct, y_ct = transpose_rules[prim]([ct], y, UndefinedPrimal(aval))
             assert x_ct is None
             np.testing.assert_array_equal(np.asarray(y_ct), as_y)
-    cts = ew.select_n_p.transpose(ct, np.array([True, False, True]), UndefinedPrimal(aval), y)
+    which = np.array([True, False, True])
+    cts = transpose_rules[ew.select_n_p]([ct], which, UndefinedPrimal(aval), y)
     assert cts[0] is None and cts[2] is None
     np.testing.assert_array_equal(np.asarray(cts[1]), [0.0, 1.0, 0.0])
 
@@ -614,9 +616,9 @@ def test_every_float_primitive_has_its_rules():
     for prim in prims:
         if prim.name in no_rule:
             continue
-        assert prim.jvp is not None, prim.name
+        assert prim in jvp_rules, prim.name
         if prim.name in linear:
-            assert prim.transpose is not None, prim.name
+            assert prim in transpose_rules, prim.name
     def finite_times(x):
         return fl.mul(fl.convert_element_type(fl.is_finite(x), np.float64), x)
     assert_same(grad(finite_times)(np.float64(0.5)), np.float64(1.0))

@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
-from jax._src.lax.lax import _convert_element_type
 
 import fgrad
 import oracle
 from fgrad import lax as fl
 from fgrad.core import aval_of
+from fgrad.core.dtypes import convert_weak
 from fgrad.testing import check_grads
 from oracle import rand
 
@@ -104,7 +104,7 @@ def test_shape_primitive(case):
 
 
 def weak(values):
-    return _convert_element_type(np.asarray(values, f64), weak_type=True)
+    return convert_weak(np.asarray(values, f64))
 
 
 @pytest.mark.parametrize("name, params, size", [

@@ -7,11 +7,11 @@ composes with grad and with itself."""
 import jax
 import numpy as np
 import pytest
-from jax._src.lax.lax import _convert_element_type as jax_convert_element_type
 
 import fgrad
 from fgrad import lax as fl
 from fgrad.core import eval_program, trace_to_program, typecheck
+from fgrad.core.dtypes import convert_weak
 
 B = 5  # the batch size throughout
 rng = np.random.default_rng(1)
@@ -110,8 +110,8 @@ def test_preferred_element_type_and_precision(in_axes):
 @pytest.mark.parametrize("lhs_weak, rhs_weak", [(True, True), (True, False)])
 def test_weak_types(lhs_weak, rhs_weak):
     lhs, rhs = batched((3, 4), 0), batched((4,), None)
-    lhs = jax_convert_element_type(lhs, weak_type=True) if lhs_weak else lhs
-    rhs = jax_convert_element_type(rhs, weak_type=True) if rhs_weak else rhs
+    lhs = convert_weak(lhs) if lhs_weak else lhs
+    rhs = convert_weak(rhs) if rhs_weak else rhs
     check(lhs, rhs, (0, None), dimension_numbers=(((1,), (0,)), ((), ())))
 
 

@@ -6,11 +6,11 @@ numbers; and batching composes with grad and with itself."""
 import jax
 import numpy as np
 import pytest
-from jax._src.lax.lax import _convert_element_type as jax_convert_element_type
 
 import fgrad
 from fgrad import lax as fl
 from fgrad.core import eval_program, trace_to_program, typecheck
+from fgrad.core.dtypes import convert_weak
 
 B = 5  # the batch size throughout
 rng = np.random.default_rng(0)
@@ -26,7 +26,7 @@ def batched(shape, axis, dtype=np.float32):
 
 
 def weak(x):
-    return jax_convert_element_type(x, weak_type=True)
+    return convert_weak(x)
 
 
 def check(fgrad_fun, jax_fun, args, in_axes, out_axes=0):

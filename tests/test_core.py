@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 import fgrad
+from fgrad.transforms.rules import batch_rules, jvp_rules, transpose_rules
 import oracle
 from fgrad import lax as fl
+from fgrad.core.errors import ProgramTypeError
 from fgrad.core import (
     Aval, ConcretizationError, EscapedTracerError, Literal, MissingRuleError, Primitive,
     Program, ShapeDtypeError, TracerConversionError, current_trace, eval_program,
@@ -144,8 +146,29 @@ def test_typecheck_catches_a_broken_program():
     typecheck(program)
     broken = Program(program.constvars, program.constvals, program.inputs,
                      program.eqns[::-1], program.outputs)
-    with pytest.raises(Exception, match="used before it is bound"):
+    with pytest.raises(ProgramTypeError, match="used before it is bound"):
         typecheck(broken)
+
+
+def test_checks_are_on_in_the_suite_and_catch_a_program_lying_about_types():
+    # tests/conftest.py sets FGRAD_CHECKS=1: every program a trace or a pass builds is
+    # typechecked where it is built. Here the first equation claims a float16 result;
+    # re-staging copies equations without re-running shape rules, and the check on the
+    # trace's program catches the lie where that program is built.
+    import importlib
+    from fgrad.core.ir import Eqn, Var
+    assert importlib.import_module("fgrad.core.typecheck").CHECKS
+    program = fgrad.make_ir(_poly)(np.ones(2, f32), np.ones(2, f32))
+    first, *rest = program.eqns
+    lie = Var(Aval((2,), np.dtype("float16")))
+    rest = [Eqn(e.primitive, tuple(lie if a is first.outputs[0] else a for a in e.inputs),
+                e.outputs, e.params, e.source) for e in rest]
+    broken = Program(program.constvars, program.constvals, program.inputs,
+                     [Eqn(first.primitive, first.inputs, (lie,), first.params), *rest],
+                     program.outputs)
+    with pytest.raises(ProgramTypeError, match="mul"):
+        fgrad.make_ir(lambda x, y: fgrad.eval_program(broken, x, y))(
+            np.ones(2, f32), np.ones(2, f32))
 
 
 # -- tracing: consts, literals, evaluation --------------------------------------------------------
@@ -253,7 +276,7 @@ def test_define_by_run_python_control_flow_on_concrete_trace():
             y = fl.mul(y, 2.0)
         if bool(fl.gt(x, 0.0)):
             y = fl.neg(y)
-        unused = sin_p.bind(x)  # never read: must never be computed
+        unused = sin_p.bind1(x)  # never read: must never be computed
         steps = int(n) + 1
         return y, unused, steps
 
@@ -396,13 +419,16 @@ def test_a_jax_function_on_a_tracer_says_to_use_fgrad_numpy():
 
 def test_missing_rule_names_primitive_and_transform():
     bare = Primitive("bare", lambda a: a, lambda x: x)
-    for transform in ("jvp", "transpose", "batch"):
-        with pytest.raises(MissingRuleError, match=f"'bare' has no {transform} rule"):
-            bare.rule(transform)
+    for table in (jvp_rules, transpose_rules, batch_rules):
+        with pytest.raises(MissingRuleError, match=f"'bare' has no {table.name} rule"):
+            table[bare]
     with pytest.raises(MissingRuleError, match="'bare' has no jvp rule"):
-        fgrad.grad(lambda x: bare.bind(x))(1.0)
-    with pytest.raises(ValueError, match="unknown transform"):
-        bare.rule("sideways")
+        fgrad.grad(lambda x: bare.bind1(x))(1.0)
+    with pytest.raises(MissingRuleError, match="'bare' has no batch rule"):
+        fgrad.vmap(lambda x: bare.bind1(x))(np.ones(2))
+    transpose_rules.absent(bare, "it is a test primitive")
+    with pytest.raises(MissingRuleError, match="'bare' has no transpose rule.*test primitive"):
+        transpose_rules[bare]
 
 
 def test_unsupported_argument_type_is_a_clear_error():
@@ -433,3 +459,28 @@ def test_each_thread_has_its_own_current_trace():
 
     fgrad.make_ir(f)(1.0)
     assert seen == [True]
+
+
+def test_a_tracer_used_in_another_thread_while_its_trace_is_open_says_so():
+    errors = []
+
+    def use_elsewhere(x, work):
+        def run():
+            try:
+                work(x)
+            except EscapedTracerError as e:
+                errors.append(str(e))
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+        return x
+
+    # Eagerly in the other thread, and captured by a trace of the other thread's own.
+    fgrad.make_ir(lambda x: use_elsewhere(x, fl.sin))(1.0)
+    fgrad.make_ir(lambda x: use_elsewhere(x, lambda x: fgrad.make_ir(
+        lambda y: fl.add(x, y))(1.0)))(1.0)
+    assert len(errors) == 2
+    for message in errors:
+        assert "used in another thread while make_ir was still tracing it" in message
+        assert "escaped" not in message
+    assert current_trace() is EVAL_TRACE

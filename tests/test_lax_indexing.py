@@ -148,9 +148,9 @@ def test_dynamic_slice_without_negative_indices_clamps_them():
 def test_dynamic_slice_primitive_only_clamps():
     x = arange(5)
     expected = lax.dynamic_slice(x, (jnp.int32(-1),), (2,), allow_negative_indices=False)
-    assert_same(dynamic_slice_p.bind(x, -1, slice_sizes=(2,)), expected)
-    assert_same(dynamic_slice_p.bind(x, np.int32(-1), slice_sizes=(2,)), expected)
-    program, _ = trace_to_program(lambda x: dynamic_slice_p.bind(x, -1, slice_sizes=(2,)), [x],
+    assert_same(dynamic_slice_p.bind1(x, -1, slice_sizes=(2,)), expected)
+    assert_same(dynamic_slice_p.bind1(x, np.int32(-1), slice_sizes=(2,)), expected)
+    program, _ = trace_to_program(lambda x: dynamic_slice_p.bind1(x, -1, slice_sizes=(2,)), [x],
                                   "make_ir")
     typecheck(program)
     assert_same(eval_program(program, x)[0], expected)
@@ -191,7 +191,7 @@ def test_dynamic_slice_errors():
                 match="must be integers")
     check_error(lambda: dynamic_slice(x, (i16, i8), (2, 2)), "dynamic_slice", "i16[], i8[]",
                 match="different dtypes")
-    check_error(lambda: dynamic_slice_p.bind(x, jnp.zeros(2, jnp.int32), 0, slice_sizes=(1, 1)),
+    check_error(lambda: dynamic_slice_p.bind1(x, jnp.zeros(2, jnp.int32), 0, slice_sizes=(1, 1)),
                 "dynamic_slice", "i32[2]", match="scalar")
 
 
@@ -227,8 +227,8 @@ def test_dynamic_update_slice_weak_types(x64):
               lambda x, u, i: lax.dynamic_update_slice(x, u, (i,), allow_negative_indices=False),
               x, u, jnp.asarray(1))
     x, u = weak((5,)), weak((2,), 7.0)
-    assert aval_of(dynamic_update_slice_p.bind(x, u, 1)).weak_type
-    program, _ = trace_to_program(lambda x, u: dynamic_update_slice_p.bind(x, u, -2), [x, u],
+    assert aval_of(dynamic_update_slice_p.bind1(x, u, 1)).weak_type
+    program, _ = trace_to_program(lambda x, u: dynamic_update_slice_p.bind1(x, u, -2), [x, u],
                                   "make_ir")
     typecheck(program)
     expected = lax.dynamic_update_slice(x, u, (jnp.asarray(-2),), allow_negative_indices=False)
@@ -419,7 +419,7 @@ def test_gather_errors():
                 "gather", match="fill_value")
     unsure = dict(dimension_numbers=ROW_TAKE, slice_sizes=(1, 4), indices_are_sorted=None,
                   unique_indices=False, mode=Mode.CLIP, fill_value=None)
-    check_error(lambda: gather_p.bind(x, i, **unsure), "gather", match="indices_are_sorted")
+    check_error(lambda: gather_p.bind1(x, i, **unsure), "gather", match="indices_are_sorted")
 
 
 def test_gather_batching_dim_errors():
@@ -616,7 +616,7 @@ def test_scatter_errors():
                 match="ScatterDimensionNumbers")
     unsure = dict(dimension_numbers=ROW_PUT, indices_are_sorted=False, unique_indices="no",
                   mode=Mode.CLIP)
-    check_error(lambda: scatter_add_p.bind(x, i, u, **unsure), "scatter_add",
+    check_error(lambda: scatter_add_p.bind1(x, i, u, **unsure), "scatter_add",
                 match="unique_indices")
 
 

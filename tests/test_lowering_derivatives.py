@@ -58,6 +58,7 @@ from fgrad.core import Aval, Literal, MissingRuleError, Primitive, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.dtypes import float0
 from fgrad.core.ir import is_key
+from fgrad.transforms.rules import jvp_rules, transpose_rules
 
 pytestmark = pytest.mark.usefixtures("x64", "quick_compile")
 
@@ -521,7 +522,7 @@ def _lowered(case: Case) -> Callable:
 
 def _bound(case: Case) -> Callable:
     """The primitive as fgrad sees it: bound, so fgrad's rules differentiate it."""
-    return lambda *d: case.prim.bind(*_operands(case, d), **case.params)
+    return lambda *d: case.prim.bind1(*_operands(case, d), **case.params)
 
 
 def _seed(case: Case, salt: str) -> int:
@@ -691,7 +692,8 @@ def test_primitive_has_an_example(name):
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_refused_primitives_have_no_rule(name):
     prim = next(p for p in all_primitives() if p.name == name)
-    assert prim.jvp is None and prim.transpose is None
+    assert prim not in jvp_rules and prim not in transpose_rules
+    assert jvp_rules.why_absent(prim)  # refused with a reason the error can give
 
 
 # -- forward mode -----------------------------------------------------------------------------

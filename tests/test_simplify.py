@@ -175,9 +175,9 @@ def test_fold_constants_works_while_jax_jit_traces():
     lambda x, c: flax.mul(x, c(1)), lambda x, c: flax.mul(c(1), x),
     lambda x, c: flax.add(x, c(0)), lambda x, c: flax.add(c(0), x),
     lambda x, c: flax.sub(x, c(0)), lambda x, c: flax.div(x, c(1)),
-    lambda x, c: flax.neg(flax.neg(x)), lambda x, c: flax.integer_pow(x, 1),
+    lambda x, c: flax.neg(flax.neg(x)),
     lambda x, c: flax.mul(x, 1.0), lambda x, c: flax.add(-0.0, x),
-], ids=["x*1", "1*x", "x+0", "0+x", "x-0", "x/1", "neg-neg", "x**1", "x*weak1", "-0+x"])
+], ids=["x*1", "1*x", "x+0", "0+x", "x-0", "x/1", "neg-neg", "x*weak1", "-0+x"])
 def test_simplify_algebra_identities_return_x_itself(fun, float_dtype):
     def literal(value):  # a strongly typed literal of x's dtype
         return np.dtype(float_dtype).type(value)
@@ -280,8 +280,9 @@ def test_adding_zeros_of_a_larger_shape_keeps_the_broadcast():
     lambda x: flax.reduce_max(x, ()),
     lambda x: flax.reduce_min(x, ()),
     lambda x: flax.reduce_prod(x, ()),
+    lambda x: flax.integer_pow(x, 1),
 ], ids=["convert", "reshape", "transpose", "broadcast", "squeeze", "expand_dims", "rev",
-        "reduce_sum", "reduce_max", "reduce_min", "reduce_prod"])
+        "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "x**1"])
 def test_forward_trivial_removes_equations_returning_their_operand(fun, float_dtype):
     x = np.ones((2, 3), float_dtype)
     original, simplified = simplified_by(forward_trivial, lambda x: fnp.sin(fun(x)), x)
@@ -420,7 +421,7 @@ def test_simplify_is_linear_in_the_program_length():
 
 
 def test_partial_eval_keeps_only_the_residuals_the_linear_part_reads():
-    from fgrad.transforms import partial_eval
+    from fgrad.transforms.partial_eval import partial_eval
 
     def f(x, t):
         s, c = fnp.sin(x), fnp.cos(x)

@@ -18,7 +18,7 @@ def _sin_with_rules(cos_rule_sign: float, first_order_scale: float) -> Primitive
     my_cos = Primitive("my_cos", lambda a: a, jnp.cos)
     defjvp(my_cos, lambda t, ans, x: fl.mul(t, fl.mul(fl.sin(x), _full(cos_rule_sign, x))))
     my_sin = Primitive("my_sin", lambda a: a, jnp.sin)
-    defjvp(my_sin, lambda t, ans, x: fl.mul(t, fl.mul(my_cos.bind(x),
+    defjvp(my_sin, lambda t, ans, x: fl.mul(t, fl.mul(my_cos.bind1(x),
                                                       _full(first_order_scale, x))))
     return my_sin
 
@@ -31,8 +31,8 @@ def _full(value, like):
 def test_passes_correct_rules_to_second_order(x64):
     my_sin = _sin_with_rules(-1.0, 1.0)
     x = np.array([0.3, -1.2, 2.0])
-    check_grads(lambda v: my_sin.bind(v), (x,), order=2)
-    check_grads(lambda a, b: {"s": fnp.sum(my_sin.bind(a) * b), "p": a * b},
+    check_grads(lambda v: my_sin.bind1(v), (x,), order=2)
+    check_grads(lambda a, b: {"s": fnp.sum(my_sin.bind1(a) * b), "p": a * b},
                 (x, np.array([1.0, 2.0, 3.0])), order=2)
 
 
@@ -40,7 +40,7 @@ def test_passes_correct_rules_to_second_order(x64):
 def test_catches_a_wrong_first_derivative(x64, mode):
     my_sin = _sin_with_rules(-1.0, 2.0)
     with pytest.raises(AssertionError) as info:
-        check_grads(lambda a, b: (my_sin.bind(a), b), (np.array([0.3, -1.2]), 1.0),
+        check_grads(lambda a, b: (my_sin.bind1(a), b), (np.array([0.3, -1.2]), 1.0),
                     order=1, modes=(mode,))
     message = str(info.value)
     assert "analytic" in message and "numeric" in message and "relative error" in message
@@ -52,9 +52,9 @@ def test_catches_a_wrong_first_derivative(x64, mode):
 def test_catches_a_wrong_second_derivative_only_at_order_two(x64, mode):
     my_sin = _sin_with_rules(+1.0, 1.0)  # cos' = +sin: wrong
     x = (np.array([0.3, -1.2, 2.0]),)
-    check_grads(lambda v: my_sin.bind(v), x, order=1, modes=(mode,))
+    check_grads(lambda v: my_sin.bind1(v), x, order=1, modes=(mode,))
     with pytest.raises(AssertionError, match="the (JVP|VJP) of"):
-        check_grads(lambda v: my_sin.bind(v), x, order=2, modes=(mode,))
+        check_grads(lambda v: my_sin.bind1(v), x, order=2, modes=(mode,))
 
 
 def test_float32_defaults_and_argument_checks():

@@ -12,6 +12,7 @@ import functools
 import jax
 import numpy as np
 from jax import dtypes as jdt
+from jax.extend.core.primitives import convert_element_type_p as _jax_convert_p
 
 from fgrad.core.errors import at_user_line
 from fgrad.core.ir import Aval, as_dtype, is_key
@@ -47,10 +48,20 @@ def is_python_scalar(x) -> bool:
 
 # Set by fgrad.core.trace (which imports this module): the class of fgrad's tracers.
 TRACER_TYPE: type | None = None
-try:  # the concrete class of jax.Array, for a fast path (creating one would start JAX's
-    from jax._src.array import ArrayImpl as _JAX_ARRAY_TYPE  # backend at import time)
-except ImportError:  # a future JAX: the generic path below still handles its arrays
-    _JAX_ARRAY_TYPE = None
+
+# The types of concrete operands (values, not tracers), which fgrad.core.trace computes with
+# at once. The concrete class of jax.Array joins, as `_JAX_ARRAY_TYPE`, when aval_of first
+# meets one of its instances: JAX names that class only privately, and making an array here
+# to learn it would start JAX's backend when fgrad is imported (before
+# jax.distributed.initialize or a platform choice, say).
+CONCRETE_TYPES: set[type] = {bool, int, float, complex, np.ndarray}
+_JAX_ARRAY_TYPE: type | None = None
+
+
+def _learn_jax_array_type(t: type) -> None:
+    global _JAX_ARRAY_TYPE
+    _JAX_ARRAY_TYPE = t
+    CONCRETE_TYPES.add(t)
 
 
 def aval_of(x) -> Aval:
@@ -61,10 +72,13 @@ def aval_of(x) -> Aval:
         return x._var.aval
     if t is _JAX_ARRAY_TYPE:
         return Aval(x.shape, x.dtype, x.weak_type)
-    aval = getattr(x, "aval", None)  # JAX tracers
+    aval = getattr(x, "aval", None)  # JAX arrays and tracers
     if isinstance(aval, Aval):
         return aval
     if aval is not None and hasattr(aval, "weak_type"):
+        if _JAX_ARRAY_TYPE is None and isinstance(x, jax.Array) and not isinstance(
+                x, jax.core.Tracer):
+            _learn_jax_array_type(t)
         return Aval(tuple(aval.shape), as_dtype(aval.dtype), aval.weak_type)
     if t in _PYTHON_SCALAR_DTYPES:
         # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
@@ -121,3 +135,22 @@ def _promote(avals: tuple[Aval, ...], x64: bool) -> tuple[np.dtype, bool]:
 
 
 _PYTHON_TYPE_OF_KIND = {"b": bool, "i": int, "u": int, "f": float, "c": complex, "V": float}
+
+
+def convert_weak(x, dtype=None, weak_type: bool = True):
+    """`x` (a JAX array or tracer, NumPy array or scalar) converted to `dtype` (None: its
+    own), weakly typed or not as `weak_type` says, exactly as JAX itself converts: the same
+    convert_element_type equation in a jaxpr, and JAX's derivatives and batching of it.
+
+    jax.lax.convert_element_type always makes a strongly typed result and JAX has no
+    public function that sets the flag (checked with jax 0.10.2), so this binds JAX's
+    primitive, which jax.extend publishes. Like JAX, it returns a JAX array that already has
+    the type unchanged.
+    """
+    if type(x) is int and dtype is not None:  # as JAX: 2**40 fits float32, not int32
+        x = np.asarray(x).astype(canonicalize(dtype))
+    aval = jax.typeof(x)
+    dtype = aval.dtype if dtype is None else canonicalize(dtype)
+    if isinstance(x, jax.Array) and aval.dtype == dtype and aval.weak_type == weak_type:
+        return x
+    return _jax_convert_p.bind(x, new_dtype=dtype, weak_type=bool(weak_type), sharding=None)

@@ -2,24 +2,48 @@
 
 Every error a user can trigger through fgrad names the line of *their* code that caused it.
 `user_source()` finds it by walking the Python stack outwards and skipping frames that belong
-to fgrad itself, to JAX, or to the standard library's plumbing (functools, contextlib).
+to fgrad itself, to the libraries it runs on (JAX, jaxlib, NumPy, Equinox), or to the standard
+library's plumbing (functools, contextlib). Everything else is the user's: scripts, tests,
+notebooks, and packages installed in site-packages, the user's own included.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import functools
+import importlib.util
+import itertools
+import linecache
 import os
+import re
 import sys
+import sysconfig
+import types
 from typing import NamedTuple
 
 import jax
 
-_FGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SKIPPED_DIRS = (
-    _FGRAD_DIR + os.sep,
-    os.path.dirname(os.path.abspath(jax.__file__)) + os.sep,
-    os.path.dirname(os.path.abspath(os.__file__)) + os.sep,  # stdlib: functools, contextlib
-)
+
+def _package_dir(name: str) -> str | None:
+    """The directory of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    locations = list(getattr(spec, "submodule_search_locations", None) or [])
+    return os.path.join(os.path.abspath(locations[0]), "") if locations else None
+
+
+_FGRAD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+_JAX_DIR = os.path.join(os.path.dirname(os.path.abspath(jax.__file__)), "")
+_LIBRARY_DIRS = tuple(d for d in [_FGRAD_DIR, _JAX_DIR] + [
+    _package_dir(name) for name in ("jaxlib", "numpy", "equinox")] if d)
+# The standard library proper. Python installs third-party packages in site-packages (or
+# Debian's dist-packages) *inside* this directory in many layouts, and those are not skipped.
+_STDLIB_DIRS = tuple({os.path.join(os.path.abspath(sysconfig.get_paths()[key]), "")
+                      for key in ("stdlib", "platstdlib")})
+_PACKAGE_FOLDERS = ("site-packages", "dist-packages")
 
 
 class Source(NamedTuple):
@@ -37,25 +61,33 @@ class Source(NamedTuple):
         return f"{os.path.basename(self.filename)}:{self.lineno}"
 
 
+def _in_stdlib(path: str) -> bool:
+    for stdlib in _STDLIB_DIRS:
+        if path.startswith(stdlib):
+            return path[len(stdlib):].split(os.sep, 1)[0] not in _PACKAGE_FOLDERS
+    return False
+
+
+# Bounded, keyed by file name (not code object, which would keep dead code alive); asked for
+# every frame that user_source walks. lru_cache is thread-safe.
+@functools.lru_cache(maxsize=4096)
 def _is_user_file(filename: str) -> bool:
+    """Whether code in `filename` is the user's: not fgrad's, not in the libraries it runs on,
+    not in the standard library (but a package installed in site-packages is the user's)."""
+    if filename.startswith("<frozen"):  # the interpreter's frozen standard modules
+        return False
     path = os.path.abspath(filename)
-    # Tests and examples live beside fgrad/ and are user code.
-    return not path.startswith(_SKIPPED_DIRS) and not filename.startswith("<frozen")
-
-
-_USER_CODE: dict = {}  # code object -> is it the user's? (every traced equation asks)
+    return not path.startswith(_LIBRARY_DIRS) and not _in_stdlib(path)
 
 
 def user_source(skip: int = 0) -> Source | None:
-    """The innermost stack frame that is not fgrad's, JAX's or the standard library's,
-    looking above the caller's `skip` innermost frames (which the caller knows are fgrad's)."""
+    """The innermost stack frame that is not fgrad's, its libraries' or the standard
+    library's, looking above the caller's `skip` innermost frames (which the caller knows
+    are fgrad's)."""
     frame = sys._getframe(1 + skip)
     while frame is not None:
         code = frame.f_code
-        mine = _USER_CODE.get(code)
-        if mine is None:
-            mine = _USER_CODE[code] = _is_user_file(code.co_filename)
-        if mine:
+        if _is_user_file(code.co_filename):
             return Source(code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None
@@ -137,45 +169,146 @@ class MissingRuleError(FgradError, NotImplementedError):
     """A primitive has no rule for the transformation being applied to it."""
 
 
+class NotDifferentiableError(FgradError, TypeError):
+    """A derivative asked of an operand that has none: a primitive's index or selector, or
+    a transpose asked of an operand the primitive is not linear in (a program multiplying
+    two tangents)."""
+
+
+class ProgramTypeError(FgradError):
+    """A program that breaks the IR's invariants (a variable bound twice or used before it is
+    bound, an equation whose output types are not what its primitive's shape rule says):
+    a bug in fgrad or in one of its rules, or a bad hand-made program."""
+
+
 # -- JAX failing on fgrad's values ---------------------------------------------------------------
 #
-# Most JAX functions probe `__jax_array__` first, and fgrad's tracer answers with
-# TracerConversionError at once. Others never ask: JAX's primitives' `bind` (raw jax.lax
-# functions such as dynamic_slice or conv_general_dilated, and functions with custom JAX
-# derivatives such as jax.nn.relu) fail with a generic "Error interpreting argument"
-# TypeError, and JAX offers no public way to register fgrad's tracer with it (checked with
-# jax 0.10.2). So fgrad rewrites those errors where the user's function is traced, reading
-# the traceback to say which JAX function failed and where the user called it.
+# fgrad's tracer is not a JAX type and JAX offers no public way to register one (checked with
+# jax 0.10.2), so a JAX function handed one fails, each in its own words: jitted functions
+# (most of jax.numpy, and the user's jax.jit) say "Argument ... of type <class
+# 'fgrad.core.trace.Tracer'> is not a valid JAX type", primitives' `bind` (raw jax.lax
+# functions, functions with custom JAX derivatives such as jax.nn.relu) "Error interpreting
+# argument to <primitive>", jax.numpy's argument checks "... got <class ...Tracer'>", and
+# jnp.asarray reaches the tracer's __array__ (TracerConversionError). fgrad rewrites these
+# errors where the user's function is traced (trace_to_program): it recognizes them by its
+# tracer named in the message, and says which JAX function failed (read from the call in the
+# traceback: JAX removes its own frames from tracebacks crossing its API) and where the user
+# called it.
 
-_JAX_DIR = os.path.dirname(os.path.abspath(jax.__file__)) + os.sep
 _JAX_BIND_FAILURE = "Error interpreting argument to"
+_TRACER_NAMED = re.compile(r"fgrad\.core\.trace\.Tracer\b|(?<![\w.])Tracer<")
 _JAX_PLUMBING = ("traceback_util.py", "api_util.py", "linear_util.py")
 _JAX_FAMILIES = (("_src/numpy/linalg", "jax.numpy.linalg"), ("_src/numpy/fft", "jax.numpy.fft"),
                  ("_src/numpy/", "jax.numpy"), ("_src/lax/", "jax.lax"), ("_src/nn/", "jax.nn"),
-                 ("_src/scipy/", "jax.scipy"), ("_src/api.py", "jax"))
-
-
-def stack_of_error() -> list[tuple]:
-    """The live stack, outermost first, for an error about to be raised: JAX filters its
-    own frames out of tracebacks that cross its API, and explain_jax_failure needs them."""
-    frames = []
-    frame = sys._getframe(1)
-    while frame is not None:
-        frames.append((frame, frame.f_lineno))
-        frame = frame.f_back
-    return frames[::-1]
+                 ("_src/scipy/", "jax.scipy"), ("_src/random/", "jax.random"),
+                 ("_src/random.py", "jax.random"), ("_src/api.py", "jax"))
 
 
 def _traceback_frames(error: BaseException) -> list[tuple]:
-    stack = getattr(error, "stack", None)
-    if stack is not None:
-        return stack
+    """(frame, line, instruction offset) of each frame `error` passed through, outermost
+    first."""
     frames = []
     tb = error.__traceback__
     while tb is not None:
-        frames.append((tb.tb_frame, tb.tb_lineno))
+        frames.append((tb.tb_frame, tb.tb_lineno, tb.tb_lasti))
         tb = tb.tb_next
     return frames
+
+
+def _jax_module(path: str) -> str | None:
+    """A file's path inside JAX (`_src/numpy/ufuncs.py`), or None if it is not JAX's."""
+    return path[len(_JAX_DIR):].replace(os.sep, "/") if path.startswith(_JAX_DIR) else None
+
+
+def _call_site(frames: list[tuple]) -> tuple[tuple | None, list[tuple[str, str]]]:
+    """The innermost frame that called into JAX (the user's, a library's or fgrad's own),
+    and the JAX functions it was running when the error came, outermost first."""
+    caller, called = None, []
+    for frame, lineno, lasti in frames:
+        path = os.path.abspath(frame.f_code.co_filename)
+        module = _jax_module(path)
+        if module is not None:
+            if not module.endswith(_JAX_PLUMBING):
+                called.append((module, frame.f_code.co_name))
+        elif _is_user_file(frame.f_code.co_filename) or (not called and not _in_stdlib(path)):
+            # Below JAX only code JAX calls back (the user's, under jax.jit) is a new caller;
+            # fgrad's there is the tracer's own __array__, answering JAX.
+            caller, called = (frame, lasti), []
+    return caller, called
+
+
+def _called_function(frame: types.FrameType, lasti: int) -> tuple[str | None, object]:
+    """The function `frame` was calling at instruction `lasti`, read from the call's source
+    (Python 3.11+ records each instruction's position): the name the code wrote and what it
+    names, for a name or a chain of module attributes (`jnp.sin`, `jitted`); else None."""
+    positions = getattr(frame.f_code, "co_positions", None)
+    if positions is None or lasti < 0:
+        return None, None
+    position = next(itertools.islice(positions(), lasti // 2, None), None)
+    if position is None or None in position:
+        return None, None
+    line, end_line, col, end_col = position  # columns count UTF-8 bytes
+    lines = [linecache.getline(frame.f_code.co_filename, n).encode()
+             for n in range(line, end_line + 1)]
+    text = (lines[0][col:end_col] if len(lines) == 1
+            else lines[0][col:] + b"".join(lines[1:-1]) + lines[-1][:end_col])
+    try:
+        call = ast.parse(b"(" + text + b")", mode="eval").body
+    except (SyntaxError, ValueError):
+        return None, None
+    if isinstance(call, ast.Subscript):
+        return "[]", None  # indexing (a jax.Array, with a traced index)
+    if not isinstance(call, ast.Call):
+        return None, None
+    if isinstance(call.func, ast.Call):  # jax.jit(f)(x): what the inner call made
+        inner_written, inner = _resolve(frame, call.func.func)
+        return (f"{inner_written}(...)", _JITTED) if inner is jax.jit else (None, None)
+    return _resolve(frame, call.func)
+
+
+_JITTED = object()  # stands for what `jax.jit(f)` returns, when only the call was written
+
+
+def _resolve(frame: types.FrameType, node: ast.expr) -> tuple[str | None, object]:
+    """What a name or a chain of module attributes names in `frame`."""
+    attributes = []
+    while isinstance(node, ast.Attribute):
+        attributes.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None, None
+    missing = object()
+    root = next((scope[node.id] for scope in (frame.f_locals, frame.f_globals, frame.f_builtins)
+                 if node.id in scope), missing)
+    value = root
+    for attribute in reversed(attributes):  # read attributes of modules only: no user code
+        if not isinstance(value, types.ModuleType):
+            return None, None
+        value = getattr(value, attribute, missing)
+    if value is missing:
+        return None, None
+    if isinstance(root, types.ModuleType):  # jnp.sin: named from the module's real name
+        return ".".join([root.__name__, *reversed(attributes)]), value
+    return node.id, value
+
+
+def _public_jax_name(written: str | None, function) -> str | None:
+    """The name under which JAX offers `function` (jax.numpy.sin), if it is JAX's."""
+    module = getattr(function, "__module__", None) or ""
+    name = getattr(function, "__name__", None)
+    if not (module == "jax" or module.startswith("jax.")) or not name:
+        return None
+    if written is not None and written.startswith("jax.") and "._" not in written:
+        return written  # as written, through JAX's modules: jax.nn.relu
+    path = module.replace(".", "/").removeprefix("jax/") + "/"
+    family = next((family for part, family in _JAX_FAMILIES if path.startswith(part)), None)
+    return f"{family or module}.{name}"
+
+
+def _is_jitted(function) -> bool:
+    # What jax.jit returns (jax.stages.Wrapped): it can also be lowered and traced.
+    return function is _JITTED or (
+        callable(function) and hasattr(function, "lower") and hasattr(function, "trace"))
 
 
 def explain_jax_failure(error: BaseException, trace_name: str) -> Exception | None:
@@ -183,53 +316,58 @@ def explain_jax_failure(error: BaseException, trace_name: str) -> Exception | No
     value (naming the JAX function, what to use instead and the user's line), else None."""
     if getattr(error, "explained_by_fgrad", False):
         return None
+    frames = _traceback_frames(error)
+    caller, called = _call_site(frames)
     if isinstance(error, TracerConversionError):
-        if not hasattr(error, "stack"):
-            return None  # not from our __jax_array__ probe (NumPy's __array__, say)
-    elif not (isinstance(error, TypeError) and _JAX_BIND_FAILURE in str(error)
-              and "fgrad.core.trace.Tracer" in str(error)):
+        if not called:
+            return None  # NumPy's own conversion (np.sin(x)): its message says it
+    elif (isinstance(error, FgradError)
+          or not isinstance(error, (TypeError, ValueError, IndexError))
+          or not _TRACER_NAMED.search(str(error))):
         return None
-    user, called = None, []  # the innermost user frame, and the JAX frames under it
-    for frame, lineno in _traceback_frames(error):
-        code = frame.f_code
-        path = os.path.abspath(code.co_filename)
-        if _is_user_file(code.co_filename):
-            user, called = Source(code.co_filename, lineno, code.co_name), []
-        elif path.startswith(_JAX_DIR) and not path.endswith(_JAX_PLUMBING):
-            called.append((path[len(_JAX_DIR):].replace(os.sep, "/"), code.co_name, frame))
-    module, function = called[0][:2] if called else ("", "")
-    if module.endswith("pjit.py"):
-        # A jitted function: the user's own, or one of JAX's (jax.numpy.sin is jitted).
-        # JAX keeps it in a local of its argument parsing (read here only to word the error).
-        jitted = next((f.f_locals.get("fun") for m, n, f in called if n == "_infer_params"),
-                      None)
-        home = getattr(jitted, "__module__", "") or ""
-        if home.startswith("jax"):
-            module = home.replace(".", "/").removeprefix("jax/") + "/"
-            function = getattr(jitted, "__name__", function)
-    if module.endswith("pjit.py"):
+    user = None
+    for frame, lineno, _ in frames:
+        if _is_user_file(frame.f_code.co_filename):
+            user = Source(frame.f_code.co_filename, lineno, frame.f_code.co_name)
+    written, function = _called_function(*caller) if caller is not None else (None, None)
+    jax_name = _public_jax_name(written, function)
+    module, name = called[0] if called else ("", "")
+    family = next((family for part, family in _JAX_FAMILIES if module.startswith(part)), None)
+    if jax_name is None and _is_jitted(function):
+        # A jitted function of the user's (JAX's own are named by the module they are in).
         advice = (f"fgrad cannot trace into a jax.jit-compiled function ({trace_name} met one): "
                   f"JAX traces it with its own tracer, which cannot hold fgrad's values. Use "
                   f"fgrad.jit instead (fgrad.grad(fgrad.jit(f)) works), or put jax.jit outside "
                   f"fgrad's transformation: jax.jit(fgrad.grad(f)).")
-    elif module.startswith("_src/random"):
-        advice = (f"jax.random.{function} was given an fgrad traced value (traced by "
-                  f"{trace_name}), which JAX cannot sample with. Use fgrad.random (import "
-                  f"fgrad.random as frandom): it has jax.random's API and works inside "
-                  f"fgrad's transformations.")
+    elif (jax_name or "").startswith("jax.random.") or family == "jax.random":
+        what = jax_name or f"jax.random.{name}"
+        advice = (f"{what} was given an fgrad traced value (traced by {trace_name}), which "
+                  f"JAX cannot sample with. Use fgrad.random (import fgrad.random as frandom): "
+                  f"it has jax.random's API and works inside fgrad's transformations.")
     else:
-        family = next((name for part, name in _JAX_FAMILIES if module.startswith(part)), None)
-        what = f"{family}.{function.removesuffix('_f')}" if family else "a JAX function"
         if _JAX_BIND_FAILURE in str(error):
-            what = str(error).split(_JAX_BIND_FAILURE, 1)[1].split(" as ", 1)[0].strip()
-            what = ("a function with a custom JAX derivative (such as jax.nn.relu)"
-                    if what.startswith("custom_") else f"jax.lax.{what}")
+            primitive = str(error).split(_JAX_BIND_FAILURE, 1)[1].split(" as ", 1)[0].strip()
+            what = (f"jax.lax.{primitive}" if not primitive.startswith("custom_")
+                    else f"{jax_name} (a function with a custom JAX derivative)" if jax_name
+                    else "a function with a custom JAX derivative (such as jax.nn.relu)")
+        elif jax_name is not None:
+            what = jax_name
+        elif written == "[]":
+            what = ("the indexing of a JAX array (to index one with a traced index, make it "
+                    "an fgrad value first: fnp.asarray(array)[i])")
+        elif module.endswith("array_methods.py"):
+            what = f"a JAX array's method ({name})"
+        elif family is not None:
+            what = f"{family}.{name.removesuffix('_f')}"
+        else:
+            what = "a JAX function"
         advice = (f"An fgrad traced value (traced by {trace_name}) was passed to {what}, "
                   f"which cannot trace fgrad's values. Inside functions that fgrad transforms, "
                   f"compute with fgrad.numpy (import fgrad.numpy as fnp), fgrad.lax or "
                   f"fgrad.random (jax.nn.relu(x) is fnp.maximum(x, 0.0)), and fgrad's own "
-                  f"transformations (fgrad.grad, fgrad.vmap, ...); JAX's functions work on "
-                  f"concrete arrays outside fgrad's transformations.")
-    explained = TracerConversionError(at_user_line(advice, user) if user else advice)
+                  f"transformations (fgrad.grad, fgrad.jit, fgrad.vmap, ...); JAX's functions "
+                  f"work on concrete arrays outside fgrad's transformations.")
+    # No user frame below the trace: the user handed fgrad the failing function itself.
+    explained = TracerConversionError(at_user_line(advice, user))
     explained.explained_by_fgrad = True
     return explained

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from fgrad.core.dtypes import aval_of
-from fgrad.core.ir import Literal, Program
+from fgrad.core.interpret import interpret
+from fgrad.core.ir import Program
 from fgrad.core.trace import StagingTrace, current_trace
 
 
@@ -22,15 +23,7 @@ def eval_program(program: Program, *args) -> list[Any]:
             f"The program takes {len(program.inputs)} inputs but was given {len(args)}.")
     trace = current_trace()
     if type(trace) is StagingTrace and all(
-            aval_of(x) == v.aval for x, v in zip(args, program.inputs)):
+            aval_of(x) == v.aval for x, v in zip(args, program.inputs, strict=True)):
         return trace.splice(program, args)
-    env: dict = dict(zip(program.constvars, program.constvals))
-    env.update(zip(program.inputs, args))
-    for eqn in program.eqns:
-        vals = [a.value if isinstance(a, Literal) else env[a] for a in eqn.inputs]
-        outs = trace.process(eqn.primitive, vals, eqn.params, eqn.source)
-        if eqn.primitive.multiple_results:
-            env.update(zip(eqn.outputs, outs))
-        else:
-            env[eqn.outputs[0]] = outs
-    return [a.value if isinstance(a, Literal) else env[a] for a in program.outputs]
+    return interpret(program, args,
+                     lambda eqn, vals: trace.process(eqn.primitive, vals, eqn.params, eqn.source))

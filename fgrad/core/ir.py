@@ -169,6 +169,10 @@ class Program:
     def out_avals(self) -> list[Aval]:
         return [v.aval for v in self.outputs]
 
+    def consts_as_inputs(self) -> Program:
+        """The same program with its consts turned into leading inputs."""
+        return Program((), (), self.constvars + self.inputs, self.eqns, self.outputs)
+
     @property
     def key(self) -> tuple:
         """The program's structure with canonical variable numbers; const values excluded."""

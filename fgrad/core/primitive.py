@@ -1,29 +1,29 @@
 """Primitives: the operations programs are made of.
 
-A primitive is one object holding every rule about one operation, so its whole story sits
-in one place (`fgrad/lax/<family>.py`):
+A primitive is a name and the two rules every layer needs, written in its family module
+(`fgrad/lax/<family>.py`) next to the rules the transforms own (registered in their tables,
+`fgrad/transforms/rules.py`), so its whole story sits in one place:
 
-- `abstract_eval(*avals, **params)`: the shape and dtype rule. Returns the output aval (or a
-  list of them when `multiple_results`), or raises `ShapeDtypeError`.
+- `abstract_eval(*avals, **params)`: the shape and dtype rule. Returns the output aval (a
+  list of them for a primitive with `multiple_results`), or raises `ShapeDtypeError`.
 - `lower(*values, **params)`: computes the result with `jax.lax`. It runs on JAX arrays
   (eagerly) and on JAX tracers (inside `jax.jit`), so it *is* fgrad's backend.
-- `jvp`, `transpose`, `batch`: the rules of the autodiff and vmap transforms. A transform
-  asks for them with `rule(...)`, which explains a missing one instead of failing obscurely.
+
+Whatever a primitive's arity, fgrad's machinery sees lists: `bind` returns a list of
+results, and `result_avals` / `lower_results` are the two rules in list form, so nothing
+downstream branches on `multiple_results`. `bind1` is the one-result shorthand.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from fgrad.core.errors import MissingRuleError
-from fgrad.core.trace import bind
-
-RULE_NAMES = ("jvp", "transpose", "batch")
+from fgrad.core.trace import current_trace
 
 
 class Primitive:
-    __slots__ = ("name", "multiple_results", "abstract_eval", "lower", "jvp", "transpose",
-                 "batch")
+    __slots__ = ("name", "multiple_results", "abstract_eval", "lower", "result_avals",
+                 "lower_results")
 
     def __init__(self, name: str, abstract_eval: Callable, lower: Callable,
                  multiple_results: bool = False):
@@ -31,24 +31,20 @@ class Primitive:
         self.multiple_results = multiple_results
         self.abstract_eval = abstract_eval
         self.lower = lower
-        self.jvp: Callable | None = None
-        self.transpose: Callable | None = None
-        self.batch: Callable | None = None
+        if multiple_results:
+            self.result_avals, self.lower_results = abstract_eval, lower
+        else:
+            self.result_avals = lambda *avals, **params: [abstract_eval(*avals, **params)]
+            self.lower_results = lambda *values, **params: [lower(*values, **params)]
 
-    def bind(self, *args, **params) -> Any:
-        return bind(self, *args, **params)
+    def bind(self, *args, **params) -> list[Any]:
+        """Applies the primitive to `args` in the current trace; returns its results."""
+        return current_trace().process(self, args, params, None)
 
-    def rule(self, transform: str) -> Callable:
-        """The primitive's rule for `transform` ('jvp', 'transpose' or 'batch')."""
-        if transform not in RULE_NAMES:
-            raise ValueError(f"unknown transform {transform!r}; expected one of {RULE_NAMES}")
-        rule = getattr(self, transform)
-        if rule is None:
-            raise MissingRuleError(
-                f"The primitive '{self.name}' has no {transform} rule, so the {transform} "
-                f"transform cannot be applied to it."
-            )
-        return rule
+    def bind1(self, *args, **params) -> Any:
+        """`bind` for a one-result primitive: its result."""
+        [out] = current_trace().process(self, args, params, None)
+        return out
 
     def __repr__(self) -> str:
         return self.name

@@ -1,7 +1,7 @@
 """Tracing: how calls to primitives become values or equations.
 
-There is one thread-local *current trace*. `bind(prim, *args, **params)` hands every
-primitive application to it:
+There is one thread-local *current trace*. `prim.bind(*args, **params)` hands every
+primitive application to it, and gets back the list of results:
 
 - the `EvalTrace` at the bottom computes at once through `prim.lower` (eager mode). Its
   values are JAX arrays, or JAX tracers when fgrad runs inside JAX's `jit` or `vmap`;
@@ -20,8 +20,6 @@ of the program that value needs, memoized. On an abstract trace the same read ra
 
 from __future__ import annotations
 
-import gc
-import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -33,9 +31,12 @@ from fgrad.core import dtypes as _dtypes
 from fgrad.core.dtypes import aval_of, canonicalize
 from fgrad.core.errors import (
     ConcretizationError, EscapedTracerError, ShapeDtypeError, Source, TracerConversionError,
-    CONTROL_FLOW_ADVICE, at_user_line, explain_jax_failure, stack_of_error, user_source,
+    CONTROL_FLOW_ADVICE, at_user_line, explain_jax_failure, user_source,
 )
+from fgrad.core.interpret import interpret, walk
 from fgrad.core.ir import Aval, Eqn, Literal, Program, Var
+from fgrad.core.resources import LRUCache, collector_paused
+from fgrad.core.typecheck import checked
 
 
 class Trace:
@@ -62,7 +63,7 @@ class EvalTrace(Trace):
         for a in args:
             t = type(a)
             if t is Tracer:
-                raise _escaped(a)
+                raise _escaped(a) if a._trace.closed else _other_thread(a)
             concrete = concrete and (t in _CONCRETE_TYPES or isinstance(a, np.generic))
             avals.append(aval_of(a))
         abstract_eval(prim, avals, params, source)
@@ -70,17 +71,15 @@ class EvalTrace(Trace):
             compiled = _compiled_op(prim, params)
             if compiled is not None:
                 return compiled(*args)
-        return prim.lower(*args, **params)
+        return prim.lower_results(*args, **params)
 
 
 # Concrete operands (not JAX tracers) are computed by a `jax.jit` of the primitive's
 # lowering, one per primitive and params: its calls take JAX's C++ dispatch path, about half
 # the time of calling `jax.lax` eagerly, which goes through JAX's Python dispatch. Both
 # compile once per operand signature.
-_CONCRETE_TYPES = frozenset(
-    {bool, int, float, complex, np.ndarray, _dtypes._JAX_ARRAY_TYPE}) - {None}
-_COMPILED_OPS: dict = {}
-_COMPILED_OPS_SIZE = 4096
+_CONCRETE_TYPES = _dtypes.CONCRETE_TYPES  # jax.Array's class joins it when first met
+_COMPILED_OPS = LRUCache(4096)
 
 
 def _compiled_op(prim, params) -> Callable | None:
@@ -90,15 +89,14 @@ def _compiled_op(prim, params) -> Callable | None:
     except TypeError:  # an unhashable param
         return None
     if compiled is None:
-        if len(_COMPILED_OPS) >= _COMPILED_OPS_SIZE:
-            _COMPILED_OPS.clear()
-        lower = prim.lower
+        lower = prim.lower_results
 
         def op(*args):
             return lower(*args, **params)
 
         op.__name__ = op.__qualname__ = prim.name
-        compiled = _COMPILED_OPS[key] = jax.jit(op, inline=True)
+        compiled = jax.jit(op, inline=True)
+        _COMPILED_OPS.put(key, compiled)
     return compiled
 
 
@@ -139,16 +137,10 @@ def source_of(source: Source | None) -> Iterator[None]:
         _context.source = previous
 
 
-def bind(prim, *args, **params) -> Any:
-    """Applies `prim` to `args` in the current trace."""
-    return _context.trace.process(prim, args, params, None)
-
-
 # Shape rules are pure functions of the avals and params, and tracing the same code again
 # (every step of an eager training loop) asks the same questions: answers are memoized.
 # Errors are never cached, so a bad call always raises with its own line.
-_SHAPE_RULE_CACHE: dict = {}
-_SHAPE_RULE_CACHE_SIZE = 1 << 16
+_SHAPE_RULE_CACHE = LRUCache(1 << 16)
 
 
 def abstract_eval(prim, avals, params, source):
@@ -160,13 +152,11 @@ def abstract_eval(prim, avals, params, source):
     if out is not None:
         return out
     try:
-        out = prim.abstract_eval(*avals, **params)
+        out = prim.result_avals(*avals, **params)
     except ShapeDtypeError as e:
         raise ShapeDtypeError(at_user_line(str(e), source)) from None
     if key is not None:
-        if len(_SHAPE_RULE_CACHE) >= _SHAPE_RULE_CACHE_SIZE:
-            _SHAPE_RULE_CACHE.clear()
-        _SHAPE_RULE_CACHE[key] = out
+        _SHAPE_RULE_CACHE.put(key, out)
     return out
 
 
@@ -177,6 +167,7 @@ class StagingTrace(Trace):
         self.name = name
         self.concrete = concrete
         self.closed = False
+        self.thread = threading.get_ident()  # traces, like the current trace, are per thread
         self.source = user_source()
         self.inputs: list[Var] = []
         self.eqns: list[Eqn] = []
@@ -204,6 +195,8 @@ class StagingTrace(Trace):
                 return x._var
             if x._trace.closed:
                 raise _escaped(x)
+            if x._trace.thread != self.thread:
+                raise _other_thread(x)
             return self._const(x)
         t = type(x)
         if t is bool or t is int or t is float or t is complex:
@@ -234,20 +227,15 @@ class StagingTrace(Trace):
         inputs = tuple([a._var if type(a) is Tracer and a._trace is self else self.atom(a)
                         for a in args])
         if source is None:
-            # Skip this frame, bind and Primitive.bind: they are always fgrad's.
-            source = _context.source or user_source(skip=3)
+            # Skip this frame and Primitive.bind: they are always fgrad's.
+            source = _context.source or user_source(skip=2)
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
         index = len(self.eqns)
-        if prim.multiple_results:
-            outputs = tuple(Var(a) for a in out_avals)
-            for v in outputs:
-                self._producer[v] = index
-            self.eqns.append(Eqn(prim, inputs, outputs, params, source))
-            return [Tracer(self, v) for v in outputs]
-        out = Var(out_avals)
-        self._producer[out] = index
-        self.eqns.append(Eqn(prim, inputs, (out,), params, source))
-        return Tracer(self, out)
+        outputs = tuple([Var(a) for a in out_avals])
+        for v in outputs:
+            self._producer[v] = index
+        self.eqns.append(Eqn(prim, inputs, outputs, params, source))
+        return [Tracer(self, v) for v in outputs]
 
     def splice(self, program: Program, args) -> list:
         """Records `program`'s equations on `args` as they are, with fresh variables.
@@ -261,21 +249,22 @@ class StagingTrace(Trace):
             raise EscapedTracerError(at_user_line(
                 f"The {self.name} trace has already finished, but a program was evaluated "
                 f"in it. This is an fgrad bug or a tracer that escaped."))
-        env = {v: self.atom(x) for v, x in zip(program.constvars, program.constvals)}
-        env.update((v, self.atom(x)) for v, x in zip(program.inputs, args))
         eqns, producer = self.eqns, self._producer
-        for eqn in program.eqns:
-            inputs = tuple(env[a] if type(a) is Var else a for a in eqn.inputs)
-            outputs = tuple(Var(v.aval) for v in eqn.outputs)
+
+        def copy(eqn: Eqn, inputs: list) -> tuple[Var, ...]:
+            outputs = tuple([Var(v.aval) for v in eqn.outputs])
             for v in outputs:
                 producer[v] = len(eqns)
-            eqns.append(Eqn(eqn.primitive, inputs, outputs, eqn.params, eqn.source))
-            env.update(zip(eqn.outputs, outputs))
-        return [Tracer(self, env[a]) if type(a) is Var else a.value for a in program.outputs]
+            eqns.append(Eqn(eqn.primitive, tuple(inputs), outputs, eqn.params, eqn.source))
+            return outputs
+
+        atoms = interpret(program, [self.atom(x) for x in args], copy, literal=_same,
+                          consts=[self.atom(x) for x in program.constvals])
+        return [a.value if type(a) is Literal else Tracer(self, a) for a in atoms]
 
     def to_program(self, outputs) -> Program:
         out_atoms = [self.atom(x) for x in outputs]
-        return Program(self.constvars, self.constvals, self.inputs, self.eqns, out_atoms)
+        return checked(Program(self.constvars, self.constvals, self.inputs, self.eqns, out_atoms))
 
     def close(self) -> None:
         self.closed = True
@@ -308,11 +297,8 @@ class StagingTrace(Trace):
                 stack.extend(a for a in self.eqns[index].inputs if isinstance(a, Var))
         # Equations were recorded in dependency order; evaluating in that order is safe.
         with use_trace(EVAL_TRACE):
-            for eqn in (self.eqns[i] for i in sorted(needed)):
-                vals = [known[a] if isinstance(a, Var) else a.value for a in eqn.inputs]
-                outs = eqn.primitive.lower(*vals, **eqn.params)
-                outs = outs if eqn.primitive.multiple_results else (outs,)
-                known.update(zip(eqn.outputs, outs))
+            walk([self.eqns[i] for i in sorted(needed)], known,
+                 lambda eqn, vals: eqn.primitive.lower_results(*vals, **eqn.params))
         return known[var]
 
     def _abstract_message(self, tracer: Tracer) -> str:
@@ -321,6 +307,25 @@ class StagingTrace(Trace):
             f"({tracer.aval}, traced by {self.name}). Under {self.name} values are abstract: "
             f"only their shapes and dtypes are known. {CONTROL_FLOW_ADVICE}"
         )
+
+
+def _same(atom):
+    return atom
+
+
+def has_tracers(values) -> bool:
+    """True if any value is a tracer (fgrad's or JAX's): a program closing over one belongs
+    to the current transformation and cannot be cached beyond it."""
+    return any(isinstance(v, (Tracer, jax.core.Tracer)) for v in values)
+
+
+def _other_thread(tracer: Tracer) -> EscapedTracerError:
+    trace = tracer._trace
+    return EscapedTracerError(at_user_line(
+        f"A value traced by {trace.name} ({tracer.aval}) was used in another thread while "
+        f"{trace.name} was still tracing it. A trace belongs to the thread that runs the "
+        f"transformed function: compute with traced values on that thread, and hand other "
+        f"threads the transformation's results instead."))
 
 
 def _escaped(tracer: Tracer) -> EscapedTracerError:
@@ -341,22 +346,18 @@ def _escaped(tracer: Tracer) -> EscapedTracerError:
 def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
     """A new staging trace, current for the duration of the block and closed after it.
 
-    The cyclic garbage collector is paused while the outermost trace runs: tracing
-    allocates many small objects that all stay alive until the program is built, so the
-    collector's passes (which also walk every object JAX keeps) find nothing to free and
-    cost a fifth of the tracing time. Reference counting still frees everything else.
+    The cyclic garbage collector runs rarely while a trace is open (resources.
+    collector_paused): tracing allocates many small objects that all stay alive until the
+    program is built, so the collector's passes (which also walk every object JAX keeps)
+    find nothing to free and cost a fifth of the tracing time. It is made rarer rather than
+    stopped, so a long trace in one thread cannot starve another thread's collection.
     """
     trace = StagingTrace(name, concrete)
-    pause_gc = gc.isenabled()
-    if pause_gc:
-        gc.disable()
     try:
-        with use_trace(trace):
+        with collector_paused(), use_trace(trace):
             yield trace
     finally:
         trace.close()
-        if pause_gc:
-            gc.enable()
 
 
 def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = False
@@ -369,7 +370,7 @@ def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = Fals
         inputs = [trace.new_input(aval_of(a), a if concrete else None) for a in args]
         try:
             out = fun(*inputs)
-        except (TypeError, TracerConversionError) as e:
+        except (TypeError, ValueError, IndexError) as e:  # JAX failing on our tracers, maybe
             explained = explain_jax_failure(e, name)
             if explained is None:
                 raise
@@ -459,31 +460,19 @@ class Tracer:
         return np.asarray(self.concrete()).tolist()
 
     # -- handing a tracer to JAX or NumPy is a mistake -------------------------------------
+    #
+    # The tracer has no `__jax_array__`: JAX cannot trace it. A jax.Array's operators accept
+    # only the types they know (JAX and NumPy arrays, NumPy and Python scalars) and return
+    # NotImplemented for anything else, so `jax_array * tracer` falls to the tracer's
+    # reflected operator. A JAX function handed a tracer fails with JAX's own error, which
+    # trace_to_program rewrites into advice (errors.explain_jax_failure). Checked with
+    # jax 0.10.2 (the `_operator_*` functions of jax/_src/numpy/array_methods.py).
 
     def __array__(self, dtype=None, copy=None):
         raise TracerConversionError(at_user_line(
             f"An fgrad traced value ({self.aval}, traced by {self._trace.name}) cannot be "
             f"converted to a NumPy array. Compute with fgrad.numpy instead of numpy inside "
             f"functions that fgrad traces."))
-
-    @property
-    def __jax_array__(self):
-        # JAX probes this attribute before anything else; raising here replaces JAX's
-        # generic "cannot interpret argument" message with one that says what to do.
-        # A jax.Array's binary operators probe it too (`jax_array * tracer`): for them we
-        # answer "no such attribute", so they return NotImplemented and Python calls our
-        # reflected operator.
-        caller = sys._getframe(1).f_code
-        if caller.co_name.startswith("_operator_") and caller.co_filename.endswith(
-                "array_methods.py"):
-            return None
-        error = TracerConversionError(at_user_line(
-            f"An fgrad traced value ({self.aval}, traced by {self._trace.name}) was passed to "
-            f"a jax.numpy or jax.lax function. JAX cannot trace fgrad's values: use "
-            f"fgrad.numpy (import fgrad.numpy as fnp) or fgrad.lax in functions that fgrad "
-            f"transforms."))
-        error.stack = stack_of_error()  # explain_jax_failure names the JAX function from it
-        raise error
 
 
 _dtypes.TRACER_TYPE = Tracer

@@ -3,6 +3,13 @@
 One module per family, each primitive's rules in one block: `elementwise`, `shapes`,
 `reductions`, `indexing`, `linalg`. Unlike jax.lax, binary operations never broadcast, not
 even scalars: fgrad.numpy broadcasts explicitly with `broadcast_in_dim`.
+
+Imports: the helpers (`_rules`, `_ad`, `_batching`) import only the core and the transforms'
+rule tables. The families need each other (a rule of one emits primitives of another:
+broadcast's transpose sums, pad's slices), so each imports the functions of the families
+already loaded by name, at module level, and reaches the others through this package
+(`from fgrad import lax as fl`, then `fl.reduce_sum(...)` in the rule), which is resolved
+when the rule runs, after every family is loaded. No function imports anything.
 """
 
 from jax import lax as _jax_lax
@@ -31,10 +38,24 @@ from fgrad.lax.reductions import (
     argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
 )
 from fgrad.lax.shapes import (
-    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, full_like, iota, pad, reshape,
-    rev,
-    squeeze, transpose,
+    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, full, full_like, iota, pad,
+    reshape, rev, squeeze, transpose,
 )
+
+# The family modules (fgrad.lax.elementwise, ...) are imported by name, not by `import *`.
+__all__ = [
+    "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "abs", "acos", "add",
+    "argmax", "argmin", "asin", "atan", "atan2", "bitwise_and", "bitwise_not", "bitwise_or",
+    "bitwise_xor", "broadcast_in_dim", "broadcasted_iota", "ceil", "cholesky", "clamp",
+    "concatenate", "convert_element_type", "cos", "cosh", "cumsum", "div", "dot_general",
+    "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp", "expand_dims", "expm1",
+    "floor", "full", "full_like", "gather", "ge", "gt", "integer_pow", "iota", "is_finite", "le",
+    "log", "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "pad", "pow",
+    "primitives", "reduce_max", "reduce_min", "reduce_prod", "reduce_sum", "rem", "reshape", "rev",
+    "round", "rsqrt", "scatter", "scatter_add", "scatter_max", "scatter_min", "scatter_mul",
+    "select_n", "sign", "sin", "sinh", "slice", "sqrt", "squeeze", "sub", "tan", "tanh",
+    "transpose", "triangular_solve",
+]
 
 
 def primitives() -> list[_Primitive]:

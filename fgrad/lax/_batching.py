@@ -1,6 +1,7 @@
 """Helpers for writing primitives' batching (vmap) rules.
 
-The contract: `prim.batch(axis_size, values, dims, **params) -> (out, out_dim)`. Each
+The contract: `rule(axis_size, values, dims, **params) -> (out, out_dim)`, registered with
+`batch_rules.define(prim, rule)`. Each
 `dims[i]` is the axis of `values[i]` that runs over the batch, or None when that operand is
 the same for every example; at least one is not None. The rule returns its output (a list
 for multiple-result primitives) and the output's batch axis (a list, likewise), and must
@@ -11,24 +12,26 @@ dot_general with an extra batch dimension).
 from __future__ import annotations
 
 from fgrad.core import Primitive, aval_of
+from fgrad.transforms.rules import batch_rules
+# The sibling families' functions, reached through the package when called: the
+# families need each other's (a rule of one emits primitives of another).
+from fgrad import lax as fl
 
 
 def move_axis(x, src: int, dst: int):
     """x with its axis `src` moved to position `dst`."""
-    from fgrad.lax.shapes import transpose
     if src == dst:
         return x
     perm = list(range(aval_of(x).ndim))
     perm.insert(dst, perm.pop(src))
-    return transpose(x, perm)
+    return fl.transpose(x, perm)
 
 
 def to_front(x, dim: int | None, axis_size: int):
     """x with its batch axis first; an unbatched x is broadcast along a new first axis."""
-    from fgrad.lax.shapes import broadcast_in_dim
     if dim is None:
         aval = aval_of(x)
-        return broadcast_in_dim(x, (axis_size, *aval.shape), tuple(range(1, aval.ndim + 1)))
+        return fl.broadcast_in_dim(x, (axis_size, *aval.shape), tuple(range(1, aval.ndim + 1)))
     return move_axis(x, dim, 0)
 
 
@@ -39,8 +42,10 @@ def defbatch_elementwise(prim: Primitive) -> None:
     equal shapes)."""
     def batch(axis_size, values, dims, **params):
         if len(values) == 1:
-            return prim.bind(*values, **params), dims[0]
+            outs = prim.bind(*values, **params)
+            return outs, [dims[0]] * len(outs)
         args = [to_front(x, d, axis_size) for x, d in zip(values, dims)]
-        return prim.bind(*args, **params), 0
+        outs = prim.bind(*args, **params)
+        return outs, [0] * len(outs)
 
-    prim.batch = batch
+    batch_rules.define(prim, batch, lists=True)

@@ -72,6 +72,13 @@ def check_same_dtypes(name: str, avals: Sequence[Aval]) -> np.dtype:
     return dtype
 
 
+def operand_when_type_kept(**params) -> int:
+    """The simplifier's identity rule (`identity_rules`) of a primitive that returns its
+    operand exactly when its output has the operand's type: a reshape or broadcast to the
+    operand's shape, a conversion to its dtype and weak type, a reduction over no axes."""
+    return 0
+
+
 # -- checks of static params -------------------------
 
 

@@ -11,22 +11,28 @@ import math
 
 import numpy as np
 from jax import lax
-from jax._src.lax.lax import _convert_element_type as _jax_convert_element_type
 
 from fgrad.core import Aval, Primitive, Zero, aval_of
+from fgrad.core.errors import NotDifferentiableError
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, defjvp, defjvp_zero, instantiate, is_undefined, zeros
 from fgrad.lax._batching import defbatch_elementwise
-from fgrad.lax._rules import check_dtype, check_same_shapes, elementwise, fail, sharded_alike
+from fgrad.lax._rules import (
+    check_dtype, check_same_shapes, elementwise, fail, operand_when_type_kept, sharded_alike,
+)
+from fgrad.transforms.rules import (
+    identity_rules, involutions, jvp_rules, transpose_rules, units,
+)
+# The sibling families' functions, reached through the package when called: the
+# families need each other's (a rule of one emits primitives of another).
+from fgrad import lax as fl
 
 
 def _full_like(x, value):
     """`value` with x's shape and dtype; weakly typed when x is, so that combining it with x
     never changes the result's type."""
-    from fgrad.lax.shapes import broadcast_in_dim
     aval = aval_of(x)
-    scalar = convert_element_type(value, aval.dtype, weak_type=aval.weak_type)
-    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
+    return fl.full(aval.shape, value, aval.dtype, weak_type=aval.weak_type)
 
 
 def _const(x, value):
@@ -35,11 +41,8 @@ def _const(x, value):
     build their coefficients with it, so the tangents of weak arrays come out strong;
     `_full_like` (JAX's `_zeros` / `_ones` / `full_like`) follows x's weak type at any
     shape."""
-    from fgrad.lax.shapes import broadcast_in_dim
     aval = aval_of(x)
-    scalar = convert_element_type(value, aval.dtype,
-                                  weak_type=aval.weak_type and not aval.shape)
-    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
+    return fl.full(aval.shape, value, aval.dtype, weak_type=aval.weak_type and not aval.shape)
 
 
 def _replace_zero(x):
@@ -60,13 +63,15 @@ def _strong(x):
 
 
 def _not_linear_in(name, operand):
-    return TypeError(f"{name} is not linear in its {operand}, so it cannot be transposed with "
-                     f"respect to it (a program multiplying two tangents is not linear)")
+    return NotDifferentiableError(
+        f"{name} is not linear in its {operand}, so it cannot be transposed with respect to "
+        f"it (a program multiplying two tangents is not linear)")
 
 # -- arithmetic ------------------------------------------------------------------------------
 
 neg_p = elementwise("neg", lax.neg, "number")
 deflinear(neg_p, [0], lambda ct, x: [neg(ct)])
+involutions.define(neg_p, True)
 
 
 def _add_transpose(ct, x, y):
@@ -75,7 +80,8 @@ def _add_transpose(ct, x, y):
 
 add_p = elementwise("add", lax.add, "number", 2)
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
-add_p.transpose = _add_transpose
+transpose_rules.define(add_p, _add_transpose)
+units.define(add_p, (0, True))  # x + 0 = 0 + x = x: the simplifier drops it
 
 
 def _sub_transpose(ct, x, y):
@@ -84,7 +90,8 @@ def _sub_transpose(ct, x, y):
 
 sub_p = elementwise("sub", lax.sub, "number", 2)
 defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
-sub_p.transpose = _sub_transpose
+transpose_rules.define(sub_p, _sub_transpose)
+units.define(sub_p, (0, False))
 
 
 def _mul_transpose(ct, x, y):
@@ -98,7 +105,8 @@ def _mul_transpose(ct, x, y):
 
 mul_p = elementwise("mul", lax.mul, "number", 2)
 defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
-mul_p.transpose = _mul_transpose
+transpose_rules.define(mul_p, _mul_transpose)
+units.define(mul_p, (1, True))
 
 
 def _div_jvp_denominator(t, ans, x, y):
@@ -113,7 +121,8 @@ def _div_transpose(ct, x, y):
 
 div_p = elementwise("div", lax.div, "number", 2)
 defjvp(div_p, lambda t, ans, x, y: div(t, y), _div_jvp_denominator)
-div_p.transpose = _div_transpose
+transpose_rules.define(div_p, _div_transpose)
+units.define(div_p, (1, False))
 
 
 def _rem_jvp_divisor(t, ans, x, y):
@@ -239,6 +248,7 @@ def _integer_pow_jvp(t, ans, x, *, y):
 integer_pow_p = Primitive("integer_pow", _integer_pow_abstract_eval, lax.integer_pow)
 defbatch_elementwise(integer_pow_p)
 defjvp(integer_pow_p, _integer_pow_jvp)
+identity_rules.define(integer_pow_p, lambda y: 0 if y == 1 else None)
 
 # -- transcendental --------------------------------------------------------------------------
 
@@ -299,9 +309,14 @@ atan2_p = elementwise("atan2", lax.atan2, "float", 2)
 defjvp(atan2_p, _atan2_jvp("x"), _atan2_jvp("y"))
 
 is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_)
+jvp_rules.absent(is_finite_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(is_finite_p, "it is not linear in any operand")
 # The next representable float after x in the direction of y. No derivative (JAX has none
 # either): nudging by one ulp is neither constant nor the identity to a differentiator.
 nextafter_p = elementwise("nextafter", lax.nextafter, "float", 2)
+jvp_rules.absent(nextafter_p, "a step of one ulp is neither constant nor the identity to a "
+                 "differentiator, and JAX defines no derivative either")
+transpose_rules.absent(nextafter_p, "it is not linear in any operand")
 
 # -- comparisons and logic -------------------------------------------------------------------
 # Their outputs are bool or integer, which never carry a tangent: no rules needed.
@@ -321,6 +336,26 @@ and_p = elementwise("and", lax.bitwise_and, "int_or_bool", 2)
 or_p = elementwise("or", lax.bitwise_or, "int_or_bool", 2)
 xor_p = elementwise("xor", lax.bitwise_xor, "int_or_bool", 2)
 not_p = elementwise("not", lax.bitwise_not, "int_or_bool")
+jvp_rules.absent(eq_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(eq_p, "it is not linear in any operand")
+jvp_rules.absent(ne_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(ne_p, "it is not linear in any operand")
+jvp_rules.absent(lt_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(lt_p, "it is not linear in any operand")
+jvp_rules.absent(le_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(le_p, "it is not linear in any operand")
+jvp_rules.absent(gt_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(gt_p, "it is not linear in any operand")
+jvp_rules.absent(ge_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(ge_p, "it is not linear in any operand")
+jvp_rules.absent(and_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(and_p, "it is not linear in any operand")
+jvp_rules.absent(or_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(or_p, "it is not linear in any operand")
+jvp_rules.absent(xor_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(xor_p, "it is not linear in any operand")
+jvp_rules.absent(not_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(not_p, "it is not linear in any operand")
 
 # -- selection -------------------------------------------------------------------------------
 
@@ -344,7 +379,7 @@ def _select_n_abstract_eval(which, *cases):
 def _select_n_jvp(primals, tangents):
     # Linear in the cases; the selector is an index and never carries a tangent.
     which, *cases = primals
-    ans = select_n_p.bind(which, *cases)
+    ans = select_n_p.bind1(which, *cases)
     case_tangents = tangents[1:]
     if all(isinstance(t, Zero) for t in case_tangents):
         return ans, Zero(aval_of(ans))
@@ -363,8 +398,8 @@ def _select_n_transpose(ct, which, *cases):
 
 select_n_p = Primitive("select_n", _select_n_abstract_eval, sharded_alike(lax.select_n))
 defbatch_elementwise(select_n_p)
-select_n_p.jvp = _select_n_jvp
-select_n_p.transpose = _select_n_transpose
+jvp_rules.define(select_n_p, _select_n_jvp)
+transpose_rules.define(select_n_p, _select_n_transpose)
 
 
 def _clamp_abstract_eval(lo, x, hi):
@@ -407,7 +442,7 @@ def _convert_lower(x, *, new_dtype, weak_type):
     # reverse-mode code.
     if dt.is_complex(aval_of(x).dtype) and not dt.is_complex(new_dtype):
         x = lax.real(x)
-    return _jax_convert_element_type(x, new_dtype, weak_type=weak_type)
+    return dt.convert_weak(x, new_dtype, weak_type)  # lax's own conversion sets no weak type
 
 
 def _convert_transpose(ct, x, *, new_dtype, weak_type):
@@ -420,75 +455,74 @@ convert_element_type_p = Primitive(
     "convert_element_type", _convert_abstract_eval, _convert_lower)
 defbatch_elementwise(convert_element_type_p)
 deflinear(convert_element_type_p, [0], _convert_transpose)
+identity_rules.define(convert_element_type_p, operand_when_type_kept)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
 
-def neg(x): return neg_p.bind(x)
-def add(x, y): return add_p.bind(x, y)
-def sub(x, y): return sub_p.bind(x, y)
-def mul(x, y): return mul_p.bind(x, y)
-def div(x, y): return div_p.bind(x, y)
-def rem(x, y): return rem_p.bind(x, y)
-def max(x, y): return max_p.bind(x, y)  # noqa: A001 (jax.lax's name)
-def min(x, y): return min_p.bind(x, y)  # noqa: A001
-def abs(x): return abs_p.bind(x)  # noqa: A001
-def sign(x): return sign_p.bind(x)
-def floor(x): return floor_p.bind(x)
-def ceil(x): return ceil_p.bind(x)
-def pow(x, y): return pow_p.bind(x, y)  # noqa: A001
-def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
-def exp(x): return exp_p.bind(x)
-def log(x): return log_p.bind(x)
-def log1p(x): return log1p_p.bind(x)
-def expm1(x): return expm1_p.bind(x)
-def sqrt(x): return sqrt_p.bind(x)
-def rsqrt(x): return rsqrt_p.bind(x)
-def sin(x): return sin_p.bind(x)
-def cos(x): return cos_p.bind(x)
-def tan(x): return tan_p.bind(x)
-def tanh(x): return tanh_p.bind(x)
-def asin(x): return asin_p.bind(x)
-def acos(x): return acos_p.bind(x)
-def atan(x): return atan_p.bind(x)
-def sinh(x): return sinh_p.bind(x)
-def cosh(x): return cosh_p.bind(x)
-def logistic(x): return logistic_p.bind(x)
-def erf(x): return erf_p.bind(x)
-def erf_inv(x): return erf_inv_p.bind(x)
-def nextafter(x, y): return nextafter_p.bind(x, y)
-def atan2(x, y): return atan2_p.bind(x, y)
-def is_finite(x): return is_finite_p.bind(x)
-def eq(x, y): return eq_p.bind(x, y)
-def ne(x, y): return ne_p.bind(x, y)
-def lt(x, y): return lt_p.bind(x, y)
-def le(x, y): return le_p.bind(x, y)
-def gt(x, y): return gt_p.bind(x, y)
-def ge(x, y): return ge_p.bind(x, y)
-def bitwise_and(x, y): return and_p.bind(x, y)
-def bitwise_or(x, y): return or_p.bind(x, y)
-def bitwise_xor(x, y): return xor_p.bind(x, y)
-def bitwise_not(x): return not_p.bind(x)
-def select_n(which, *cases): return select_n_p.bind(which, *cases)
+def neg(x): return neg_p.bind1(x)
+def add(x, y): return add_p.bind1(x, y)
+def sub(x, y): return sub_p.bind1(x, y)
+def mul(x, y): return mul_p.bind1(x, y)
+def div(x, y): return div_p.bind1(x, y)
+def rem(x, y): return rem_p.bind1(x, y)
+def max(x, y): return max_p.bind1(x, y)  # noqa: A001 (jax.lax's name)
+def min(x, y): return min_p.bind1(x, y)  # noqa: A001
+def abs(x): return abs_p.bind1(x)  # noqa: A001
+def sign(x): return sign_p.bind1(x)
+def floor(x): return floor_p.bind1(x)
+def ceil(x): return ceil_p.bind1(x)
+def pow(x, y): return pow_p.bind1(x, y)  # noqa: A001
+def integer_pow(x, y: int): return integer_pow_p.bind1(x, y=int(y))
+def exp(x): return exp_p.bind1(x)
+def log(x): return log_p.bind1(x)
+def log1p(x): return log1p_p.bind1(x)
+def expm1(x): return expm1_p.bind1(x)
+def sqrt(x): return sqrt_p.bind1(x)
+def rsqrt(x): return rsqrt_p.bind1(x)
+def sin(x): return sin_p.bind1(x)
+def cos(x): return cos_p.bind1(x)
+def tan(x): return tan_p.bind1(x)
+def tanh(x): return tanh_p.bind1(x)
+def asin(x): return asin_p.bind1(x)
+def acos(x): return acos_p.bind1(x)
+def atan(x): return atan_p.bind1(x)
+def sinh(x): return sinh_p.bind1(x)
+def cosh(x): return cosh_p.bind1(x)
+def logistic(x): return logistic_p.bind1(x)
+def erf(x): return erf_p.bind1(x)
+def erf_inv(x): return erf_inv_p.bind1(x)
+def nextafter(x, y): return nextafter_p.bind1(x, y)
+def atan2(x, y): return atan2_p.bind1(x, y)
+def is_finite(x): return is_finite_p.bind1(x)
+def eq(x, y): return eq_p.bind1(x, y)
+def ne(x, y): return ne_p.bind1(x, y)
+def lt(x, y): return lt_p.bind1(x, y)
+def le(x, y): return le_p.bind1(x, y)
+def gt(x, y): return gt_p.bind1(x, y)
+def ge(x, y): return ge_p.bind1(x, y)
+def bitwise_and(x, y): return and_p.bind1(x, y)
+def bitwise_or(x, y): return or_p.bind1(x, y)
+def bitwise_xor(x, y): return xor_p.bind1(x, y)
+def bitwise_not(x): return not_p.bind1(x)
+def select_n(which, *cases): return select_n_p.bind1(which, *cases)
 
 
 def round(x, rounding_method=0):  # noqa: A001
     """Rounds to the nearest integer; 0 rounds halves away from zero, 1 to the nearest even."""
-    return round_p.bind(x, rounding_method=int(rounding_method))
+    return round_p.bind1(x, rounding_method=int(rounding_method))
 
 
 def clamp(min, x, max):  # noqa: A002
     """Clamps `x` into [min, max]; scalar (rank-0) bounds are broadcast, as in jax.lax."""
-    from fgrad.core import aval_of
-    from fgrad.lax.shapes import broadcast_in_dim
     shape = aval_of(x).shape
-    min, max = (broadcast_in_dim(b, shape, ()) if aval_of(b).shape == () and shape != () else b
+    min, max = (fl.broadcast_in_dim(b, shape, ()) if aval_of(b).shape == () and shape != () else b
                 for b in (min, max))
-    return clamp_p.bind(min, x, max)
+    return clamp_p.bind1(min, x, max)
 
 
 def convert_element_type(x, new_dtype, weak_type: bool = False):
-    return convert_element_type_p.bind(x, new_dtype=np.dtype(new_dtype), weak_type=weak_type)
+    return convert_element_type_p.bind1(x, new_dtype=np.dtype(new_dtype), weak_type=weak_type)
 
 
 # -- stop_gradient ---------------------------------------------------------------------------
@@ -502,10 +536,11 @@ defbatch_elementwise(stop_gradient_p)
 def _stop_gradient_jvp(primals, tangents):
     # Re-binding stop_gradient on the primal keeps it constant to *every* enclosing
     # differentiation, not just this one (hessian of stop_gradient(x) * x**2 is 2x, not 6x).
-    from fgrad.core import Zero, aval_of
     (x,) = primals
-    ans = stop_gradient_p.bind(x)
+    ans = stop_gradient_p.bind1(x)
     return ans, Zero(aval_of(ans))
 
 
-stop_gradient_p.jvp = _stop_gradient_jvp
+jvp_rules.define(stop_gradient_p, _stop_gradient_jvp)
+transpose_rules.absent(stop_gradient_p, "its tangent is zero, so it never acts on a tangent "
+                       "and no linear program contains it")

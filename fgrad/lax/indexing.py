@@ -25,9 +25,14 @@ from fgrad.core import dtypes as dt
 from fgrad.lax._ad import add_tangents, deflinear, instantiate, is_undefined, zeros
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax._rules import check_dtype, fail
+from fgrad.lax.shapes import full
 from fgrad.lax.elementwise import (
     add, convert_element_type, div, eq, lt, mul, select_n, sub,
 )
+from fgrad.transforms.rules import batch_rules, jvp_rules, transpose_rules
+# The sibling families' functions, reached through the package when called: the
+# families need each other's (a rule of one emits primitives of another).
+from fgrad import lax as fl
 
 GatherDimensionNumbers = lax.GatherDimensionNumbers
 ScatterDimensionNumbers = lax.ScatterDimensionNumbers
@@ -133,10 +138,9 @@ def _batch_at(x, dim: int | None, at: int, axis_size: int):
     """x with its batch axis at position `at`; an unbatched x is broadcast along a new one."""
     if dim is not None:
         return move_axis(x, dim, at)
-    from fgrad.lax.shapes import broadcast_in_dim
     aval = aval_of(x)
     shape = (*aval.shape[:at], axis_size, *aval.shape[at:])
-    return broadcast_in_dim(x, shape, tuple(d for d in range(len(shape)) if d != at))
+    return fl.broadcast_in_dim(x, shape, tuple(d for d in range(len(shape)) if d != at))
 
 
 def _index_vector_last(indices, dim: int):
@@ -151,14 +155,13 @@ def _index_vector_last(indices, dim: int):
 def _start_rows(starts, dims, axis_size: int):
     """Scalar start indices, some batched, as one (axis_size, len(starts)) index array: row
     b holds example b's start vector."""
-    from fgrad.lax.shapes import broadcast_in_dim, concatenate
     dtype = next(aval_of(s).dtype for s, d in zip(starts, dims) if d is not None)
     columns = []
     for s, d in zip(starts, dims):
         if d is None:
             s = convert_element_type(s, dtype)  # a Python int must not stay weakly typed
-        columns.append(broadcast_in_dim(s, (axis_size, 1), () if d is None else (0,)))
-    return columns[0] if len(columns) == 1 else concatenate(columns, 1)
+        columns.append(fl.broadcast_in_dim(s, (axis_size, 1), () if d is None else (0,)))
+    return columns[0] if len(columns) == 1 else fl.concatenate(columns, 1)
 
 
 def _zero_start(starts):
@@ -202,12 +205,11 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
     # Put every element back where it was read and zeros in between: low padding up to
     # the start, stride - 1 between neighbours, and high padding after the last element
     # read (which, with a stride, can stop short of the limit).
-    from fgrad.lax.shapes import pad
     config = []
     for start, stride, size, n in zip(start_indices, strides, x.aval.shape, aval_of(ct).shape):
         end = start + (n - 1) * stride + 1 if n else start
         config.append((start, size - end, stride - 1))
-    return [pad(ct, zeros(Aval((), x.aval.dtype, False)), config)]
+    return [fl.pad(ct, zeros(Aval((), x.aval.dtype, False)), config)]
 
 
 deflinear(slice_p, [0], _slice_transpose)
@@ -216,12 +218,12 @@ deflinear(slice_p, [0], _slice_transpose)
 def _slice_batch(axis_size, values, dims, *, start_indices, limit_indices, strides):
     (x,), (dim,) = values, dims
     # The batch axis is taken whole; the others shift past it.
-    return slice_p.bind(x, start_indices=(*start_indices[:dim], 0, *start_indices[dim:]),
+    return slice_p.bind1(x, start_indices=(*start_indices[:dim], 0, *start_indices[dim:]),
                         limit_indices=(*limit_indices[:dim], axis_size, *limit_indices[dim:]),
                         strides=(*strides[:dim], 1, *strides[dim:])), dim
 
 
-slice_p.batch = _slice_batch
+batch_rules.define(slice_p, _slice_batch)
 
 # -- dynamic_slice -----------------------------------------------------------------------------
 
@@ -251,7 +253,7 @@ dynamic_slice_p = Primitive("dynamic_slice", _dynamic_slice_abstract_eval,
 def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
     # dynamic_update_slice clamps the starts exactly as dynamic_slice did, so the
     # cotangent lands on the elements that were read.
-    x_ct = dynamic_update_slice_p.bind(zeros(x.aval), ct, *starts)
+    x_ct = dynamic_update_slice_p.bind1(zeros(x.aval), ct, *starts)
     return [x_ct] + [None] * len(starts)
 
 
@@ -265,7 +267,7 @@ def _dynamic_slice_batch(axis_size, values, dims, *, slice_sizes):
         # One start for every example: slice the batch axis whole, from 0.
         starts.insert(x_dim, _zero_start(starts))
         sizes = (*slice_sizes[:x_dim], axis_size, *slice_sizes[x_dim:])
-        return dynamic_slice_p.bind(x, *starts, slice_sizes=sizes), x_dim
+        return dynamic_slice_p.bind1(x, *starts, slice_sizes=sizes), x_dim
     # A start vector per example: one gather of one window per row, clamped like
     # dynamic_slice. A batched operand pairs its batch axis with the rows' (each row reads
     # its own example) instead of being sliced whole.
@@ -281,12 +283,12 @@ def _dynamic_slice_batch(axis_size, values, dims, *, slice_sizes):
             start_index_map=tuple(d for d in range(rank + 1) if d != x_dim),
             operand_batching_dims=(x_dim,), start_indices_batching_dims=(0,))
         sizes = (*slice_sizes[:x_dim], 1, *slice_sizes[x_dim:])
-    return gather_p.bind(x, rows, dimension_numbers=dn, slice_sizes=sizes,
+    return gather_p.bind1(x, rows, dimension_numbers=dn, slice_sizes=sizes,
                          indices_are_sorted=False, unique_indices=False,
                          mode=GatherScatterMode.CLIP, fill_value=None), 0
 
 
-dynamic_slice_p.batch = _dynamic_slice_batch
+batch_rules.define(dynamic_slice_p, _dynamic_slice_batch)
 
 # -- dynamic_update_slice ----------------------------------------------------------------------
 
@@ -319,9 +321,9 @@ dynamic_update_slice_p = Primitive("dynamic_update_slice", _dynamic_update_slice
 def _dynamic_update_slice_transpose(ct, x, update, *starts):
     update_aval = update.aval if is_undefined(update) else aval_of(update)
     # The overwritten window of x never reaches the output: its cotangent is zero.
-    x_ct = (dynamic_update_slice_p.bind(ct, zeros(update_aval), *starts)
+    x_ct = (dynamic_update_slice_p.bind1(ct, zeros(update_aval), *starts)
             if is_undefined(x) else None)
-    update_ct = (dynamic_slice_p.bind(ct, *starts, slice_sizes=update_aval.shape)
+    update_ct = (dynamic_slice_p.bind1(ct, *starts, slice_sizes=update_aval.shape)
                  if is_undefined(update) else None)
     return [x_ct, update_ct] + [None] * len(starts)
 
@@ -339,7 +341,7 @@ def _dynamic_update_slice_batch(axis_size, values, dims):
         x = _batch_at(x, x_dim, dim, axis_size)
         update = _batch_at(update, update_dim, dim, axis_size)
         starts.insert(dim, _zero_start(starts))
-        return dynamic_update_slice_p.bind(x, update, *starts), dim
+        return dynamic_update_slice_p.bind1(x, update, *starts), dim
     # A start vector per example: one scatter of one window per row, clamped like
     # dynamic_update_slice, each row writing into its own example of the operand (paired
     # batch axes). The update's batch axis is its one non-window axis, wherever it is.
@@ -355,11 +357,11 @@ def _dynamic_update_slice_batch(axis_size, values, dims):
         scatter_dims_to_operand_dims=tuple(d for d in range(rank) if d != x_dim),
         operand_batching_dims=(x_dim,), scatter_indices_batching_dims=(0,))
     # Each row writes into a different example, so no two windows overlap.
-    return scatter_p.bind(x, rows, update, dimension_numbers=dn, indices_are_sorted=False,
+    return scatter_p.bind1(x, rows, update, dimension_numbers=dn, indices_are_sorted=False,
                           unique_indices=True, mode=GatherScatterMode.CLIP), x_dim
 
 
-dynamic_update_slice_p.batch = _dynamic_update_slice_batch
+batch_rules.define(dynamic_update_slice_p, _dynamic_update_slice_batch)
 
 # -- gather ------------------------------------------------------------------------------------
 
@@ -454,12 +456,12 @@ gather_p = Primitive("gather", _gather_abstract_eval, _gather_lower)
 def _gather_jvp(primals, tangents, **params):
     x, indices = primals
     t = tangents[0]
-    ans = gather_p.bind(x, indices, **params)
+    ans = gather_p.bind1(x, indices, **params)
     if isinstance(t, Zero):
         return ans, Zero(aval_of(ans))
     # A filled window is a constant, so its tangent is 0 whatever the fill value.
     fill = 0 if params["mode"] == GatherScatterMode.FILL_OR_DROP else None
-    return ans, gather_p.bind(t, indices, **{**params, "fill_value": fill})
+    return ans, gather_p.bind1(t, indices, **{**params, "fill_value": fill})
 
 
 def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
@@ -480,14 +482,14 @@ def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices
     # with CLIP; dropped with FILL_OR_DROP exactly when the gather filled it); windows read
     # several times accumulate. As in JAX, an out-of-bounds window of a promised-in-bounds
     # gather was read clamped but its cotangent is dropped.
-    x_ct = scatter_add_p.bind(base, indices, ct, dimension_numbers=scatter_dn,
+    x_ct = scatter_add_p.bind1(base, indices, ct, dimension_numbers=scatter_dn,
                               indices_are_sorted=indices_are_sorted,
                               unique_indices=unique_indices, mode=mode)
     return [x_ct, None]
 
 
-gather_p.jvp = _gather_jvp
-gather_p.transpose = _gather_transpose
+jvp_rules.define(gather_p, _gather_jvp)
+transpose_rules.define(gather_p, _gather_transpose)
 
 
 def _gather_batch(axis_size, values, dims, *, dimension_numbers, slice_sizes,
@@ -510,7 +512,7 @@ def _gather_batch(axis_size, values, dims, *, dimension_numbers, slice_sizes,
             start_index_map=_shift_past(dn.start_index_map, x_dim),
             operand_batching_dims=_shift_past(dn.operand_batching_dims, x_dim))
         sizes = (*slice_sizes[:x_dim], axis_size, *slice_sizes[x_dim:])
-        return gather_p.bind(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
+        return gather_p.bind1(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
                              indices_are_sorted=indices_are_sorted, **flags), out_dim
     # Batched indices: their batch axis is one more batch axis of the indices, so one more
     # output axis among the non-window ones, in the same order.
@@ -536,11 +538,11 @@ def _gather_batch(axis_size, values, dims, *, dimension_numbers, slice_sizes,
                                          *indices_batch[k:]))
         sizes = (*slice_sizes[:x_dim], 1, *slice_sizes[x_dim:])
     # Sorted per example does not make the batch's indices sorted.
-    return gather_p.bind(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
+    return gather_p.bind1(x, indices, dimension_numbers=numbers, slice_sizes=sizes,
                          indices_are_sorted=False, **flags), out_dim
 
 
-gather_p.batch = _gather_batch
+batch_rules.define(gather_p, _gather_batch)
 
 # -- scatter, scatter_add, scatter_mul, scatter_min, scatter_max --------------------------------
 
@@ -640,12 +642,6 @@ def _scatter_primitive(name: str, lax_scatter, kind: str) -> Primitive:
 # update lands on.
 
 
-def _filled(shape, value, dtype, weak_type: bool = False):
-    from fgrad.lax.shapes import broadcast_in_dim
-    scalar = convert_element_type(value, np.dtype(dtype), weak_type=weak_type)
-    return broadcast_in_dim(scalar, shape, ()) if shape else scalar
-
-
 def _read_back(values, indices, updates_shape, dn: ScatterDimensionNumbers, mode, *,
                fill_value=0, indices_are_sorted=False, unique_indices=False):
     """For every update element, the element of the operand-shaped `values` it lands on."""
@@ -689,14 +685,13 @@ def _scatter_winners(x_shape, indices, updates_shape, params):
     scatter of distinct ids with the same indices asks it, and reading the ids back tells
     every update whether it was the one written.
     """
-    from fgrad.lax.shapes import broadcast_in_dim, iota, reshape
     dn = params["dimension_numbers"]
     batch_dims = tuple(d for d in range(len(updates_shape)) if d not in dn.update_window_dims)
     batch_shape = tuple(updates_shape[d] for d in batch_dims)
-    ids = reshape(iota(np.int32, math.prod(batch_shape)), batch_shape)
-    ids = broadcast_in_dim(ids, updates_shape, batch_dims)  # one id per update window
-    unwritten = _filled(x_shape, -1, np.int32)
-    landed = scatter_p.bind(unwritten, indices, ids, **params)
+    ids = fl.reshape(fl.iota(np.int32, math.prod(batch_shape)), batch_shape)
+    ids = fl.broadcast_in_dim(ids, updates_shape, batch_dims)  # one id per update window
+    unwritten = full(x_shape, -1, np.int32)
+    landed = scatter_p.bind1(unwritten, indices, ids, **params)
     read = _read_back(landed, indices, updates_shape, dn, _landing_mode(params["mode"]),
                       fill_value=-1)
     return eq(landed, unwritten), eq(read, ids)
@@ -705,7 +700,7 @@ def _scatter_winners(x_shape, indices, updates_shape, params):
 def _count_landing(x_aval, indices, weights, params):
     """Per operand element, the sum of the `weights` (0 or 1, in the operand's dtype) of the
     update elements landing on it."""
-    return scatter_add_p.bind(zeros(Aval(x_aval.shape, x_aval.dtype, False)), indices, weights,
+    return scatter_add_p.bind1(zeros(Aval(x_aval.shape, x_aval.dtype, False)), indices, weights,
                               **params)
 
 
@@ -749,7 +744,7 @@ def _scatter_batch(prim: Primitive, axis_size, values, dims, *, dimension_number
                                            *indices_batch[k:]))
         indices_are_sorted = False  # sorted per example is not sorted across the batch
     updates = _batch_at(updates, updates_dim, at, axis_size)
-    return prim.bind(x, indices, updates, dimension_numbers=numbers,
+    return prim.bind1(x, indices, updates, dimension_numbers=numbers,
                      indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
                      mode=mode), x_dim
 
@@ -762,10 +757,10 @@ scatter_add_p = _scatter_primitive("scatter_add", lax.scatter_add, "number")
 def _scatter_add_jvp(primals, tangents, **params):
     x, indices, updates = primals
     t_x, _, t_updates = tangents
-    ans = scatter_add_p.bind(x, indices, updates, **params)
+    ans = scatter_add_p.bind1(x, indices, updates, **params)
     if isinstance(t_updates, Zero):
         return ans, t_x  # every operand element passes through once, unscaled
-    return ans, scatter_add_p.bind(instantiate(t_x), indices, t_updates, **params)
+    return ans, scatter_add_p.bind1(instantiate(t_x), indices, t_updates, **params)
 
 
 def _scatter_add_transpose(ct, x, indices, updates, *, dimension_numbers, indices_are_sorted,
@@ -777,9 +772,9 @@ def _scatter_add_transpose(ct, x, indices, updates, *, dimension_numbers, indice
     return [x_ct, None, updates_ct]
 
 
-scatter_add_p.jvp = _scatter_add_jvp
-scatter_add_p.transpose = _scatter_add_transpose
-scatter_add_p.batch = partial(_scatter_batch, scatter_add_p)
+jvp_rules.define(scatter_add_p, _scatter_add_jvp)
+transpose_rules.define(scatter_add_p, _scatter_add_transpose)
+batch_rules.define(scatter_add_p, partial(_scatter_batch, scatter_add_p))
 
 # -- scatter (overwriting): linear in the operand and the updates jointly, but with
 # repeated indices only the update that was written may receive a derivative.
@@ -791,27 +786,27 @@ def _scatter_jvp(primals, tangents, **params):
     x, indices, updates = primals
     t_x, _, t_updates = tangents
     if params["unique_indices"]:
-        ans = scatter_p.bind(x, indices, updates, **params)
-        return ans, scatter_p.bind(instantiate(t_x), indices, instantiate(t_updates), **params)
+        ans = scatter_p.bind1(x, indices, updates, **params)
+        return ans, scatter_p.bind1(instantiate(t_x), indices, instantiate(t_updates), **params)
     # Mask off the overwritten operand elements and the updates that lost a collision, then
     # add: primal and tangent agree on the winner by construction (two scatters need not),
     # and reverse mode needs only scatter_add's transpose.
     x_aval, updates_aval = aval_of(x), aval_of(updates)
     kept, written = _scatter_winners(x_aval.shape, indices, updates_aval.shape, params)
-    ans = scatter_add_p.bind(select_n(kept, zeros(x_aval), x), indices,
+    ans = scatter_add_p.bind1(select_n(kept, zeros(x_aval), x), indices,
                              select_n(written, zeros(updates_aval), updates), **params)
     t_kept = Zero(x_aval) if isinstance(t_x, Zero) else select_n(kept, zeros(x_aval), t_x)
     if isinstance(t_updates, Zero):
         return ans, t_kept
     t_written = select_n(written, zeros(updates_aval), t_updates)
-    return ans, scatter_add_p.bind(instantiate(t_kept), indices, t_written, **params)
+    return ans, scatter_add_p.bind1(instantiate(t_kept), indices, t_written, **params)
 
 
 def _scatter_transpose(ct, x, indices, updates, **params):
     dn = params["dimension_numbers"]
     updates_aval = updates.aval if is_undefined(updates) else aval_of(updates)
     # The overwritten operand elements never reach the output.
-    x_ct = (scatter_p.bind(ct, indices, zeros(updates_aval), **params)
+    x_ct = (scatter_p.bind1(ct, indices, zeros(updates_aval), **params)
             if is_undefined(x) else None)
     updates_ct = None
     if is_undefined(updates):
@@ -826,9 +821,9 @@ def _scatter_transpose(ct, x, indices, updates, **params):
     return [x_ct, None, updates_ct]
 
 
-scatter_p.jvp = _scatter_jvp
-scatter_p.transpose = _scatter_transpose
-scatter_p.batch = partial(_scatter_batch, scatter_p)
+jvp_rules.define(scatter_p, _scatter_jvp)
+transpose_rules.define(scatter_p, _scatter_transpose)
+batch_rules.define(scatter_p, partial(_scatter_batch, scatter_p))
 
 # -- scatter_mul: linear in the operand alone
 
@@ -849,19 +844,19 @@ def _other_factors(x_aval, indices, updates, params):
     strong = Aval(aval.shape, aval.dtype, False)
     x_strong = Aval(x_aval.shape, x_aval.dtype, False)
     is_zero = eq(updates, zeros(strong))
-    ones = _filled(aval.shape, 1, aval.dtype)
+    ones = full(aval.shape, 1, aval.dtype)
     nonzero = select_n(is_zero, updates, ones)
     zero_part = select_n(is_zero, zeros(strong), updates)  # 0, carrying the zeros' tangents
 
     def per_update(total):
         return _read_back(total, indices, aval.shape, dn, _landing_mode(mode))
 
-    nonzero_product = per_update(scatter_mul_p.bind(_filled(x_aval.shape, 1, x_aval.dtype),
+    nonzero_product = per_update(scatter_mul_p.bind1(full(x_aval.shape, 1, x_aval.dtype),
                                                     indices, nonzero, **params))
     zero_count = convert_element_type(is_zero, aval.dtype)
     other_zeros = sub(per_update(_count_landing(x_aval, indices, zero_count, params)),
                       zero_count)
-    other_zero_sum = sub(per_update(scatter_add_p.bind(zeros(x_strong), indices, zero_part,
+    other_zero_sum = sub(per_update(scatter_add_p.bind1(zeros(x_strong), indices, zero_part,
                                                        **params)), zero_part)
     zero_factor = select_n(eq(other_zeros, zeros(strong)),
                            select_n(eq(other_zeros, ones), zeros(strong), other_zero_sum),
@@ -872,17 +867,17 @@ def _other_factors(x_aval, indices, updates, params):
 def _scatter_mul_jvp(primals, tangents, **params):
     x, indices, updates = primals
     t_x, _, t_updates = tangents
-    ans = scatter_mul_p.bind(x, indices, updates, **params)
+    ans = scatter_mul_p.bind1(x, indices, updates, **params)
     t_out = Zero(aval_of(ans))
     if not isinstance(t_x, Zero):
-        t_out = scatter_mul_p.bind(t_x, indices, updates, **params)
+        t_out = scatter_mul_p.bind1(t_x, indices, updates, **params)
     if not isinstance(t_updates, Zero):
         x_aval = aval_of(x)
         if not params["unique_indices"]:
             # JAX refuses this unless the indices are promised unique; the product rule
             # over the other factors handles repeats.
             t_updates = mul(t_updates, _other_factors(x_aval, indices, updates, params))
-        spread = scatter_add_p.bind(zeros(x_aval), indices, t_updates, **params)
+        spread = scatter_add_p.bind1(zeros(x_aval), indices, t_updates, **params)
         t_out = add_tangents(t_out, mul(x, spread))
     return ans, t_out
 
@@ -890,12 +885,12 @@ def _scatter_mul_jvp(primals, tangents, **params):
 def _scatter_mul_transpose(ct, x, indices, updates, **params):
     if is_undefined(updates):
         raise TypeError("scatter_mul is linear in its operand only, not in its updates")
-    return [scatter_mul_p.bind(ct, indices, updates, **params), None, None]
+    return [scatter_mul_p.bind1(ct, indices, updates, **params), None, None]
 
 
-scatter_mul_p.jvp = _scatter_mul_jvp
-scatter_mul_p.transpose = _scatter_mul_transpose
-scatter_mul_p.batch = partial(_scatter_batch, scatter_mul_p)
+jvp_rules.define(scatter_mul_p, _scatter_mul_jvp)
+transpose_rules.define(scatter_mul_p, _scatter_mul_transpose)
+batch_rules.define(scatter_mul_p, partial(_scatter_batch, scatter_mul_p))
 
 # -- scatter_min, scatter_max: like max and reduce_max, the tangent at an element is the
 # average over the tied contenders (the operand element and the updates landing there that
@@ -908,7 +903,7 @@ scatter_max_p = _scatter_primitive("scatter_max", lax.scatter_max, "any")
 def _scatter_extremum_jvp(prim, primals, tangents, **params):
     x, indices, updates = primals
     t_x, _, t_updates = tangents
-    ans = prim.bind(x, indices, updates, **params)
+    ans = prim.bind1(x, indices, updates, **params)
     x_aval, updates_aval = aval_of(x), aval_of(updates)
     dtype, dn = x_aval.dtype, params["dimension_numbers"]
     landed = _read_back(ans, indices, updates_aval.shape, dn, _landing_mode(params["mode"]))
@@ -916,19 +911,19 @@ def _scatter_extremum_jvp(prim, primals, tangents, **params):
     winners = add(convert_element_type(x_won, dtype),
                   _count_landing(x_aval, indices, convert_element_type(update_won, dtype),
                                  params))
-    share = div(_filled(x_aval.shape, 1, dtype), winners)  # only read where winners > 0
+    share = div(full(x_aval.shape, 1, dtype), winners)  # only read where winners > 0
     t_out = Zero(aval_of(ans))
     if not isinstance(t_x, Zero):
         # An element no update reached keeps its tangent even when it is NaN (so x != ans);
         # a NaN result that an update reached has no winner and gets tangent 0, as in JAX.
-        touched = _count_landing(x_aval, indices, _filled(updates_aval.shape, 1, dtype),
+        touched = _count_landing(x_aval, indices, full(updates_aval.shape, 1, dtype),
                                  params)
         # Coefficients take the operand's weak type, so the tangent is weak exactly when
         # t_x is (as JAX's, which scatters into t_x).
-        x_coef = select_n(eq(touched, _filled(x_aval.shape, 0, dtype)),
+        x_coef = select_n(eq(touched, full(x_aval.shape, 0, dtype)),
                           select_n(x_won, zeros(x_aval), convert_element_type(
                               share, dtype, weak_type=x_aval.weak_type)),
-                          _filled(x_aval.shape, 1, dtype, x_aval.weak_type))
+                          full(x_aval.shape, 1, dtype, weak_type=x_aval.weak_type))
         t_out = mul(t_x, x_coef)
     if isinstance(t_updates, Zero):
         return ans, t_out
@@ -936,14 +931,16 @@ def _scatter_extremum_jvp(prim, primals, tangents, **params):
                               _landing_mode(params["mode"]))
     update_coef = select_n(update_won, zeros(updates_aval), convert_element_type(
         update_share, dtype, weak_type=updates_aval.weak_type))
-    return ans, scatter_add_p.bind(instantiate(t_out), indices, mul(t_updates, update_coef),
+    return ans, scatter_add_p.bind1(instantiate(t_out), indices, mul(t_updates, update_coef),
                                    **params)
 
 
-scatter_min_p.jvp = partial(_scatter_extremum_jvp, scatter_min_p)
-scatter_max_p.jvp = partial(_scatter_extremum_jvp, scatter_max_p)
-scatter_min_p.batch = partial(_scatter_batch, scatter_min_p)
-scatter_max_p.batch = partial(_scatter_batch, scatter_max_p)
+jvp_rules.define(scatter_min_p, partial(_scatter_extremum_jvp, scatter_min_p))
+jvp_rules.define(scatter_max_p, partial(_scatter_extremum_jvp, scatter_max_p))
+transpose_rules.absent(scatter_min_p, "it is not linear in any operand")
+transpose_rules.absent(scatter_max_p, "it is not linear in any operand")
+batch_rules.define(scatter_min_p, partial(_scatter_batch, scatter_min_p))
+batch_rules.define(scatter_max_p, partial(_scatter_batch, scatter_max_p))
 
 # -- normalising the user's arguments into hashable params ---------------------------------------
 
@@ -1044,7 +1041,7 @@ def slice(operand, start_indices: Sequence[int], limit_indices: Sequence[int],  
     """operand[start:limit:stride] in every dimension; bounds must lie inside the operand."""
     if strides is None:
         strides = (1,) * len(aval_of(operand).shape)
-    return slice_p.bind(operand, start_indices=_static_ints(start_indices),
+    return slice_p.bind1(operand, start_indices=_static_ints(start_indices),
                         limit_indices=_static_ints(limit_indices),
                         strides=_static_ints(strides))
 
@@ -1053,14 +1050,14 @@ def dynamic_slice(operand, start_indices, slice_sizes, *,
                   allow_negative_indices: bool | Sequence[bool] = True):
     """A slice of static size at traced start indices, moved back inside the operand."""
     starts = _start_indices(operand, start_indices, allow_negative_indices)
-    return dynamic_slice_p.bind(operand, *starts, slice_sizes=_static_ints(slice_sizes))
+    return dynamic_slice_p.bind1(operand, *starts, slice_sizes=_static_ints(slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices, *,
                          allow_negative_indices: bool | Sequence[bool] = True):
     """operand with `update` written at traced start indices, moved back inside the operand."""
     starts = _start_indices(operand, start_indices, allow_negative_indices)
-    return dynamic_update_slice_p.bind(operand, update, *starts)
+    return dynamic_update_slice_p.bind1(operand, update, *starts)
 
 
 def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers, slice_sizes, *,
@@ -1070,7 +1067,7 @@ def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers, sl
     mode = _mode(GatherScatterMode.PROMISE_IN_BOUNDS if mode is None else mode)
     # Only FILL_OR_DROP reads fill_value; dropping it otherwise keeps equal gathers equal.
     fill_value = _scalar_param(fill_value) if mode == GatherScatterMode.FILL_OR_DROP else None
-    return gather_p.bind(operand, start_indices,
+    return gather_p.bind1(operand, start_indices,
                          dimension_numbers=_dimension_numbers(dimension_numbers,
                                                               GatherDimensionNumbers),
                          slice_sizes=_static_ints(slice_sizes),
@@ -1084,7 +1081,7 @@ def _scatter_function(prim: Primitive, doc: str):
                          indices_are_sorted: bool = False, unique_indices: bool = False,
                          mode=None):
         # Unlike gather, jax.lax reads a missing scatter mode as FILL_OR_DROP.
-        return prim.bind(operand, scatter_indices, updates,
+        return prim.bind1(operand, scatter_indices, updates,
                          dimension_numbers=_dimension_numbers(dimension_numbers,
                                                               ScatterDimensionNumbers),
                          indices_are_sorted=bool(indices_are_sorted),

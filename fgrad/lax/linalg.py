@@ -24,8 +24,9 @@ from fgrad.lax.elementwise import (
     add, convert_element_type, div, eq, ge, gt, le, lt, mul, neg, select_n,
 )
 from fgrad.lax.shapes import (
-    broadcast_in_dim, broadcasted_iota, expand_dims, reshape, squeeze, transpose,
+    broadcasted_iota, expand_dims, full, reshape, squeeze, transpose,
 )
+from fgrad.transforms.rules import batch_rules, jvp_rules, transpose_rules
 
 # -- dot_general -----------------------------------------------------------------------------
 
@@ -149,11 +150,11 @@ dot_general_p = Primitive("dot_general", _dot_general_abstract_eval, _dot_genera
 
 
 def _dot_general_lhs_term(t, ans, lhs, rhs, **params):
-    return dot_general_p.bind(t, rhs, **params)
+    return dot_general_p.bind1(t, rhs, **params)
 
 
 def _dot_general_rhs_term(t, ans, lhs, rhs, **params):
-    return dot_general_p.bind(lhs, t, **params)
+    return dot_general_p.bind1(lhs, t, **params)
 
 
 defjvp(dot_general_p, _dot_general_lhs_term, _dot_general_rhs_term)
@@ -177,7 +178,7 @@ def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_f
     # Contract the cotangent with the other operand over everything this operand did not
     # contribute (the other's free dimensions), pairing the batch dimensions again.
     numbers = ((ct_other_free, tuple(other_free)), (tuple(range(n_batch)), other_batch))
-    product = dot_general_p.bind(ct, other, dimension_numbers=numbers, precision=precision,
+    product = dot_general_p.bind1(ct, other, dimension_numbers=numbers, precision=precision,
                                  preferred_element_type=preferred_element_type)
     # The product's dimensions are this operand's batch, free, then contracting dimensions,
     # the last in the order the other operand holds their partners: permute them back.
@@ -204,7 +205,7 @@ def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
                                      preferred_element_type)]
 
 
-dot_general_p.transpose = _dot_general_transpose
+transpose_rules.define(dot_general_p, _dot_general_transpose)
 
 
 def _dot_general_batch(axis_size, values, dims, *, dimension_numbers, precision,
@@ -235,19 +236,14 @@ def _dot_general_batch(axis_size, values, dims, *, dimension_numbers, precision,
             lhs_free = aval_of(lhs).ndim - len(lhs_contract) - len(lhs_batch)
             out_dim = (len(rhs_batch) + lhs_free
                        + sum(i not in taken for i in range(rhs_dim)))
-    out = dot_general_p.bind(lhs, rhs, dimension_numbers=numbers, precision=precision,
+    out = dot_general_p.bind1(lhs, rhs, dimension_numbers=numbers, precision=precision,
                              preferred_element_type=preferred_element_type)
     return out, out_dim
 
 
-dot_general_p.batch = _dot_general_batch
+batch_rules.define(dot_general_p, _dot_general_batch)
 
 # -- helpers for the matrix primitives -------------------------------------------------------
-
-
-def _filled(aval: Aval, value):
-    scalar = convert_element_type(value, aval.dtype, weak_type=aval.weak_type)
-    return broadcast_in_dim(scalar, aval.shape, ()) if aval.shape else scalar
 
 
 def _rows_cols(shape: tuple):
@@ -277,7 +273,7 @@ def _batch_matmul(x, y):
     """x @ y over the last two axes, the leading ones paired as batch dimensions."""
     n = aval_of(x).ndim
     batch = tuple(range(n - 2))
-    return dot_general_p.bind(x, y, dimension_numbers=(((n - 1,), (n - 2,)), (batch, batch)),
+    return dot_general_p.bind1(x, y, dimension_numbers=(((n - 1,), (n - 2,)), (batch, batch)),
                               precision=None, preferred_element_type=None)
 
 
@@ -315,15 +311,15 @@ cholesky_p = Primitive("cholesky", _cholesky_abstract_eval, _cholesky_lower)
 
 def _cholesky_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    L = cholesky_p.bind(x)
+    L = cholesky_p.bind1(x)
     if isinstance(t, Zero):
         return L, Zero(aval_of(L))
     # dA = dL Lᵀ + L dLᵀ, so L⁻¹ dA L⁻ᵀ = L⁻¹dL + (L⁻¹dL)ᵀ. L⁻¹dL is lower triangular: it
     # is the lower triangle of L⁻¹ dA L⁻ᵀ with the diagonal halved (Φ), and dL = L Φ(...).
     # Linear in dA: two solves with L, a mask, and a product with L.
-    right = triangular_solve_p.bind(L, t, left_side=False, lower=True, transpose_a=True,
+    right = triangular_solve_p.bind1(L, t, left_side=False, lower=True, transpose_a=True,
                                     conjugate_a=False, unit_diagonal=False)
-    inner = triangular_solve_p.bind(L, right, left_side=True, lower=True, transpose_a=False,
+    inner = triangular_solve_p.bind1(L, right, left_side=True, lower=True, transpose_a=False,
                                     conjugate_a=False, unit_diagonal=False)
     return L, _batch_matmul(L, mul(inner, _phi_mask(aval_of(inner))))
 
@@ -335,16 +331,21 @@ def _phi_mask(aval: Aval):
     return select_n(gt(rows, cols), on_or_below, _filled(aval, 1))
 
 
-cholesky_p.jvp = _cholesky_jvp
+def _filled(aval: Aval, value):
+    return full(aval.shape, value, aval.dtype, weak_type=aval.weak_type)
+
+
+jvp_rules.define(cholesky_p, _cholesky_jvp)
+transpose_rules.absent(cholesky_p, "it is not linear in any operand")
 
 
 def _cholesky_batch(axis_size, values, dims):
     (x,), (dim,) = values, dims
     # Leading axes are already a batch: the new one goes first.
-    return cholesky_p.bind(move_axis(x, dim, 0)), 0
+    return cholesky_p.bind1(move_axis(x, dim, 0)), 0
 
 
-cholesky_p.batch = _cholesky_batch
+batch_rules.define(cholesky_p, _cholesky_batch)
 
 # -- triangular_solve ------------------------------------------------------------------------
 # X with op(A) X = B (left_side) or X op(A) = B, for triangular A (only its lower or upper
@@ -396,11 +397,11 @@ def _triangular_solve_jvp_a(t, ans, a, b, *, left_side, lower, transpose_a, conj
     if transpose_a:
         d_op = _matrix_transpose(d_op)
     product = _batch_matmul(d_op, ans) if left_side else _batch_matmul(ans, d_op)
-    return triangular_solve_p.bind(a, product, **params)
+    return triangular_solve_p.bind1(a, product, **params)
 
 
 def _triangular_solve_jvp_b(t, ans, a, b, **params):
-    return triangular_solve_p.bind(a, t, **params)
+    return triangular_solve_p.bind1(a, t, **params)
 
 
 defjvp(triangular_solve_p, _triangular_solve_jvp_a, _triangular_solve_jvp_b)
@@ -413,12 +414,12 @@ def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, conj
     if is_undefined(a):
         raise TypeError("triangular_solve is linear in b only; the program being transposed "
                         "has a tangent in the triangular matrix a")
-    return [None, triangular_solve_p.bind(
+    return [None, triangular_solve_p.bind1(
         a, ct, left_side=left_side, lower=lower, transpose_a=not transpose_a,
         conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)]
 
 
-triangular_solve_p.transpose = _triangular_solve_transpose
+transpose_rules.define(triangular_solve_p, _triangular_solve_transpose)
 
 
 def _triangular_solve_batch(axis_size, values, dims, **params):
@@ -431,13 +432,13 @@ def _triangular_solve_batch(axis_size, values, dims, **params):
         b = move_axis(b, b_dim, at)
         shape = aval_of(b).shape
         merged = shape[:at - 1] + (shape[at - 1] * shape[at],) + shape[at + 1:]
-        out = triangular_solve_p.bind(a, reshape(b, merged), **params)
+        out = triangular_solve_p.bind1(a, reshape(b, merged), **params)
         return reshape(out, shape), at
     a, b = to_front(a, a_dim, axis_size), to_front(b, b_dim, axis_size)
-    return triangular_solve_p.bind(a, b, **params), 0
+    return triangular_solve_p.bind1(a, b, **params), 0
 
 
-triangular_solve_p.batch = _triangular_solve_batch
+batch_rules.define(triangular_solve_p, _triangular_solve_batch)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
@@ -474,7 +475,7 @@ def _one_precision(precision):
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """The general tensor contraction; see the module's docstring for the result's layout."""
     preferred = None if preferred_element_type is None else user_dtype(preferred_element_type)
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=_dimension_numbers(dimension_numbers),
+    return dot_general_p.bind1(lhs, rhs, dimension_numbers=_dimension_numbers(dimension_numbers),
                               precision=_precision(precision),
                               preferred_element_type=preferred)
 
@@ -487,7 +488,7 @@ def cholesky(x, *, symmetrize_input: bool = True):
     shape = aval_of(x).shape
     if symmetrize_input and len(shape) >= 2 and shape[-1] == shape[-2]:  # else: the rule says
         x = div(add(x, _matrix_transpose(x)), _filled(aval_of(x), 2))
-    return cholesky_p.bind(x)
+    return cholesky_p.bind1(x)
 
 
 def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
@@ -501,7 +502,7 @@ def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
     vector = aval_of(b).ndim == aval_of(a).ndim - 1
     if vector:
         b = expand_dims(b, (aval_of(b).ndim if left_side else aval_of(b).ndim - 1,))
-    out = triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
+    out = triangular_solve_p.bind1(a, b, left_side=bool(left_side), lower=bool(lower),
                                   transpose_a=bool(transpose_a), conjugate_a=conjugate_a,
                                   unit_diagonal=bool(unit_diagonal))
     if vector:

@@ -42,6 +42,7 @@ from fgrad.lax._batching import to_front
 from fgrad.lax._rules import as_int, as_ints, check_available, check_shape, elementwise, fail
 from fgrad.lax.elementwise import div, eq, exp, mul, select_n
 from fgrad.lax.shapes import full_like
+from fgrad.transforms.rules import batch_rules, jvp_rules, transpose_rules
 
 # -- key types -------------------------------------------------------------------------------
 
@@ -163,9 +164,9 @@ def defbatch_keyed(prim: Primitive) -> None:
     Each example is then drawn with its own key, as in a Python loop over the examples."""
     def batch(axis_size, values, dims, **params):
         args = [to_front(x, d, axis_size) for x, d in zip(values, dims)]
-        return prim.bind(*args, **params), 0
+        return prim.bind1(*args, **params), 0
 
-    prim.batch = batch
+    batch_rules.define(prim, batch)
 
 
 def keyed(name: str, sample: Callable, out_aval: Callable) -> Primitive:
@@ -196,6 +197,8 @@ def _seed_lower(seeds, *, impl):
 
 random_seed_p = Primitive("random_seed", _seed_abstract_eval, _seed_lower)
 defbatch_keyed(random_seed_p)
+jvp_rules.absent(random_seed_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_seed_p, "it is not linear in any operand")
 
 # -- random_wrap / random_unwrap: keys <-> their uint32 data ---------------------------------
 # Both are vectorized in JAX already (wrap_key_data and key_data take any leading shape).
@@ -224,10 +227,12 @@ random_wrap_p = Primitive("random_wrap", _wrap_abstract_eval, _wrap_lower)
 def _wrap_batch(axis_size, values, dims, *, impl):
     (data,), (dim,) = values, dims
     # The batch axis may sit after the key's data axes; in front it is a key batch axis.
-    return random_wrap_p.bind(to_front(data, dim, axis_size), impl=impl), 0
+    return random_wrap_p.bind1(to_front(data, dim, axis_size), impl=impl), 0
 
 
-random_wrap_p.batch = _wrap_batch
+batch_rules.define(random_wrap_p, _wrap_batch)
+jvp_rules.absent(random_wrap_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_wrap_p, "it is not linear in any operand")
 
 
 def _unwrap_abstract_eval(keys):
@@ -244,10 +249,12 @@ random_unwrap_p = Primitive("random_unwrap", _unwrap_abstract_eval, _unwrap_lowe
 
 def _unwrap_batch(axis_size, values, dims):
     (keys,), (dim,) = values, dims
-    return random_unwrap_p.bind(keys), dim  # the data axes are appended after the batch
+    return random_unwrap_p.bind1(keys), dim  # the data axes are appended after the batch
 
 
-random_unwrap_p.batch = _unwrap_batch
+batch_rules.define(random_unwrap_p, _unwrap_batch)
+jvp_rules.absent(random_unwrap_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_unwrap_p, "it is not linear in any operand")
 
 # -- random_split, random_fold_in, random_bits -----------------------------------------------
 
@@ -290,6 +297,12 @@ def _bits_sample(key, *, shape, bit_width):
 random_bits_p = keyed("random_bits", _bits_sample, _bits_aval)
 # None of the key primitives has a JVP: their outputs are keys or unsigned integers, which
 # carry no tangent, so the JVP transform never asks.
+jvp_rules.absent(random_split_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_split_p, "it is not linear in any operand")
+jvp_rules.absent(random_fold_in_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_fold_in_p, "it is not linear in any operand")
+jvp_rules.absent(random_bits_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(random_bits_p, "it is not linear in any operand")
 
 # -- samplers without array parameters -------------------------------------------------------
 # One primitive per distribution, each `jax.random.<name>(key, shape, dtype, ...static)`.
@@ -547,6 +560,10 @@ defjvp_zero(random_permutation_p)
 # 0.063 at a = 1.7), and refuses in reverse mode.
 
 random_gamma_grad_p = elementwise("random_gamma_grad", lax.random_gamma_grad, "float", 2)
+jvp_rules.absent(random_gamma_grad_p, "it is a series approximation of the slope of gamma "
+                 "samples, given no derivative of its own: gamma samples have no "
+                 "second derivative")
+transpose_rules.absent(random_gamma_grad_p, "it is not linear in any operand")
 
 
 def _gamma_aval(avals, batch, *, log_space):
@@ -584,47 +601,47 @@ defjvp(random_gamma_p, None, _gamma_tangent)
 
 def random_seed(seeds, impl):
     """Keys from integer seeds (one key per seed), for the PRNG implementation `impl`."""
-    return random_seed_p.bind(seeds, impl=impl)
+    return random_seed_p.bind1(seeds, impl=impl)
 
 
 def random_wrap(data, impl):
     """Keys from their uint32 data, whose trailing axes hold one key each."""
-    return random_wrap_p.bind(data, impl=impl)
+    return random_wrap_p.bind1(data, impl=impl)
 
 
 def random_unwrap(keys):
     """The uint32 data of keys (a trailing axis of length 2 for threefry2x32)."""
-    return random_unwrap_p.bind(keys)
+    return random_unwrap_p.bind1(keys)
 
 
 def random_split(keys, shape):
     """Each key split into new keys of `shape`: keys.shape + shape keys."""
-    return random_split_p.bind(keys, shape=as_ints(shape))
+    return random_split_p.bind1(keys, shape=as_ints(shape))
 
 
 def random_fold_in(keys, data):
     """Each key with one uint32 of `data` folded in."""
-    return random_fold_in_p.bind(keys, data)
+    return random_fold_in_p.bind1(keys, data)
 
 
 def random_bits(keys, bit_width: int, shape):
     """Uniform unsigned integers of `bit_width` bits, `shape` per key."""
-    return random_bits_p.bind(keys, shape=as_ints(shape), bit_width=as_int(bit_width))
+    return random_bits_p.bind1(keys, shape=as_ints(shape), bit_width=as_int(bit_width))
 
 
 def random_gamma(keys, a, log_space: bool = False):
     """Gamma(a) samples (their logs with log_space), one per element of `a`; `a` has the
     keys' shape followed by the sample's shape."""
-    return random_gamma_p.bind(keys, a, log_space=bool(log_space))
+    return random_gamma_p.bind1(keys, a, log_space=bool(log_space))
 
 
 def random_gamma_grad(a, x):
     """d(sample)/da of Gamma(a) samples x, elementwise (the implicit derivative)."""
-    return random_gamma_grad_p.bind(a, x)
+    return random_gamma_grad_p.bind1(a, x)
 
 
 def _standard(prim: Primitive, keys, shape, dtype, **static):
-    return prim.bind(keys, shape=as_ints(shape), dtype=np.dtype(dtype), **static)
+    return prim.bind1(keys, shape=as_ints(shape), dtype=np.dtype(dtype), **static)
 
 
 def random_uniform(keys, shape, dtype):
@@ -678,34 +695,34 @@ def random_orthogonal(keys, n: int, m: int, shape, dtype):
 
 
 def random_bernoulli(keys, p, shape, mode: str = "low"):
-    return random_bernoulli_p.bind(keys, p, shape=as_ints(shape), mode=mode)
+    return random_bernoulli_p.bind1(keys, p, shape=as_ints(shape), mode=mode)
 
 
 def random_randint(keys, minval, maxval, shape, dtype):
-    return random_randint_p.bind(keys, minval, maxval, shape=as_ints(shape),
+    return random_randint_p.bind1(keys, minval, maxval, shape=as_ints(shape),
                                  dtype=np.dtype(dtype))
 
 
 def random_poisson(keys, lam, shape, dtype):
-    return random_poisson_p.bind(keys, lam, shape=as_ints(shape), dtype=np.dtype(dtype))
+    return random_poisson_p.bind1(keys, lam, shape=as_ints(shape), dtype=np.dtype(dtype))
 
 
 def random_geometric(keys, p, shape, dtype):
-    return random_geometric_p.bind(keys, p, shape=as_ints(shape), dtype=np.dtype(dtype))
+    return random_geometric_p.bind1(keys, p, shape=as_ints(shape), dtype=np.dtype(dtype))
 
 
 def random_binomial(keys, n, p, shape, dtype):
-    return random_binomial_p.bind(keys, n, p, shape=as_ints(shape), dtype=np.dtype(dtype))
+    return random_binomial_p.bind1(keys, n, p, shape=as_ints(shape), dtype=np.dtype(dtype))
 
 
 def random_multinomial(keys, n, p, shape, dtype, unroll=1):
-    return random_multinomial_p.bind(keys, n, p, shape=as_ints(shape), dtype=np.dtype(dtype),
+    return random_multinomial_p.bind1(keys, n, p, shape=as_ints(shape), dtype=np.dtype(dtype),
                                      unroll=unroll)
 
 
 def random_categorical(keys, logits, axis: int, shape, replace: bool, mode: str):
     """Category indices along `axis` of the logits (axis counts the logits' own axes)."""
-    return random_categorical_p.bind(keys, logits, axis=as_int(axis), shape=as_ints(shape),
+    return random_categorical_p.bind1(keys, logits, axis=as_int(axis), shape=as_ints(shape),
                                      replace=bool(replace), mode=mode)
 
 
@@ -713,10 +730,10 @@ def random_choice(keys, n: int, shape, replace: bool, p=None, mode: str = "low")
     """Indices into range(n), as jax.random.choice(key, n, ...) draws them."""
     params = dict(n=as_int(n), shape=as_ints(shape), replace=bool(replace), mode=mode)
     if p is None:
-        return random_choice_p.bind(keys, **params)
-    return random_choice_p.bind(keys, p, **params)
+        return random_choice_p.bind1(keys, **params)
+    return random_choice_p.bind1(keys, p, **params)
 
 
 def random_permutation(keys, shape, axis: int):
     """0..n-1 shuffled along `axis` of `shape` (independently for each other position)."""
-    return random_permutation_p.bind(keys, shape=as_ints(shape), axis=as_int(axis))
+    return random_permutation_p.bind1(keys, shape=as_ints(shape), axis=as_int(axis))

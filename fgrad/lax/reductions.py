@@ -13,10 +13,15 @@ from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear
 from fgrad.lax._rules import (
-    as_int, as_ints, check_available, check_dims, check_dtype, fail, user_dtype,
+    as_int, as_ints, check_available, check_dims, check_dtype, fail, operand_when_type_kept,
+    user_dtype,
 )
 from fgrad.lax.elementwise import add, convert_element_type, div, eq, mul
 from fgrad.lax.shapes import broadcast_in_dim, pad, reshape, transpose
+from fgrad.transforms.rules import batch_rules, identity_rules, jvp_rules, transpose_rules
+# The sibling families' functions, reached through the package when called: the
+# families need each other's (a rule of one emits primitives of another).
+from fgrad import lax as fl
 
 # -- the reductions' common shape rule -------------------------------------------------------
 
@@ -34,7 +39,9 @@ def _reduction(name: str, lower, kind: str) -> Primitive:
     def lower_axes(operand, *, axes):
         return lower(operand, axes)
 
-    return Primitive(name, abstract_eval, lower_axes)
+    prim = Primitive(name, abstract_eval, lower_axes)
+    identity_rules.define(prim, operand_when_type_kept)  # over no axes
+    return prim
 
 
 def _kept_axes(ndim: int, axes) -> tuple:
@@ -51,9 +58,9 @@ def _defbatch_reduction(prim: Primitive) -> None:
     them in front of it."""
     def batch(axis_size, values, dims, *, axes):
         (operand,), (dim,) = values, dims
-        return prim.bind(operand, axes=_past(dim, axes)), dim - sum(a < dim for a in axes)
+        return prim.bind1(operand, axes=_past(dim, axes)), dim - sum(a < dim for a in axes)
 
-    prim.batch = batch
+    batch_rules.define(prim, batch)
 
 
 # -- reduce_sum ------------------------------------------------------------------------------
@@ -81,9 +88,8 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     # tree, carrying the product rule (x1 x2)' = x1' x2 + x1 x2' up it: JAX's scheme, so the
     # values at zeros (and their rounding) agree with JAX's, and every higher derivative
     # stays exact because the tangent is built from products of primals only.
-    from fgrad.lax.indexing import slice
     (x,), (t,) = primals, tangents
-    ans = reduce_prod_p.bind(x, axes=axes)
+    ans = reduce_prod_p.bind1(x, axes=axes)
     aval = aval_of(x)
     n = int(np.prod([aval.shape[a] for a in axes], dtype=np.int64))
     if n == 0:  # an empty product is the constant 1
@@ -106,7 +112,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
         rest = aval_of(x).shape[1:]
 
         def rows(v, start, stop, rest=rest):
-            return slice(v, (start,) + (0,) * len(rest), (stop,) + rest)
+            return fl.slice(v, (start,) + (0,) * len(rest), (stop,) + rest)
 
         x_lo, x_hi = rows(x, 0, half), rows(x, half, n)
         t_lo, t_hi = rows(t, 0, half), rows(t, half, n)
@@ -120,7 +126,8 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     return ans, reshape(t, aval_of(ans).shape)
 
 
-reduce_prod_p.jvp = _reduce_prod_jvp
+jvp_rules.define(reduce_prod_p, _reduce_prod_jvp)
+transpose_rules.absent(reduce_prod_p, "it is not linear in any operand")
 _defbatch_reduction(reduce_prod_p)
 
 # -- reduce_max, reduce_min ------------------------------------------------------------------
@@ -132,7 +139,7 @@ def _extremum_jvp(prim: Primitive):
         # attain it: ties share equally, as in JAX (grad(max)([1, 3, 3]) = [0, .5, .5]).
         # Like JAX's, it is NaN where nothing attains it (an empty or NaN-holding slice).
         (x,), (t,) = primals, tangents
-        ans = prim.bind(x, axes=axes)
+        ans = prim.bind1(x, axes=axes)
         aval = aval_of(x)
         hits = convert_element_type(
             eq(x, broadcast_in_dim(ans, aval.shape, _kept_axes(aval.ndim, axes))), aval.dtype)
@@ -141,10 +148,12 @@ def _extremum_jvp(prim: Primitive):
 
 
 reduce_max_p = _reduction("reduce_max", lax.reduce_max, "ordered")
-reduce_max_p.jvp = _extremum_jvp(reduce_max_p)
+jvp_rules.define(reduce_max_p, _extremum_jvp(reduce_max_p))
+transpose_rules.absent(reduce_max_p, "it is not linear in any operand")
 _defbatch_reduction(reduce_max_p)
 reduce_min_p = _reduction("reduce_min", lax.reduce_min, "ordered")
-reduce_min_p.jvp = _extremum_jvp(reduce_min_p)
+jvp_rules.define(reduce_min_p, _extremum_jvp(reduce_min_p))
+transpose_rules.absent(reduce_min_p, "it is not linear in any operand")
 _defbatch_reduction(reduce_min_p)
 
 # -- argmax, argmin --------------------------------------------------------------------------
@@ -176,16 +185,20 @@ argmax_p = _arg_extremum("argmax", "maximum", lax.argmax)
 argmin_p = _arg_extremum("argmin", "minimum", lax.argmin)
 # No differentiation rules: an integer output carries no tangent, so the transforms never
 # ask for one.
+jvp_rules.absent(argmax_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(argmax_p, "it is not linear in any operand")
+jvp_rules.absent(argmin_p, "its result (bool, integer or key) carries no tangent")
+transpose_rules.absent(argmin_p, "it is not linear in any operand")
 
 
 def _defbatch_arg_extremum(prim: Primitive) -> None:
     def batch(axis_size, values, dims, *, axis, index_dtype):
         (operand,), (dim,) = values, dims
         (batched_axis,) = _past(dim, (axis,))
-        return (prim.bind(operand, axis=batched_axis, index_dtype=index_dtype),
+        return (prim.bind1(operand, axis=batched_axis, index_dtype=index_dtype),
                 dim - (axis < dim))
 
-    prim.batch = batch
+    batch_rules.define(prim, batch)
 
 
 _defbatch_arg_extremum(argmax_p)
@@ -219,10 +232,10 @@ deflinear(cumsum_p, [0], _cumsum_transpose)
 def _cumsum_batch(axis_size, values, dims, *, axis, reverse):
     (operand,), (dim,) = values, dims
     (batched_axis,) = _past(dim, (axis,))
-    return cumsum_p.bind(operand, axis=batched_axis, reverse=reverse), dim
+    return cumsum_p.bind1(operand, axis=batched_axis, reverse=reverse), dim
 
 
-cumsum_p.batch = _cumsum_batch
+batch_rules.define(cumsum_p, _cumsum_batch)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
@@ -235,31 +248,31 @@ def _axes(axes) -> tuple:
 
 
 def reduce_sum(operand, axes):
-    return reduce_sum_p.bind(operand, axes=_axes(axes))
+    return reduce_sum_p.bind1(operand, axes=_axes(axes))
 
 
 def reduce_prod(operand, axes):
-    return reduce_prod_p.bind(operand, axes=_axes(axes))
+    return reduce_prod_p.bind1(operand, axes=_axes(axes))
 
 
 def reduce_max(operand, axes):
-    return reduce_max_p.bind(operand, axes=_axes(axes))
+    return reduce_max_p.bind1(operand, axes=_axes(axes))
 
 
 def reduce_min(operand, axes):
-    return reduce_min_p.bind(operand, axes=_axes(axes))
+    return reduce_min_p.bind1(operand, axes=_axes(axes))
 
 
 def argmax(operand, axis, index_dtype):
     """The index of the largest element along `axis` (the first one on ties)."""
-    return argmax_p.bind(operand, axis=as_int(axis), index_dtype=user_dtype(index_dtype))
+    return argmax_p.bind1(operand, axis=as_int(axis), index_dtype=user_dtype(index_dtype))
 
 
 def argmin(operand, axis, index_dtype):
     """The index of the smallest element along `axis` (the first one on ties)."""
-    return argmin_p.bind(operand, axis=as_int(axis), index_dtype=user_dtype(index_dtype))
+    return argmin_p.bind1(operand, axis=as_int(axis), index_dtype=user_dtype(index_dtype))
 
 
 def cumsum(operand, axis=0, reverse=False):
     """Running sums along `axis`, from its end when `reverse`."""
-    return cumsum_p.bind(operand, axis=as_int(axis), reverse=bool(reverse))
+    return cumsum_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))

@@ -21,8 +21,14 @@ from fgrad.lax._ad import deflinear, defjvp_zero, instantiate, is_undefined
 from fgrad.lax._batching import defbatch_elementwise, to_front
 from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_ints, check_same_dtypes, check_shape,
-    fail, user_dtype,
+    fail, operand_when_type_kept, user_dtype,
 )
+from fgrad.transforms.rules import (
+    batch_rules, fill_rules, identity_rules, jvp_rules, transpose_rules,
+)
+# The sibling families' functions, reached through the package when called: the
+# families need each other's (a rule of one emits primitives of another).
+from fgrad import lax as fl
 
 # -- broadcast_in_dim ------------------------------------------------------------------------
 
@@ -55,7 +61,6 @@ broadcast_in_dim_p = Primitive(
 
 
 def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
-    from fgrad.lax.reductions import reduce_sum
     in_shape = operand.aval.shape
     # Each operand element was copied along the dimensions it did not have and along those
     # its size-1 dimensions were stretched over: its cotangent is the sum over all copies.
@@ -63,7 +68,7 @@ def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
                  if in_shape[i] == 1 and shape[d] != 1}
     summed = tuple(d for d in range(len(shape))
                    if d not in broadcast_dimensions or d in stretched)
-    total = reduce_sum(ct, summed) if summed else ct
+    total = fl.reduce_sum(ct, summed) if summed else ct
     # Summing dropped the stretched dimensions; put them back with size 1.
     return [reshape(total, in_shape) if stretched else total]
 
@@ -79,7 +84,9 @@ def _broadcast_in_dim_batch(axis_size, values, dims, *, shape, broadcast_dimensi
                             (0, *(d + 1 for d in broadcast_dimensions))), 0
 
 
-broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+batch_rules.define(broadcast_in_dim_p, _broadcast_in_dim_batch)
+identity_rules.define(broadcast_in_dim_p, operand_when_type_kept)
+fill_rules.define(broadcast_in_dim_p, lambda fills, **params: fills[0])
 
 # -- reshape ---------------------------------------------------------------------------------
 
@@ -111,11 +118,12 @@ def _reshape_batch(axis_size, values, dims, *, new_sizes):
     (operand,), (dim,) = values, dims
     # A reshape reads elements in row-major order, so each example's elements stay together
     # only when the batch axis is the outermost one.
-    return reshape_p.bind(to_front(operand, dim, axis_size),
+    return reshape_p.bind1(to_front(operand, dim, axis_size),
                           new_sizes=(axis_size, *new_sizes)), 0
 
 
-reshape_p.batch = _reshape_batch
+batch_rules.define(reshape_p, _reshape_batch)
+identity_rules.define(reshape_p, operand_when_type_kept)
 
 # -- transpose -------------------------------------------------------------------------------
 
@@ -156,7 +164,9 @@ def _transpose_batch(axis_size, values, dims, *, permutation):
     return transpose(operand, (dim, *_past(dim, permutation))), 0
 
 
-transpose_p.batch = _transpose_batch
+batch_rules.define(transpose_p, _transpose_batch)
+identity_rules.define(
+    transpose_p, lambda permutation: 0 if permutation == tuple(range(len(permutation))) else None)
 
 # -- squeeze ---------------------------------------------------------------------------------
 
@@ -180,7 +190,7 @@ squeeze_p = Primitive("squeeze", _squeeze_abstract_eval, _squeeze_lower)
 
 def _squeeze_transpose(ct, operand, *, dimensions):
     # `dimensions` are sorted, so they are also the positions of the restored dimensions.
-    return [expand_dims_p.bind(ct, dimensions=dimensions)]
+    return [expand_dims_p.bind1(ct, dimensions=dimensions)]
 
 
 deflinear(squeeze_p, [0], _squeeze_transpose)
@@ -189,10 +199,11 @@ deflinear(squeeze_p, [0], _squeeze_transpose)
 def _squeeze_batch(axis_size, values, dims, *, dimensions):
     (operand,), (dim,) = values, dims
     out_dim = dim - sum(d < dim for d in dimensions)
-    return squeeze_p.bind(operand, dimensions=_past(dim, dimensions)), out_dim
+    return squeeze_p.bind1(operand, dimensions=_past(dim, dimensions)), out_dim
 
 
-squeeze_p.batch = _squeeze_batch
+batch_rules.define(squeeze_p, _squeeze_batch)
+identity_rules.define(squeeze_p, operand_when_type_kept)
 
 # -- expand_dims -----------------------------------------------------------------------------
 # Its own primitive (JAX emits broadcast_in_dim) so that programs say what the user meant and
@@ -215,7 +226,7 @@ expand_dims_p = Primitive("expand_dims", _expand_dims_abstract_eval, _expand_dim
 
 
 def _expand_dims_transpose(ct, operand, *, dimensions):
-    return [squeeze_p.bind(ct, dimensions=dimensions)]
+    return [squeeze_p.bind1(ct, dimensions=dimensions)]
 
 
 deflinear(expand_dims_p, [0], _expand_dims_transpose)
@@ -228,10 +239,11 @@ def _expand_dims_batch(axis_size, values, dims, *, dimensions):
     kept = [i for i in range(aval_of(operand).ndim - 1 + len(dimensions))
             if i not in dimensions]
     out_dim = kept[dim - 1] + 1 if dim else 0
-    return expand_dims_p.bind(operand, dimensions=_past(out_dim, dimensions)), out_dim
+    return expand_dims_p.bind1(operand, dimensions=_past(out_dim, dimensions)), out_dim
 
 
-expand_dims_p.batch = _expand_dims_batch
+batch_rules.define(expand_dims_p, _expand_dims_batch)
+identity_rules.define(expand_dims_p, operand_when_type_kept)
 
 # -- rev -------------------------------------------------------------------------------------
 
@@ -257,10 +269,11 @@ deflinear(rev_p, [0], _rev_transpose)
 
 def _rev_batch(axis_size, values, dims, *, dimensions):
     (operand,), (dim,) = values, dims
-    return rev_p.bind(operand, dimensions=_past(dim, dimensions)), dim
+    return rev_p.bind1(operand, dimensions=_past(dim, dimensions)), dim
 
 
-rev_p.batch = _rev_batch
+batch_rules.define(rev_p, _rev_batch)
+identity_rules.define(rev_p, lambda dimensions: None if dimensions else 0)
 
 # -- concatenate -----------------------------------------------------------------------------
 
@@ -298,7 +311,6 @@ concatenate_p = Primitive("concatenate", _concatenate_abstract_eval, _concatenat
 
 
 def _concatenate_transpose(ct, *operands, dimension):
-    from fgrad.lax.indexing import slice
     ct_shape = aval_of(ct).shape
     cts, start = [], 0
     for operand in operands:
@@ -307,7 +319,7 @@ def _concatenate_transpose(ct, *operands, dimension):
             starts = [0] * len(ct_shape)
             limits = list(ct_shape)
             starts[dimension], limits[dimension] = start, start + size
-            cts.append(slice(ct, starts, limits))
+            cts.append(fl.slice(ct, starts, limits))
         else:
             cts.append(None)
         start += size
@@ -315,24 +327,24 @@ def _concatenate_transpose(ct, *operands, dimension):
 
 
 def _concatenate_jvp(primals, tangents, *, dimension):
-    ans = concatenate_p.bind(*primals, dimension=dimension)
+    ans = concatenate_p.bind1(*primals, dimension=dimension)
     if all(isinstance(t, Zero) for t in tangents):
         return ans, Zero(aval_of(ans))
-    return ans, concatenate_p.bind(*map(instantiate, tangents), dimension=dimension)
+    return ans, concatenate_p.bind1(*map(instantiate, tangents), dimension=dimension)
 
 
 # Linear in all of its operands, however many there are (deflinear wants them listed).
-concatenate_p.jvp = _concatenate_jvp
-concatenate_p.transpose = _concatenate_transpose
+jvp_rules.define(concatenate_p, _concatenate_jvp)
+transpose_rules.define(concatenate_p, _concatenate_transpose)
 
 
 def _concatenate_batch(axis_size, values, dims, *, dimension):
     # Every operand needs the batch axis, so the unbatched ones are broadcast along it.
     operands = [to_front(x, d, axis_size) for x, d in zip(values, dims)]
-    return concatenate_p.bind(*operands, dimension=dimension + 1), 0
+    return concatenate_p.bind1(*operands, dimension=dimension + 1), 0
 
 
-concatenate_p.batch = _concatenate_batch
+batch_rules.define(concatenate_p, _concatenate_batch)
 
 # -- pad -------------------------------------------------------------------------------------
 
@@ -375,9 +387,6 @@ pad_p = Primitive("pad", _pad_abstract_eval, _pad_lower)
 
 
 def _pad_transpose(ct, operand, padding_value, *, padding_config):
-    from fgrad.lax.elementwise import sub
-    from fgrad.lax.indexing import slice
-    from fgrad.lax.reductions import reduce_sum
     ct_aval = aval_of(ct)
     # The operand's elements sit at every (interior + 1)-th place between the edge padding:
     # padding by the opposite of the edges strips them (and, where the forward pad cropped,
@@ -386,18 +395,18 @@ def _pad_transpose(ct, operand, padding_value, *, padding_config):
     unpad = tuple((-lo, -hi, 0) for lo, hi, _ in padding_config)
     inner = ct
     if any(lo or hi for lo, hi, _ in unpad):
-        inner = pad_p.bind(ct, np.zeros((), ct_aval.dtype), padding_config=unpad)
+        inner = pad_p.bind1(ct, np.zeros((), ct_aval.dtype), padding_config=unpad)
     strides = tuple(interior + 1 for _, _, interior in padding_config)
     operand_ct = inner
     if any(s != 1 for s in strides):
         inner_shape = aval_of(inner).shape
-        operand_ct = slice(inner, (0,) * len(inner_shape), inner_shape, strides)
+        operand_ct = fl.slice(inner, (0,) * len(inner_shape), inner_shape, strides)
     padding_value_ct = None
     if is_undefined(padding_value):
         # Every output element not copied from the operand is the padding value.
         def total(x):
-            return reduce_sum(x, tuple(range(ct_aval.ndim))) if ct_aval.ndim else x
-        padding_value_ct = sub(total(ct), total(operand_ct))
+            return fl.reduce_sum(x, tuple(range(ct_aval.ndim))) if ct_aval.ndim else x
+        padding_value_ct = fl.sub(total(ct), total(operand_ct))
     return [operand_ct if is_undefined(operand) else None, padding_value_ct]
 
 
@@ -405,12 +414,11 @@ deflinear(pad_p, [0, 1], _pad_transpose)
 
 
 def _pad_batch(axis_size, values, dims, *, padding_config):
-    from fgrad.lax.elementwise import convert_element_type, select_n
     (operand, padding_value), (operand_dim, value_dim) = values, dims
     if value_dim is None:
         config = list(padding_config)
         config.insert(operand_dim, (0, 0, 0))
-        return pad_p.bind(operand, padding_value, padding_config=tuple(config)), operand_dim
+        return pad_p.bind1(operand, padding_value, padding_config=tuple(config)), operand_dim
     # Each example pads with its own value, which one pad cannot do: pad with zero, then
     # choose between that and the example's value by where the operand's elements landed.
     # Choosing (not adding a masked value) keeps -0.0, inf and NaN elements as they are.
@@ -419,13 +427,13 @@ def _pad_batch(axis_size, values, dims, *, padding_config):
                      else aval.shape[:operand_dim] + aval.shape[operand_dim + 1:])
     zero = np.zeros((), aval.dtype)
     if aval.weak_type:  # a strongly typed zero would make the padded operand strong
-        zero = convert_element_type(zero, aval.dtype, weak_type=True)
+        zero = fl.convert_element_type(zero, aval.dtype, weak_type=True)
     if operand_dim is None:
-        padded = pad_p.bind(operand, zero, padding_config=padding_config)
+        padded = pad_p.bind1(operand, zero, padding_config=padding_config)
     else:
-        padded = pad_p.bind(to_front(operand, operand_dim, axis_size), zero,
+        padded = pad_p.bind1(to_front(operand, operand_dim, axis_size), zero,
                             padding_config=((0, 0, 0), *padding_config))
-    is_operand = pad_p.bind(broadcast_in_dim(True, example_shape, ()), False,
+    is_operand = pad_p.bind1(broadcast_in_dim(True, example_shape, ()), False,
                             padding_config=padding_config)
     out_shape = (axis_size, *aval_of(is_operand).shape)
     example_axes = tuple(range(1, len(out_shape)))
@@ -433,10 +441,10 @@ def _pad_batch(axis_size, values, dims, *, padding_config):
         padded = broadcast_in_dim(padded, out_shape, example_axes)
     which = broadcast_in_dim(is_operand, out_shape, example_axes)
     fill = broadcast_in_dim(padding_value, out_shape, (0,))
-    return select_n(which, fill, padded), 0
+    return fl.select_n(which, fill, padded), 0
 
 
-pad_p.batch = _pad_batch
+batch_rules.define(pad_p, _pad_batch)
 
 # -- iota ------------------------------------------------------------------------------------
 
@@ -457,6 +465,9 @@ def _iota_lower(*, dtype, shape, dimension):
 iota_p = Primitive("iota", _iota_abstract_eval, _iota_lower)
 # No rules: without operands there is nothing to differentiate or batch, and the transforms
 # re-emit an equation none of whose inputs carries a tangent or a batch axis as it is.
+jvp_rules.absent(iota_p, "it has no operands: the transforms re-emit it unchanged")
+transpose_rules.absent(iota_p, "it has no operands: the transforms re-emit it unchanged")
+batch_rules.absent(iota_p, "it has no operands: the transforms re-emit it unchanged")
 
 # -- full_like -------------------------------------------------------------------------------
 # An array of one value shaped like its operand. Not a broadcast of the value: the result
@@ -482,20 +493,31 @@ full_like_p = Primitive("full_like", _full_like_abstract_eval, _full_like_lower)
 # The result does not depend on x's values: no tangent flows, in JAX either.
 defjvp_zero(full_like_p)
 defbatch_elementwise(full_like_p)
+fill_rules.define(full_like_p, lambda fills, fill_value, dtype: fill_value)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
+
+
+def full(shape, fill_value, dtype=None, *, weak_type: bool = False):
+    """An array of `shape` holding the scalar `fill_value` (in `dtype`, by default its own)
+    everywhere: a converted scalar, broadcast. `weak_type` makes it weakly typed, as a
+    Python scalar is; rules use it for zeros, ones and coefficients of a value's type."""
+    dtype = aval_of(fill_value).dtype if dtype is None else user_dtype(dtype)
+    scalar = fl.convert_element_type(fill_value, dtype, weak_type=weak_type)
+    shape = as_ints(shape)
+    return broadcast_in_dim(scalar, shape, ()) if shape else scalar
 
 
 def full_like(x, fill_value, dtype=None):
     """An array of `fill_value` with x's shape, sharding and dtype (or `dtype`, strongly
     typed); with x's weak type when dtype is None."""
-    return full_like_p.bind(x, fill_value=fill_value,
+    return full_like_p.bind1(x, fill_value=fill_value,
                             dtype=None if dtype is None else user_dtype(dtype))
 
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
     """Broadcasts `operand` to `shape`; operand dimension i becomes broadcast_dimensions[i]."""
-    return broadcast_in_dim_p.bind(operand, shape=as_ints(shape),
+    return broadcast_in_dim_p.bind1(operand, shape=as_ints(shape),
                                    broadcast_dimensions=as_ints(broadcast_dimensions))
 
 
@@ -505,11 +527,11 @@ def reshape(operand, new_sizes, dimensions=None):
         dimensions = as_ints(dimensions)
         if dimensions != tuple(range(aval_of(operand).ndim)):
             operand = transpose(operand, dimensions)
-    return reshape_p.bind(operand, new_sizes=as_ints(new_sizes))
+    return reshape_p.bind1(operand, new_sizes=as_ints(new_sizes))
 
 
 def transpose(operand, permutation):
-    return transpose_p.bind(operand, permutation=as_ints(permutation))
+    return transpose_p.bind1(operand, permutation=as_ints(permutation))
 
 
 def squeeze(array, dimensions):
@@ -517,7 +539,7 @@ def squeeze(array, dimensions):
     ndim = aval_of(array).ndim
     dims = as_ints(dimensions)
     dims = tuple(sorted(d + ndim if type(d) is int and -ndim <= d < 0 else d for d in dims))
-    return squeeze_p.bind(array, dimensions=dims)
+    return squeeze_p.bind1(array, dimensions=dims)
 
 
 def expand_dims(array, dimensions):
@@ -527,16 +549,16 @@ def expand_dims(array, dimensions):
     out_ndim = aval_of(array).ndim + len(dims)
     dims = tuple(sorted(d + out_ndim if type(d) is int and -out_ndim <= d < 0 else d
                         for d in dims))
-    return expand_dims_p.bind(array, dimensions=dims)
+    return expand_dims_p.bind1(array, dimensions=dims)
 
 
 def rev(operand, dimensions):
     """Reverses the order of the elements along each of `dimensions`."""
-    return rev_p.bind(operand, dimensions=as_ints(dimensions))
+    return rev_p.bind1(operand, dimensions=as_ints(dimensions))
 
 
 def concatenate(operands, dimension):
-    return concatenate_p.bind(*operands, dimension=as_int(dimension))
+    return concatenate_p.bind1(*operands, dimension=as_int(dimension))
 
 
 def pad(operand, padding_value, padding_config):
@@ -544,15 +566,15 @@ def pad(operand, padding_value, padding_config):
     padding crops."""
     config = tuple(as_ints(triple) if isinstance(triple, (Sequence, np.ndarray)) else triple
                    for triple in padding_config)
-    return pad_p.bind(operand, padding_value, padding_config=config)
+    return pad_p.bind1(operand, padding_value, padding_config=config)
 
 
 def iota(dtype, size):
     """0, 1, ..., size - 1."""
-    return iota_p.bind(dtype=user_dtype(dtype), shape=(as_int(size),), dimension=0)
+    return iota_p.bind1(dtype=user_dtype(dtype), shape=(as_int(size),), dimension=0)
 
 
 def broadcasted_iota(dtype, shape, dimension):
     """An array of `shape` whose elements count along `dimension`."""
-    return iota_p.bind(dtype=user_dtype(dtype), shape=as_ints(shape),
+    return iota_p.bind1(dtype=user_dtype(dtype), shape=as_ints(shape),
                        dimension=as_int(dimension))

@@ -135,6 +135,27 @@ from fgrad.numpy._shapes import (
     transpose as transpose,
 )
 
+# As NumPy's: `import *` brings names that shadow builtins (sum, max, ...). The submodule
+# fgrad.numpy.linalg is imported by name (fnp.linalg), not by `import *`.
+__all__ = [
+    "abs", "absolute", "add", "all", "amax", "amin", "any", "arange", "arccos", "arcsin", "arctan",
+    "arctan2", "argmax", "argmin", "around", "array", "asarray", "astype", "bfloat16",
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "bool", "bool_", "broadcast_arrays",
+    "broadcast_to", "ceil", "clip", "complex128", "complex64", "complexfloating", "concatenate",
+    "cos", "cosh", "cumsum", "divide", "divmod", "dot", "dtype", "e", "einsum", "empty",
+    "empty_like", "equal", "exp", "expand_dims", "expm1", "eye", "flip", "float16", "float32",
+    "float64", "floating", "floor", "floor_divide", "full", "full_like", "generic", "greater",
+    "greater_equal", "identity", "inexact", "inf", "int16", "int32", "int64", "int8", "integer",
+    "invert", "isfinite", "isinf", "isnan", "less", "less_equal", "linspace", "log", "log1p",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "matmul", "matrix_transpose", "max",
+    "maximum", "mean", "min", "minimum", "mod", "moveaxis", "multiply", "nan", "neg", "negative",
+    "newaxis", "not_equal", "number", "ones", "ones_like", "outer", "pi", "positive", "pow",
+    "power", "prod", "ravel", "remainder", "repeat", "reshape", "round", "sign", "signedinteger",
+    "sin", "sinh", "split", "sqrt", "square", "squeeze", "stack", "std", "subtract", "sum",
+    "swapaxes", "tan", "tanh", "tile", "transpose", "true_divide", "uint16", "uint32", "uint64",
+    "uint8", "unsignedinteger", "var", "vdot", "where", "zeros", "zeros_like",
+]
+
 pow = power  # noqa: A001 (NumPy 2's name)
 
 # dtypes: usable as dtype arguments, and callable like jnp.float32(x)

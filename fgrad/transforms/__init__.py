@@ -1,6 +1,6 @@
-"""Program-to-program transformations: jvp, partial_eval (linearize), transpose, batch."""
+"""Program-to-program transformations: jvp, partial_eval, linearize, transpose, batch, simplify.
 
-from fgrad.transforms.jvp import jvp_eval, jvp_program
-from fgrad.transforms.partial_eval import partial_eval
-from fgrad.transforms.transpose import backward_pass, transpose_program
-from fgrad.transforms.batch import batch_eval, batch_program
+Import the transforms from their modules (`fgrad.transforms.jvp`, ...). This package imports
+none of them itself: `fgrad.lax` registers its rules into `fgrad.transforms.rules` while the
+transforms use `fgrad.lax`, so loading a transform here would make the two import each other.
+"""

@@ -3,51 +3,42 @@
 `batch_eval` interprets a program on values that each carry a batch dimension (an axis
 index) or none (`None`: the same for every example). An equation none of whose inputs is
 batched is re-emitted unchanged, so unbatched values stay unbatched; otherwise the
-primitive's `batch` rule emits the batched computation in the current trace. Interpreted
-inside a staging trace (`batch_program`) this builds the batched program.
+primitive's rule in `batch_rules` emits the batched computation in the current trace.
+Interpreted inside a staging trace (`batch_program`) this builds the batched program.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from fgrad.core import Literal, Program, current_trace, source_of, staging
-from fgrad.core.ir import Aval
+from fgrad.core import Aval, Eqn, Literal, Program, current_trace, interpret, source_of, staging
+from fgrad.lax._batching import move_axis, to_front
+from fgrad.transforms.rules import batch_rules
 
 
 def batch_eval(program: Program, values: Sequence[Any], dims: Sequence[int | None],
                axis_size: int) -> tuple[list[Any], list[int | None]]:
     """Evaluates `program` on batched `values` in the current trace; returns the outputs
     and their batch dimensions."""
-    env: dict = dict(zip(program.constvars, program.constvals))
-    dim_env: dict = {}
-    for v, x, d in zip(program.inputs, values, dims, strict=True):
-        env[v] = x
-        if d is not None:
-            dim_env[v] = d
     trace = current_trace()
 
-    def read(a):
-        return (a.value, None) if isinstance(a, Literal) else (env[a], dim_env.get(a))
-
-    for eqn in program.eqns:
-        prim = eqn.primitive
-        vals, ds = zip(*map(read, eqn.inputs)) if eqn.inputs else ((), ())
+    def apply(eqn: Eqn, pairs: list) -> list:
+        vals = [x for x, _ in pairs]
+        ds = [d for _, d in pairs]
         if all(d is None for d in ds):
-            outs = trace.process(prim, list(vals), eqn.params, eqn.source)
-            out_dims = [None] * len(eqn.outputs) if prim.multiple_results else None
-        else:
-            with source_of(eqn.source):
-                outs, out_dims = prim.rule("batch")(axis_size, list(vals), list(ds),
-                                                    **eqn.params)
-        if not prim.multiple_results:
-            outs, out_dims = [outs], [out_dims]
-        for v, x, d in zip(eqn.outputs, outs, out_dims, strict=True):
-            env[v] = x
-            if d is not None:
-                dim_env[v] = d
-    outs, out_dims = zip(*map(read, program.outputs)) if program.outputs else ((), ())
-    return list(outs), list(out_dims)
+            outs = trace.process(eqn.primitive, vals, eqn.params, eqn.source)
+            return [(out, None) for out in outs]
+        with source_of(eqn.source):
+            outs, out_dims = batch_rules[eqn.primitive](axis_size, vals, ds, **eqn.params)
+        return list(zip(outs, out_dims, strict=True))
+
+    consts = [(c, None) for c in program.constvals]
+    pairs = interpret(program, list(zip(values, dims, strict=True)), apply, _unbatched, consts)
+    return [x for x, _ in pairs], [d for _, d in pairs]
+
+
+def _unbatched(lit: Literal):
+    return lit.value, None
 
 
 def batched_aval(aval: Aval, dim: int | None, axis_size: int) -> Aval:
@@ -70,3 +61,7 @@ def batch_program(program: Program, in_dims: Sequence[int | None], axis_size: in
     return result, out_dims
 
 
+def to_axis(x, dim: int | None, axis: int, axis_size: int):
+    """x with its batch dimension `dim` moved to `axis`; an unbatched x (`dim` None) is
+    broadcast along a new axis there."""
+    return move_axis(to_front(x, dim, axis_size), 0, axis)

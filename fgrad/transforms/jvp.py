@@ -1,11 +1,11 @@
 """Forward mode: a program → the program that also carries tangents.
 
 `jvp_eval` interprets a program on primal values and tangents, calling each primitive's
-`jvp` rule; the rules bind fgrad.lax operations in the current trace, so interpreting
-eagerly computes the result, and interpreting inside a staging trace (`jvp_program`) builds
-the JVP program. Zero tangents are symbolic: an equation whose inputs all have `Zero`
-tangents is re-emitted as it is, with no rule call, and integer or boolean values never
-carry a tangent.
+rule from `jvp_rules`; the rules bind fgrad.lax operations in the current trace, so
+interpreting eagerly computes the result, and interpreting inside a staging trace
+(`jvp_program`) builds the JVP program. Zero tangents are symbolic: an equation whose
+inputs all have `Zero` tangents is re-emitted as it is, with no rule call, and integer or
+boolean values never carry a tangent.
 """
 
 from __future__ import annotations
@@ -13,50 +13,43 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from fgrad.core import (
-    Literal, Program, Zero, current_trace, is_differentiable, source_of, staging,
-    tangent_aval,
+    Eqn, Literal, Program, Zero, current_trace, interpret, is_differentiable, source_of,
+    staging, tangent_aval,
 )
 from fgrad.lax._ad import zeros
+from fgrad.transforms.rules import jvp_rules
 
 
 def jvp_eval(program: Program, primals: Sequence[Any], tangents: Sequence[Any]
              ) -> tuple[list[Any], list[Any]]:
     """Evaluates `program` and its JVP in the current trace; tangents may be `Zero`."""
-    env: dict = dict(zip(program.constvars, program.constvals))
-    env.update(zip(program.inputs, primals, strict=True))
-    tangent_env: dict = {
-        v: t for v, t in zip(program.inputs, tangents, strict=True) if not isinstance(t, Zero)}
     trace = current_trace()
 
-    def primal(a):
-        return a.value if isinstance(a, Literal) else env[a]
-
-    def tangent(a):
-        if isinstance(a, Literal):
-            return Zero(tangent_aval(a.aval))
-        t = tangent_env.get(a)
-        return Zero(tangent_aval(a.aval)) if t is None else t
-
-    for eqn in program.eqns:
+    def apply(eqn: Eqn, pairs: list) -> list:
         prim = eqn.primitive
-        ps = [primal(a) for a in eqn.inputs]
-        ts = [tangent(a) for a in eqn.inputs]
+        ps = [p for p, _ in pairs]
+        ts = [t for _, t in pairs]
         # No tangent flows in, or none can flow out (comparisons, argmax, integer math):
         # re-emit the equation as it is.
-        if all(isinstance(t, Zero) for t in ts) or not any(
+        if all(type(t) is Zero for t in ts) or not any(
                 is_differentiable(v.aval) for v in eqn.outputs):
             outs = trace.process(prim, ps, eqn.params, eqn.source)
-            out_tangents = None
-        else:
-            with source_of(eqn.source):
-                outs, out_tangents = prim.rule("jvp")(ps, ts, **eqn.params)
-        if not prim.multiple_results:
-            outs, out_tangents = [outs], [out_tangents]
-        for v, out, t in zip(eqn.outputs, outs, out_tangents or [None] * len(outs)):
-            env[v] = out
-            if t is not None and not isinstance(t, Zero) and is_differentiable(v.aval):
-                tangent_env[v] = t
-    return [primal(a) for a in program.outputs], [tangent(a) for a in program.outputs]
+            return [(out, Zero(tangent_aval(v.aval)))
+                    for out, v in zip(outs, eqn.outputs, strict=True)]
+        with source_of(eqn.source):
+            outs, out_tangents = jvp_rules[prim](ps, ts, **eqn.params)
+        return [(out, t if t is not None and type(t) is not Zero and is_differentiable(v.aval)
+                 else Zero(tangent_aval(v.aval)))
+                for out, t, v in zip(outs, out_tangents, eqn.outputs, strict=True)]
+
+    def literal(lit: Literal):
+        return lit.value, Zero(tangent_aval(lit.aval))
+
+    consts = [(c, Zero(tangent_aval(v.aval)))
+              for v, c in zip(program.constvars, program.constvals, strict=True)]
+    pairs = interpret(program, list(zip(primals, tangents, strict=True)), apply, literal,
+                      consts)
+    return [p for p, _ in pairs], [t for _, t in pairs]
 
 
 def jvp_program(program: Program, nonzeros: Sequence[bool],

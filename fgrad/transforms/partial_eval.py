@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from fgrad.core import Program, Var
+from fgrad.core.typecheck import checked
 from fgrad.transforms.simplify import dce
 
 
@@ -39,8 +40,8 @@ def partial_eval(program: Program, unknowns: Sequence[bool]
             if isinstance(a, Var) and a not in unknown and a not in consts:
                 candidates[a] = None
 
-    unknown_inputs = [v for v, u in zip(program.inputs, unknowns) if u]
-    unknown_outputs = [a for a, u in zip(program.outputs, out_unknowns) if u]
+    unknown_inputs = [v for v, u in zip(program.inputs, unknowns, strict=True) if u]
+    unknown_outputs = [a for a, u in zip(program.outputs, out_unknowns, strict=True) if u]
     staged = dce(Program(program.constvars, program.constvals,
                          list(candidates) + unknown_inputs, unknown_eqns, unknown_outputs))
     # Only the residuals the surviving unknown equations read are worth keeping alive.
@@ -51,8 +52,8 @@ def partial_eval(program: Program, unknowns: Sequence[bool]
         staged = Program(staged.constvars, staged.constvals, residuals + unknown_inputs,
                          staged.eqns, staged.outputs)
 
-    known_inputs = [v for v, u in zip(program.inputs, unknowns) if not u]
-    known_outputs = [a for a, u in zip(program.outputs, out_unknowns) if not u]
+    known_inputs = [v for v, u in zip(program.inputs, unknowns, strict=True) if not u]
+    known_outputs = [a for a, u in zip(program.outputs, out_unknowns, strict=True) if not u]
     known = dce(Program(program.constvars, program.constvals, known_inputs, known_eqns,
                         known_outputs + residuals))
-    return known, staged, out_unknowns, len(residuals)
+    return checked(known), checked(staged), out_unknowns, len(residuals)

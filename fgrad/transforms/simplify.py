@@ -16,13 +16,8 @@ import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
 from fgrad.core.ir import is_key
-from fgrad.lax.elementwise import (
-    add_p, convert_element_type_p, div_p, integer_pow_p, mul_p, neg_p, sub_p,
-)
-from fgrad.lax.reductions import reduce_max_p, reduce_min_p, reduce_prod_p, reduce_sum_p
-from fgrad.lax.shapes import (
-    broadcast_in_dim_p, expand_dims_p, full_like_p, reshape_p, rev_p, squeeze_p, transpose_p,
-)
+from fgrad.core.typecheck import checked
+from fgrad.transforms.rules import fill_rules, identity_rules, involutions, units
 
 
 def _rewrite(program: Program, propose) -> Program:
@@ -37,11 +32,12 @@ def _rewrite(program: Program, propose) -> Program:
     for eqn in program.eqns:
         if replaced:
             inputs = tuple(replaced.get(a, a) if isinstance(a, Var) else a for a in eqn.inputs)
-            if any(new is not old for new, old in zip(inputs, eqn.inputs)):
+            if any(new is not old for new, old in zip(inputs, eqn.inputs, strict=True)):
                 eqn = Eqn(eqn.primitive, inputs, eqn.outputs, eqn.params, eqn.source)
         atoms = propose(eqn)
-        if atoms is not None and all(a.aval == v.aval for a, v in zip(atoms, eqn.outputs)):
-            replaced.update(zip(eqn.outputs, atoms))
+        if atoms is not None and all(
+                a.aval == v.aval for a, v in zip(atoms, eqn.outputs, strict=True)):
+            replaced.update(zip(eqn.outputs, atoms, strict=True))
         else:
             eqns.append(eqn)
     if not replaced:
@@ -77,7 +73,8 @@ def dce(program: Program) -> Program:
             live.update(a for a in eqn.inputs if isinstance(a, Var))
     if len(kept) == len(program.eqns) and all(v in live for v in program.constvars):
         return program
-    consts = [(v, c) for v, c in zip(program.constvars, program.constvals) if v in live]
+    consts = [(v, c) for v, c in zip(program.constvars, program.constvals, strict=True)
+              if v in live]
     return Program([v for v, _ in consts], [c for _, c in consts], program.inputs,
                    kept[::-1], program.outputs)
 
@@ -107,7 +104,7 @@ def cse(program: Program) -> Program:
 def fold_constants(program: Program) -> Program:
     """Computes now each scalar equation whose inputs are all literals, making it a literal."""
     def propose(eqn: Eqn):
-        if (eqn.primitive.multiple_results or not eqn.inputs
+        if (len(eqn.outputs) != 1 or not eqn.inputs
                 or eqn.outputs[0].aval.shape != () or is_key(eqn.outputs[0].aval.dtype)
                 or not all(isinstance(a, Literal) for a in eqn.inputs)):
             return None
@@ -131,7 +128,8 @@ def _computed_literal(primitive, literals, params: dict, aval: Aval) -> Literal:
     # run while jax.jit traces, hence the forced concrete evaluation.
     operands = [np.asarray(a.value, a.aval.dtype) for a in literals]
     with jax.ensure_compile_time_eval():
-        value = np.asarray(primitive.lower(*operands, **params)).astype(aval.dtype)[()]
+        [value] = primitive.lower_results(*operands, **params)
+        value = np.asarray(value).astype(aval.dtype)[()]
     if aval.weak_type:
         # The shortest Python number with this value in the literal's dtype: 0.1, not
         # 0.10000000149011612 (float32's 0.1 widened).
@@ -143,20 +141,18 @@ def _computed_literal(primitive, literals, params: dict, aval: Aval) -> Literal:
 
 # -- algebraic identities --------------------------------------------------------------------
 
-# primitive -> (its unit, whether the unit may stand on either side)
-_UNITS = {mul_p: (1, True), add_p: (0, True), sub_p: (0, False), div_p: (1, False)}
-
-
 def simplify_algebra(program: Program) -> Program:
-    """x*1, 1*x, x+0, 0+x, x-0, x/1, neg(neg(x)) and x**1 become x.
+    """x*1, 1*x, x+0, 0+x, x-0, x/1 and neg(neg(x)) become x: the primitives' `units` and
+    `involutions` (fgrad/transforms/rules.py).
 
-    A zero or one is a literal or a broadcast of one, however many times broadcast (how
-    materialised zeros and ones look, and how vmap or jacfwd batch them). x*0 is
+    A unit is a literal or an array filled with one (`fill_rules`: a broadcast of one,
+    however many times broadcast, which is how materialised zeros and ones look, and how
+    vmap or jacfwd batch them). x*0 is
     left alone: it is NaN for x = NaN or inf. x+0 -> x turns -0.0 + 0.0 (which is +0.0) into
     -0.0, a difference XLA's algebraic simplifier also ignores.
     """
     filled: dict[Var, object] = {}   # a broadcast of a literal -> that literal's value
-    negated: dict[Var, Atom] = {}    # the output of a neg -> its operand
+    inverted: dict[Var, Atom] = {}   # the output of an involution -> its operand
 
     def fill_value(atom: Atom):
         return atom.value if isinstance(atom, Literal) else filled.get(atom)
@@ -166,26 +162,24 @@ def simplify_algebra(program: Program) -> Program:
         return fill is not None and fill == value
 
     def propose(eqn: Eqn):
-        if eqn.primitive.multiple_results:
+        if len(eqn.outputs) != 1:
             return None
         primitive, inputs, out = eqn.primitive, eqn.inputs, eqn.outputs[0]
-        if primitive in _UNITS:
-            unit, commutative = _UNITS[primitive]
+        if (unit := units.get(primitive)) is not None:
+            unit, commutative = unit
             x, y = inputs
             for kept, other in ((x, y), (y, x)) if commutative else ((x, y),):
                 if kept.aval == out.aval and is_value(other, unit):
                     return (kept,)
-        elif primitive is neg_p:
+        elif involutions.get(primitive):
             (x,) = inputs
-            negated[out] = x
-            if isinstance(x, Var) and x in negated:
-                return (negated[x],)
-        elif primitive is integer_pow_p and eqn.params["y"] == 1:
-            return inputs
-        elif primitive is broadcast_in_dim_p and (fill := fill_value(inputs[0])) is not None:
-            filled[out] = fill
-        elif primitive is full_like_p:
-            filled[out] = eqn.params["fill_value"]
+            inverted[out] = x
+            if isinstance(x, Var) and x in inverted:
+                return (inverted[x],)
+        elif (fill_rule := fill_rules.get(primitive)) is not None:
+            fill = fill_rule([fill_value(a) for a in inputs], **eqn.params)
+            if fill is not None:
+                filled[out] = fill
         return None
 
     return _rewrite(program, propose)
@@ -193,29 +187,21 @@ def simplify_algebra(program: Program) -> Program:
 
 # -- equations that return their operand -----------------------------------------------------
 
-# Each of these is the identity exactly when its output has its operand's type: an output
-# of the operand's shape leaves nothing to broadcast, reshape, squeeze, expand or reduce,
-# and a conversion to the operand's dtype and weak type changes nothing.
-_IDENTITY_WHEN_TYPE_KEPT = frozenset({
-    convert_element_type_p, reshape_p, broadcast_in_dim_p, squeeze_p, expand_dims_p,
-    reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p,
-})
-
 
 def forward_trivial(program: Program) -> Program:
-    """Removes the equations that return their operand unchanged, using the operand instead.
+    """Removes the equations that return their operand unchanged, using the operand instead:
+    a reshape, broadcast or conversion to the operand's own type, a transpose by the
+    identity permutation, x ** 1 (the primitives' `identity_rules`).
 
     stop_gradient also returns its operand but is never removed: it carries meaning for
     every later differentiation of the program.
     """
     def propose(eqn: Eqn):
-        primitive, params = eqn.primitive, eqn.params
-        if (primitive in _IDENTITY_WHEN_TYPE_KEPT
-                or (primitive is transpose_p
-                    and params["permutation"] == tuple(range(len(params["permutation"]))))
-                or (primitive is rev_p and not params["dimensions"])):
-            return eqn.inputs
-        return None
+        rule = identity_rules.get(eqn.primitive)
+        if rule is None:
+            return None
+        i = rule(**eqn.params)
+        return None if i is None else (eqn.inputs[i],)
 
     return _rewrite(program, propose)
 
@@ -234,4 +220,4 @@ def simplify(program: Program) -> Program:
             program = simplify_pass(program)
         if program is start:
             break
-    return program
+    return checked(program)

@@ -2,8 +2,8 @@
 
 `backward_pass` first evaluates the equations that do not touch a linear input (they
 compute coefficients), then walks the linear equations in reverse, handing each output's
-cotangent to the primitive's `transpose` rule and accumulating the cotangents of values
-used several times. Outputs without a cotangent, and equations none of whose outputs has
+cotangent to the primitive's rule in `transpose_rules` and accumulating the cotangents of
+values used several times. Outputs without a cotangent, and equations none of whose outputs has
 one, are skipped: zeros are never computed.
 """
 
@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from fgrad.core import (
-    Aval, Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace, source_of,
-    staging,
+    Aval, Eqn, Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace,
+    source_of, staging, walk,
 )
+from fgrad.core.errors import ProgramTypeError
 from fgrad.lax._ad import add_tangents
+from fgrad.transforms.rules import transpose_rules
 
 
 def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
@@ -23,58 +25,56 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
     """Cotangents of the linear inputs (`Zero` where none flows), evaluated in the current
     trace. `args` holds values for the non-linear inputs (anything for the linear ones);
     `cts_out` one cotangent or `Zero` per output."""
-    env: dict = dict(zip(program.constvars, program.constvals))
-    linear_vars: set[Var] = set()
-    for v, is_linear, x in zip(program.inputs, linear, args, strict=True):
-        if is_linear:
-            linear_vars.add(v)
-        else:
-            env[v] = x
-    trace = current_trace()
-    linear_eqns = []
+    linear_vars: set[Var] = {v for v, is_linear in zip(program.inputs, linear, strict=True)
+                             if is_linear}
+    forward_eqns, linear_eqns = [], []
     for eqn in program.eqns:
-        if any(isinstance(a, Var) and a in linear_vars for a in eqn.inputs):
+        if any(type(a) is Var and a in linear_vars for a in eqn.inputs):
             linear_eqns.append(eqn)
             linear_vars.update(eqn.outputs)
         else:
-            vals = [a.value if isinstance(a, Literal) else env[a] for a in eqn.inputs]
-            outs = trace.process(eqn.primitive, vals, eqn.params, eqn.source)
-            env.update(zip(eqn.outputs, outs if eqn.primitive.multiple_results else [outs]))
+            forward_eqns.append(eqn)
+    trace = current_trace()
+    env: dict = dict(zip(program.constvars, program.constvals, strict=True))
+    env.update((v, x) for v, x, is_linear in zip(program.inputs, args, linear, strict=True)
+               if not is_linear)
+    walk(forward_eqns, env,
+         lambda eqn, vals: trace.process(eqn.primitive, vals, eqn.params, eqn.source))
 
-    cts: dict[Var, Any] = {}
-
-    def accumulate(v: Var, ct, prim_name: str) -> None:
-        if ct is None or isinstance(ct, Zero):
-            return
-        got = aval_of(ct)
-        if got.shape != v.aval.shape or got.dtype != v.aval.dtype:
-            raise AssertionError(f"the transpose rule of {prim_name} produced a cotangent of "
-                                 f"type {got} for a value of type {v.aval}")
-        cts[v] = add_tangents(cts[v], ct) if v in cts else ct
-
-    for v, ct in zip(program.outputs, cts_out, strict=True):
-        if isinstance(v, Var) and v in linear_vars:
-            accumulate(v, ct, "the program's outputs")
-    for eqn in reversed(linear_eqns):
+    def transpose(eqn: Eqn, out_cts: list) -> list:
         prim = eqn.primitive
-        out_cts = [cts.pop(v, None) for v in eqn.outputs]
-        if all(ct is None for ct in out_cts):
-            continue
-        if prim.multiple_results:
-            ct = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outputs, out_cts)]
-        else:
-            ct = out_cts[0]
-        operands = [
-            a.value if isinstance(a, Literal)
-            else UndefinedPrimal(a.aval) if a in linear_vars else env[a]
-            for a in eqn.inputs]
+        cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outputs, out_cts, strict=True)]
+        operands = [a.value if type(a) is Literal
+                    else UndefinedPrimal(a.aval) if a in linear_vars else env[a]
+                    for a in eqn.inputs]
         with source_of(eqn.source):
-            in_cts = prim.rule("transpose")(ct, *operands, **eqn.params)
-        for a, c in zip(eqn.inputs, in_cts, strict=True):
-            if isinstance(a, Var) and a in linear_vars:
-                accumulate(a, c, prim.name)
+            in_cts = transpose_rules[prim](cts, *operands, **eqn.params)
+        return [_checked(c, a, prim) if type(a) is Var and a in linear_vars else None
+                for a, c in zip(eqn.inputs, in_cts, strict=True)]
+
+    cts = {}
+    for v, ct in zip(program.outputs, cts_out, strict=True):
+        if type(v) is Var and v in linear_vars and ct is not None and type(ct) is not Zero:
+            ct = _checked(ct, v, None)
+            cts[v] = add_tangents(cts[v], ct) if v in cts else ct
+    walk(linear_eqns, cts, transpose, reverse=True, add=add_tangents)
     return [cts.get(v, Zero(v.aval)) if is_linear else None
-            for v, is_linear in zip(program.inputs, linear)]
+            for v, is_linear in zip(program.inputs, linear, strict=True)]
+
+
+def _checked(ct, v: Var, prim):
+    """`ct` if it fits `v` (None for a `Zero`, which is not summed); a transpose rule that
+    returns a cotangent of another type is a bug in that rule, reported as such."""
+    if ct is None or type(ct) is Zero:
+        return None
+    got = aval_of(ct)
+    if got.shape != v.aval.shape or got.dtype != v.aval.dtype:
+        where = "a cotangent of the program's outputs" if prim is None else \
+            f"the transpose rule of {prim.name}"
+        raise ProgramTypeError(
+            f"{where} produced a cotangent of type {got} for a value of type {v.aval}; "
+            f"this is a bug in that rule (or in the program's types), not in your code.")
+    return ct
 
 
 def transpose_program(program: Program, linear: Sequence[bool],

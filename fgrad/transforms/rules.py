@@ -1,0 +1,80 @@
+"""The rule tables of fgrad's built-in transforms.
+
+Each transform owns the tables of the rules it interprets; the primitives' family modules
+(`fgrad/lax/<family>.py`) register into them, next to each primitive's shape rule and
+lowering. The tables live here, apart from the interpreters, because the interpreters use
+fgrad.lax operations (zeros, sums of cotangents) while fgrad.lax registers rules: this
+module depends on core alone, so the import graph has no cycle.
+
+Rules are written for the primitive's own arity (a one-result primitive's rule takes and
+returns single values); each table adapts them once, at `define`, into the list form its
+interpreter calls.
+
+The autodiff and batching rules (every primitive must define them or declare them absent):
+
+- `jvp_rules`: `rule(primals, tangents, **params) -> (out, tangent_out)`. Tangents may be
+  `Zero`. See `fgrad/lax/_ad.py` for the contract and the family helpers.
+- `transpose_rules`: `rule(ct, *operands, **params) -> [ct per operand]`, for primitives
+  linear in some operands (those arrive as `UndefinedPrimal`).
+- `batch_rules`: `rule(axis_size, values, dims, **params) -> (out, out_dim)`. See
+  `fgrad/lax/_batching.py`.
+
+The simplifier's knowledge of primitives (optional: a primitive it does not know is kept):
+
+- `identity_rules`: `rule(**params) -> i or None`: the equation returns its operand i
+  whenever its output has that operand's type (a reshape to the same shape, a transpose by
+  the identity permutation).
+- `units`: `prim -> (unit, commutative)`: x op unit == x (and unit op x, if commutative).
+- `involutions`: `prim -> True` when prim(prim(x)) == x.
+- `fill_rules`: `rule(fills, **params) -> value or None`: the constant every element of
+  the output holds, given the same for each operand (None: not a constant).
+"""
+
+from __future__ import annotations
+
+from fgrad.core import RuleTable
+
+
+def _jvp_lists(prim, rule):
+    if prim.multiple_results:
+        return rule
+
+    def jvp(primals, tangents, **params):
+        out, tangent = rule(primals, tangents, **params)
+        return [out], [tangent]
+
+    return jvp
+
+
+def _transpose_lists(prim, rule):
+    if prim.multiple_results:
+        return rule
+
+    def transpose(cts, *operands, **params):
+        return rule(cts[0], *operands, **params)
+
+    return transpose
+
+
+def _batch_lists(prim, rule):
+    if prim.multiple_results:
+        return rule
+
+    def batch(axis_size, values, dims, **params):
+        out, dim = rule(axis_size, values, dims, **params)
+        return [out], [dim]
+
+    return batch
+
+
+jvp_rules = RuleTable("jvp", _jvp_lists)
+transpose_rules = RuleTable("transpose", _transpose_lists)
+batch_rules = RuleTable("batch", _batch_lists)
+
+identity_rules = RuleTable("identity", required=False)
+units = RuleTable("unit", required=False)
+involutions = RuleTable("involution", required=False)
+fill_rules = RuleTable("fill", required=False)
+
+#: The tables every primitive must complete (docs/rules.md is their matrix).
+REQUIRED = (jvp_rules, transpose_rules, batch_rules)
