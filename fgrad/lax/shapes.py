@@ -500,11 +500,19 @@ fill_rules.define(full_like_p, lambda fills, fill_value, dtype: fill_value)
 
 def full(shape, fill_value, dtype=None, *, weak_type: bool = False):
     """An array of `shape` holding the scalar `fill_value` (in `dtype`, by default its own)
-    everywhere: a converted scalar, broadcast. `weak_type` makes it weakly typed, as a
-    Python scalar is; rules use it for zeros, ones and coefficients of a value's type."""
+    everywhere. `weak_type` makes it weakly typed, as a Python scalar is; rules use it for
+    zeros, ones and coefficients of a value's type, fgrad.numpy for zeros, ones and full.
+
+    A Python or NumPy scalar fill becomes a literal of the dtype, broadcast: one equation in
+    a program. Only a weak result, a 0-d one (an array, not a bare NumPy scalar) or a traced
+    fill needs a conversion equation."""
     dtype = aval_of(fill_value).dtype if dtype is None else user_dtype(dtype)
-    scalar = fl.convert_element_type(fill_value, dtype, weak_type=weak_type)
     shape = as_ints(shape)
+    if isinstance(fill_value, (bool, int, float, complex, np.generic)):
+        fill_value = dtype.type(fill_value)
+        if shape and not weak_type:
+            return broadcast_in_dim(fill_value, shape, ())
+    scalar = fl.convert_element_type(fill_value, dtype, weak_type=weak_type)
     return broadcast_in_dim(scalar, shape, ()) if shape else scalar
 
 

@@ -268,18 +268,8 @@ def canonical_shape(shape, name: str) -> tuple[int, ...]:
 # -- constants -------------------------------------------------------------------------------
 
 
-def filled(shape: tuple[int, ...], value, dtype: np.dtype, weak_type: bool = False):
-    """An array of `shape` holding `value` everywhere (a broadcast literal in programs), for
-    handing back to users: an fgrad or JAX array even when `shape` is ()."""
-    scalar = dtype.type(value)
-    if weak_type or shape == ():
-        scalar = lx.convert_element_type(scalar, dtype, weak_type=weak_type)
-    return scalar if shape == () else ls.broadcast_in_dim(scalar, shape, ())
-
-
 def constant(shape: tuple[int, ...], value, dtype: np.dtype):
     """A strongly typed constant operand for another primitive: just a literal when `shape`
     is (), else a broadcast literal. Not for handing back to users (it may be a NumPy
     scalar)."""
-    scalar = dtype.type(value)
-    return scalar if shape == () else ls.broadcast_in_dim(scalar, shape, ())
+    return dtype.type(value) if shape == () else ls.full(shape, value, dtype)

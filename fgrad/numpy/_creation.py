@@ -18,7 +18,7 @@ from fgrad.lax import elementwise as lx
 from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
     as_array, broadcast_shapes, broadcast_to_shape, canonical_axis, canonical_shape,
-    check_arraylike, constant, convert, filled, is_arraylike, to_inexact, user_dtype,
+    check_arraylike, constant, convert, is_arraylike, to_inexact, user_dtype,
 )
 from fgrad.numpy._math import add, floor, multiply, subtract, true_divide
 from fgrad.numpy._shapes import concatenate, expand_dims, reshape, stack
@@ -65,13 +65,13 @@ def asarray(a, dtype=None, order=None, *, copy=None):
 
 
 def zeros(shape, dtype=None):
-    return filled(canonical_shape(shape, "zeros"), 0,
-                  user_dtype(dtype, "zeros") or dt.default_float())
+    return ls.full(canonical_shape(shape, "zeros"), 0,
+                   user_dtype(dtype, "zeros") or dt.default_float())
 
 
 def ones(shape, dtype=None):
-    return filled(canonical_shape(shape, "ones"), 1,
-                  user_dtype(dtype, "ones") or dt.default_float())
+    return ls.full(canonical_shape(shape, "ones"), 1,
+                   user_dtype(dtype, "ones") or dt.default_float())
 
 
 empty = zeros
@@ -198,11 +198,11 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
         if endpoint:
             out = concatenate([out, expand_dims(stop, axis)], axis)
     elif num == 1:
-        delta = filled((), np.nan, computation) if endpoint else subtract(stop, start)
+        delta = ls.full((), np.nan, computation) if endpoint else subtract(stop, start)
         out = reshape(start, column)
     else:
-        delta = filled((), np.nan, computation)
-        out = filled(tuple(bounds[:axis] + [0] + bounds[axis:]), 0, target)
+        delta = ls.full((), np.nan, computation)
+        out = ls.full(tuple(bounds[:axis] + [0] + bounds[axis:]), 0, target)
     if dt.is_integer(target) and not dt.is_integer(aval_of(out).dtype):
         out = floor(out)
     out = convert(out, target)

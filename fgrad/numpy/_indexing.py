@@ -29,7 +29,7 @@ from fgrad.core.errors import at_user_line
 from fgrad.lax import indexing as li
 from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
-    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, constant, convert, filled,
+    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, constant, convert,
     is_arraylike, promote_dtypes,
 )
 from fgrad.numpy._math import add, less, maximum, minimum, multiply, where
@@ -313,7 +313,7 @@ def _gather(x, entries: list[_Entry], mode, fill_value):
     aval = aval_of(x)
     layout = _layout(aval.shape, entries)
     if math.prod(layout.result_shape) == 0:
-        return filled(layout.result_shape, 0, aval.dtype, aval.weak_type)
+        return ls.full(layout.result_shape, 0, aval.dtype, weak_type=aval.weak_type)
     out = x
     if layout.indices is not None:
         dnums = li.GatherDimensionNumbers(offset_dims=layout.offset_dims,

@@ -16,8 +16,9 @@ from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
 from fgrad.lax import elementwise as lx
+from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
-    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, constant, convert, filled,
+    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, constant, convert,
     promote_args, promote_dtypes,
 )
 
@@ -247,7 +248,7 @@ def _float_test(name: str, test, value_for_integers: bool):
         if dt.is_complex(aval.dtype):
             raise TypeError(at_user_line(f"fgrad.numpy.{name} does not support complex "
                                          f"numbers."))
-        return filled(aval.shape, value_for_integers, np.dtype(np.bool_))
+        return ls.full(aval.shape, value_for_integers, np.dtype(np.bool_))
 
     function.__name__ = function.__qualname__ = name
     return function

@@ -20,7 +20,7 @@ from fgrad.lax import elementwise as lx
 from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
 from fgrad.numpy._core import (
-    canonical_axes, canonical_axis, check_arraylike, constant, convert, filled, promote_integer,
+    canonical_axes, canonical_axis, check_arraylike, constant, convert, promote_integer,
     to_inexact, upcast_f16, user_dtype,
 )
 from fgrad.numpy._math import add, maximum, minimum, multiply, not_equal, sqrt, subtract
@@ -154,7 +154,7 @@ def var(a, axis=None, dtype=None, ddof: int = 0, keepdims: bool = False, *,
     total = sum(squares, axes, dtype=computation, keepdims=keepdims)
     shape = aval_of(total).shape
     if normalizer <= 0:
-        out = filled(shape, np.nan, computation)
+        out = ls.full(shape, np.nan, computation)
     else:
         out = lx.div(total, constant(shape, normalizer, computation))
     return convert(out, result)
