@@ -358,7 +358,7 @@ def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
 
     Inside the traced function the other arguments' JAX arrays are values of the trace, as
     differentiated ones are: their methods, operators and indexing are fgrad's, so
-    `y.at[0].set(x)` or `y[fnp.argmax(x)]` work when only x is differentiated (under jax.grad
+    `y.at[0].set(x)` or `y[fnp.argmax(x)]` work when only x is differentiated (under JAX's grad
     they work because y is a JAX array and x a JAX tracer). NumPy arrays stay NumPy arrays,
     as they do in JAX.
     """

@@ -14,9 +14,9 @@ Python loop over the examples would.
 
 **Lowering.** With K = () each primitive calls the jax.random function of the same name, so
 fgrad's samples are bit for bit jax.random's. With K != () the lowering flattens K and runs
-that function once per key with `jax.lax.map`, a loop inside the compiled program (never
-jax.vmap: fgrad uses no JAX transformation in its own code). docs/random.md measures what
-the loop costs against jax.vmap.
+that function once per key with `jax.lax.map`, a loop inside the compiled program (not
+JAX's vectorizing transformation: fgrad uses none of JAX's transformations in its own code).
+docs/random.md measures what the loop costs against JAX's vmap.
 
 **Derivatives.** Keys, bits and integer or boolean draws carry no tangent. The samplers'
 JVPs are zero: a sample's derivative with respect to its parameters comes from writing the
