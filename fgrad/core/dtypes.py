@@ -76,8 +76,10 @@ def aval_of(x) -> Aval:
     if isinstance(aval, Aval):
         return aval
     if aval is not None and hasattr(aval, "weak_type"):
-        if _JAX_ARRAY_TYPE is None and isinstance(x, jax.Array) and not isinstance(
-                x, jax.core.Tracer):
+        # Only a plain array's class (a key array is a jax.Array of another class, without
+        # the `weak_type` attribute the fast path reads).
+        if _JAX_ARRAY_TYPE is None and isinstance(x, jax.Array) and hasattr(
+                x, "weak_type") and not isinstance(x, jax.core.Tracer):
             _learn_jax_array_type(t)
         return Aval(tuple(aval.shape), as_dtype(aval.dtype), aval.weak_type)
     if t in _PYTHON_SCALAR_DTYPES:
