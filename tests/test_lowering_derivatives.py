@@ -51,6 +51,7 @@ from jax import lax
 import fgrad
 import oracle
 from fgrad import lax as fl
+from fgrad.lax import control_flow as cf
 from fgrad.lax import linalg as fll
 from fgrad.lax import random as fr
 from fgrad.lax import primitives as all_primitives
@@ -98,6 +99,13 @@ JAX_DIFFERS: dict[tuple[str, str], tuple[type, str]] = {
     **{("hvp", f"random_gamma:{label}"): (
         MissingRuleError, "fgrad refuses the second derivative of a gamma sample")
        for label in ("key<fry>[] f64[2,3]", "log space", "2 keys")},
+    # A while loop: JAX reverse-differentiates none; fgrad refuses one without max_steps (as
+    # JAX does) and differentiates a bounded one as a scan (fgrad's side is checked against
+    # JAX's scan in tests/test_control_flow.py).
+    **{(check, f"while:max_steps={steps}"): (error, reason)
+       for check in ("vjp", "hvp") for steps, error, reason in (
+           (None, ValueError, "neither side reverse-differentiates an unbounded while"),
+           (30, ValueError, "JAX cannot reverse-differentiate lax.while_loop; fgrad bounds it"))},
     ("jvp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
         MissingRuleError, "random_gamma_grad has no derivative in fgrad"),
     ("vjp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
@@ -486,6 +494,28 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
         example("axis 1", lambda x, fn=fn: fn(x, 1, np.int32), distinct(*S))
     example("axis 1", lambda x: fl.cumsum(x, 1), normal(*S))
     example("axis 0, reverse", lambda x: fl.cumsum(x, 0, reverse=True), normal(*S))
+
+    # -- control flow: the sub-programs are the user's functions, traced (make_ir)
+    x, y = normal(*S), normal(*S)
+    branches = tuple(fgrad.make_ir(b)(x, y) for b in (
+        lambda a, b: (fl.mul(a, b), fl.sin(a)), lambda a, b: (fl.exp(b), fl.mul(a, a))))
+    for index in (0, 1):
+        example(f"branch {index}", lambda i, a, b: cf.cond_p.bind(i, a, b, branches=branches),
+                np.int32(index), x, y)
+    w, h0, xs = normal(3, 3) * 0.5, normal(3), normal(4, 3)
+    body = fgrad.make_ir(lambda w, h, x: (fl.tanh(fl.add(fl.dot_general(
+        w, h, (((1,), (0,)), ((), ()))), x)), fl.mul(h, h)))(w, h0, xs[0])
+    for reverse in (False, True):
+        example("reverse" if reverse else "forward", lambda w, h, xs: cf.scan_p.bind(
+            w, h, xs, body=body, n_consts=1, n_carry=1, length=4, reverse=reverse, unroll=1),
+            w, h0, xs)
+    a0 = np.array([1.5, 2.5])
+    test = fgrad.make_ir(lambda x: fl.gt(fl.reduce_max(fl.abs(x), (0,)), 1e-3))(a0)
+    halve = fgrad.make_ir(lambda a, x: fl.mul(fl.mul(x, a), np.full(2, 0.5)))(a0, a0)
+    for steps in (None, 30):
+        example(f"max_steps={steps}", lambda a, x: cf.while_p.bind(
+            a, x, cond=test, body=halve, n_cond_consts=0, n_body_consts=1, max_steps=steps),
+            np.array([0.9, 0.7]), a0)
     return cases
 
 
@@ -522,7 +552,8 @@ def _lowered(case: Case) -> Callable:
 
 def _bound(case: Case) -> Callable:
     """The primitive as fgrad sees it: bound, so fgrad's rules differentiate it."""
-    return lambda *d: case.prim.bind1(*_operands(case, d), **case.params)
+    bind = case.prim.bind if case.prim.multiple_results else case.prim.bind1
+    return lambda *d: bind(*_operands(case, d), **case.params)
 
 
 def _seed(case: Case, salt: str) -> int:

@@ -203,6 +203,31 @@ class Program:
         return format_program(self, show_source=source)
 
 
+def sub_programs(params: dict) -> list[Program]:
+    """The programs an equation's params hold (control flow), directly or in a tuple."""
+    found = []
+    for value in params.values():
+        if isinstance(value, Program):
+            found.append(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], Program):
+            found.extend(value)
+    return found
+
+
+def map_sub_programs(params: dict, fn) -> dict:
+    """`params` with `fn` applied to each program they hold; the same dict if none changes."""
+    new = {}
+    for key, value in params.items():
+        if isinstance(value, Program):
+            new[key] = fn(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], Program):
+            new[key] = tuple(fn(v) for v in value)
+    if all(new[k] is params[k] if isinstance(new[k], Program)
+           else all(a is b for a, b in zip(new[k], params[k], strict=True)) for k in new):
+        return params
+    return {**params, **new}
+
+
 def _same_value(a, b) -> bool:
     if a is b:
         return True

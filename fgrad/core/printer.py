@@ -68,9 +68,14 @@ def _program_lines(program: Program, names: _Names, show_source: bool, indent: s
 def _eqn_lines(eqn: Eqn, names: _Names, show_source: bool, indent: str) -> list[str]:
     args = " ".join(names(a) for a in eqn.inputs)
     outs = " ".join(names.binder(v) for v in eqn.outputs) or "_"
-    sub_programs = [(k, v) for k, v in eqn.params.items() if isinstance(v, Program)]
-    simple = [f"{k}={_format_param(v)}" for k, v in eqn.params.items()
-              if not isinstance(v, Program)]
+    sub_programs = []
+    for k, v in eqn.params.items():
+        if isinstance(v, Program):
+            sub_programs.append((k, v))
+        elif isinstance(v, tuple) and v and isinstance(v[0], Program):
+            sub_programs += [(f"{k}[{i}]", p) for i, p in enumerate(v)]
+    named = {k.split("[")[0] for k, _ in sub_programs}
+    simple = [f"{k}={_format_param(v)}" for k, v in eqn.params.items() if k not in named]
     params = f"[{' '.join(simple)}]" if simple else ""
     where = f"  # {eqn.source.short}" if show_source and eqn.source is not None else ""
     lines = [f"{indent}{outs} = {eqn.primitive.name}{params} {args}".rstrip() + where]

@@ -16,7 +16,7 @@ import os
 
 from fgrad.core.dtypes import aval_of
 from fgrad.core.errors import ProgramTypeError
-from fgrad.core.ir import Literal, Program, Var
+from fgrad.core.ir import Literal, Program, Var, sub_programs
 
 CHECKS = os.environ.get("FGRAD_CHECKS", "") not in ("", "0")
 
@@ -58,5 +58,7 @@ def typecheck(program: Program) -> None:
                 f"{[str(a) for a in expected]}")
         for v in eqn.outputs:
             define(v, where)
+        for sub in sub_programs(eqn.params):
+            typecheck(sub)
     for a in program.outputs:
         use(a, "program outputs")

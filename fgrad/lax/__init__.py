@@ -16,12 +16,16 @@ from jax import lax as _jax_lax
 
 from fgrad.core import Primitive as _Primitive
 from fgrad.core.errors import missing_attribute as _missing_attribute
+from fgrad.lax import control_flow as _control_flow
 from fgrad.lax import elementwise as _elementwise
 from fgrad.lax import indexing as _indexing
 from fgrad.lax import linalg as _linalg
 from fgrad.lax import random as _random
 from fgrad.lax import reductions as _reductions
 from fgrad.lax import shapes as _shapes
+from fgrad.lax.control_flow import (
+    associative_scan, cond, fori_loop, map, scan, switch, while_loop,
+)
 from fgrad.lax.elementwise import (
     abs, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil,
     clamp, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, expm1, floor, ge, gt,
@@ -45,22 +49,24 @@ from fgrad.lax.shapes import (
 # The family modules (fgrad.lax.elementwise, ...) are imported by name, not by `import *`.
 __all__ = [
     "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "abs", "acos", "add",
-    "argmax", "argmin", "asin", "atan", "atan2", "bitwise_and", "bitwise_not", "bitwise_or",
-    "bitwise_xor", "broadcast_in_dim", "broadcasted_iota", "ceil", "cholesky", "clamp",
-    "concatenate", "convert_element_type", "cos", "cosh", "cumsum", "div", "dot_general",
-    "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp", "expand_dims", "expm1",
-    "floor", "full", "full_like", "gather", "ge", "gt", "integer_pow", "iota", "is_finite", "le",
-    "log", "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "pad", "pow",
-    "primitives", "reduce_max", "reduce_min", "reduce_prod", "reduce_sum", "rem", "reshape", "rev",
-    "round", "rsqrt", "scatter", "scatter_add", "scatter_max", "scatter_min", "scatter_mul",
-    "select_n", "sign", "sin", "sinh", "slice", "sqrt", "squeeze", "sub", "tan", "tanh",
-    "transpose", "triangular_solve",
+    "argmax", "argmin", "asin", "associative_scan", "atan", "atan2", "bitwise_and", "bitwise_not",
+    "bitwise_or", "bitwise_xor", "broadcast_in_dim", "broadcasted_iota", "ceil", "cholesky",
+    "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumsum", "div",
+    "dot_general", "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp",
+    "expand_dims", "expm1", "floor", "fori_loop", "full", "full_like", "gather", "ge", "gt",
+    "integer_pow", "iota", "is_finite", "le", "log", "log1p", "logistic", "lt", "map", "max",
+    "min", "mul", "ne", "neg", "nextafter", "pad", "pow", "primitives", "reduce_max", "reduce_min",
+    "reduce_prod", "reduce_sum", "rem", "reshape", "rev", "round", "rsqrt", "scan", "scatter",
+    "scatter_add", "scatter_max", "scatter_min", "scatter_mul", "select_n", "sign", "sin", "sinh",
+    "slice", "sqrt", "squeeze", "sub", "switch", "tan", "tanh", "transpose", "triangular_solve",
+    "while_loop",
 ]
 
 
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
-    families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random)
+    families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random,
+                _control_flow)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())

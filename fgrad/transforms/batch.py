@@ -49,14 +49,20 @@ def batched_aval(aval: Aval, dim: int | None, axis_size: int) -> Aval:
     return aval.update(shape=shape)
 
 
-def batch_program(program: Program, in_dims: Sequence[int | None], axis_size: int
-                  ) -> tuple[Program, list[int | None]]:
+def batch_program(program: Program, in_dims: Sequence[int | None], axis_size: int,
+                  batch_first: Sequence[bool] | None = None) -> tuple[Program, list[int | None]]:
     """The batched program: input i carries its batch at `in_dims[i]` (None: unbatched);
-    returns the program and the batch dimension of each output."""
+    returns the program and the batch dimension of each output. Outputs marked in
+    `batch_first` get their batch axis first, broadcast there if they were unbatched (control
+    flow needs every branch and iteration to batch its outputs alike)."""
     with staging("vmap") as trace:
         args = [trace.new_input(batched_aval(v.aval, d, axis_size))
                 for v, d in zip(program.inputs, in_dims, strict=True)]
         outs, out_dims = batch_eval(program, args, in_dims, axis_size)
+        if batch_first is not None:
+            outs = [to_axis(x, d, 0, axis_size) if front else x
+                    for x, d, front in zip(outs, out_dims, batch_first, strict=True)]
+            out_dims = [0 if front else d for d, front in zip(out_dims, batch_first, strict=True)]
         result = trace.to_program(outs)
     return result, out_dims
 

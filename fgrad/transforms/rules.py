@@ -28,6 +28,18 @@ The simplifier's knowledge of primitives (optional: a primitive it does not know
 - `involutions`: `prim -> True` when prim(prim(x)) == x.
 - `fill_rules`: `rule(fills, **params) -> value or None`: the constant every element of
   the output holds, given the same for each operand (None: not a constant).
+
+Rules for primitives whose params hold programs (control flow), which the program-level
+passes cannot see through on their own (optional: first-order primitives need none):
+
+- `partial_eval_rules`: `rule(eqn, unknowns) -> (known_eqns, unknown_eqns)`: splits an
+  equation some of whose inputs are unknown. The known equations bind the outputs that can
+  be computed now, and new *residual* variables; the unknown equations read residuals,
+  known and unknown inputs and bind the remaining outputs. Without a rule, an equation with
+  an unknown input is unknown as a whole.
+- `dce_rules`: `rule(eqn, used_outputs) -> eqn or None`: the equation keeping only the
+  outputs marked used (and the inputs those need), or None when it can go entirely. Without
+  a rule an equation with one used output is kept whole.
 """
 
 from __future__ import annotations
@@ -75,6 +87,9 @@ identity_rules = RuleTable("identity", required=False)
 units = RuleTable("unit", required=False)
 involutions = RuleTable("involution", required=False)
 fill_rules = RuleTable("fill", required=False)
+
+partial_eval_rules = RuleTable("partial_eval", required=False)
+dce_rules = RuleTable("dce", required=False)
 
 #: The tables every primitive must complete (docs/rules.md is their matrix).
 REQUIRED = (jvp_rules, transpose_rules, batch_rules)

@@ -15,9 +15,9 @@ import jax
 import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
-from fgrad.core.ir import is_key
+from fgrad.core.ir import is_key, map_sub_programs
 from fgrad.core.typecheck import checked
-from fgrad.transforms.rules import fill_rules, identity_rules, involutions, units
+from fgrad.transforms.rules import dce_rules, fill_rules, identity_rules, involutions, units
 
 
 def _rewrite(program: Program, propose) -> Program:
@@ -67,11 +67,22 @@ def dce(program: Program) -> Program:
     """
     live: set[Var] = {a for a in program.outputs if isinstance(a, Var)}
     kept = []
+    changed = False
     for eqn in reversed(program.eqns):
-        if any(v in live for v in eqn.outputs):
-            kept.append(eqn)
-            live.update(a for a in eqn.inputs if isinstance(a, Var))
-    if len(kept) == len(program.eqns) and all(v in live for v in program.constvars):
+        used = [v in live for v in eqn.outputs]
+        if not any(used):
+            continue
+        rule = dce_rules.get(eqn.primitive)
+        if rule is not None and not all(used):  # control flow: drop the unused results
+            pruned = rule(eqn, used)
+            changed = changed or pruned is not eqn
+            if pruned is None:
+                continue
+            eqn = pruned
+        kept.append(eqn)
+        live.update(a for a in eqn.inputs if isinstance(a, Var))
+    if (len(kept) == len(program.eqns) and not changed
+            and all(v in live for v in program.constvars)):
         return program
     consts = [(v, c) for v, c in zip(program.constvars, program.constvals, strict=True)
               if v in live]
@@ -206,9 +217,27 @@ def forward_trivial(program: Program) -> Program:
     return _rewrite(program, propose)
 
 
+# -- inside control flow ---------------------------------------------------------------------
+
+
+def simplify_sub_programs(program: Program) -> Program:
+    """Simplifies the programs held in equations' params (branches, loop bodies). Each keeps
+    its inputs and its outputs' types, so the equation stays well typed; removing a loop's
+    unused carries and outputs is the primitive's dce rule."""
+    eqns = []
+    for eqn in program.eqns:
+        params = map_sub_programs(eqn.params, simplify)
+        if params is not eqn.params:
+            eqn = Eqn(eqn.primitive, eqn.inputs, eqn.outputs, params, eqn.source)
+        eqns.append(eqn)
+    if all(a is b for a, b in zip(eqns, program.eqns, strict=True)):
+        return program
+    return Program(program.constvars, program.constvals, program.inputs, eqns, program.outputs)
+
+
 # -- all of them -----------------------------------------------------------------------------
 
-_PASSES = (fold_constants, simplify_algebra, forward_trivial, cse, dce)
+_PASSES = (fold_constants, simplify_algebra, forward_trivial, cse, dce, simplify_sub_programs)
 _MAX_ROUNDS = 10
 
 

@@ -15,8 +15,8 @@ from fgrad.core import (
     Aval, Eqn, Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace,
     source_of, staging, walk,
 )
-from fgrad.core.errors import ProgramTypeError
-from fgrad.lax._ad import add_tangents
+from fgrad.core.errors import MissingRuleError, ProgramTypeError, at_user_line
+from fgrad.lax._ad import add_tangents, zeros
 from fgrad.transforms.rules import transpose_rules
 
 
@@ -47,8 +47,12 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
         operands = [a.value if type(a) is Literal
                     else UndefinedPrimal(a.aval) if a in linear_vars else env[a]
                     for a in eqn.inputs]
+        try:
+            rule = transpose_rules[prim]
+        except MissingRuleError as e:  # name the user's line that made the equation
+            raise MissingRuleError(at_user_line(str(e), eqn.source)) from None
         with source_of(eqn.source):
-            in_cts = transpose_rules[prim](cts, *operands, **eqn.params)
+            in_cts = rule(cts, *operands, **eqn.params)
         return [_checked(c, a, prim) if type(a) is Var and a in linear_vars else None
                 for a, c in zip(eqn.inputs, in_cts, strict=True)]
 
@@ -78,11 +82,13 @@ def _checked(ct, v: Var, prim):
 
 
 def transpose_program(program: Program, linear: Sequence[bool],
-                      ct_avals: Sequence[Aval] | None = None) -> tuple[Program, list[bool]]:
+                      ct_avals: Sequence[Aval] | None = None, instantiate: bool = False
+                      ) -> tuple[Program, list[bool]]:
     """The transpose as a program: inputs are the non-linear inputs then one cotangent per
     output (of the outputs' types, or `ct_avals`: a cotangent's weak type may differ from
-    its output's); outputs are the cotangents of the linear inputs that are not zero.
-    Returns the program and, per linear input, whether it has an output."""
+    its output's); outputs are the cotangents of the linear inputs that are not zero (all
+    of them, zeros included, with `instantiate`). Returns the program and, per linear
+    input, whether it has an output."""
     if ct_avals is None:
         ct_avals = [a.aval for a in program.outputs]
     with staging("transpose") as trace:
@@ -91,6 +97,8 @@ def transpose_program(program: Program, linear: Sequence[bool],
         cts_out = [trace.new_input(a) for a in ct_avals]
         cts_in = [c for c, is_linear in zip(
             backward_pass(program, linear, args, cts_out), linear) if is_linear]
+        if instantiate:
+            cts_in = [zeros(c.aval) if isinstance(c, Zero) else c for c in cts_in]
         nonzero = [not isinstance(c, Zero) for c in cts_in]
         result = trace.to_program([c for c in cts_in if not isinstance(c, Zero)])
     return result, nonzero
