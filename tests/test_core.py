@@ -330,7 +330,8 @@ def test_concretizing_an_abstract_value_names_the_line_and_the_fix():
     message = str(info.value)
     assert f"{HERE}:{line_of('# the abstract branch')}" in message
     assert "fgrad.numpy.where" in message and "static_argnums" in message and "make_ir" in message
-    assert "fgrad.lax.cond" not in message  # advice names only what exists
+    assert "fgrad.lax.cond(x > 0, fnp.sin, fnp.cos, x)" in message  # a runnable example
+    assert "fgrad.lax.fori_loop(0, n" in message
     for read in (float, int, lambda t: t.item()):
         with pytest.raises(ConcretizationError):
             fgrad.make_ir(lambda x: read(x))(1.0)

@@ -95,11 +95,14 @@ def user_source(skip: int = 0) -> Source | None:
 
 # What to do instead of Python control flow on an abstract value, in every such error.
 CONTROL_FLOW_ADVICE = (
-    "To choose between values elementwise use fgrad.numpy.where; a value that is really a "
-    "Python constant can be a static argument (fgrad.jit(f, static_argnums=...)); Python "
-    "control flow on values works when the function runs without jit (fgrad evaluates what "
-    "the condition needs as it traces).")
-_CONTROL_FLOW = {"cond", "switch", "while_loop", "fori_loop", "scan", "map", "associative_scan"}
+    "To choose between values elementwise use fgrad.numpy.where; to branch or loop on a "
+    "traced value keep the control flow in the program with fgrad.lax.cond, "
+    "fgrad.lax.while_loop or fgrad.lax.fori_loop, for example "
+    "`fgrad.lax.cond(x > 0, fnp.sin, fnp.cos, x)` or "
+    "`fgrad.lax.fori_loop(0, n, lambda i, y: y * 2, x)`; a value that is really a Python "
+    "constant can be a static argument (fgrad.jit(f, static_argnums=...)); Python control "
+    "flow on values works when the function runs without jit (fgrad evaluates what the "
+    "condition needs as it traces).")
 
 
 def missing_attribute(namespace: str, jax_module, name: str, ours) -> AttributeError:
@@ -108,10 +111,7 @@ def missing_attribute(namespace: str, jax_module, name: str, ours) -> AttributeE
     if name.startswith("__"):
         return AttributeError(f"module {namespace!r} has no attribute {name!r}")
     jax_name = jax_module.__name__ if jax_module is not None else None
-    if name in _CONTROL_FLOW:
-        advice = (f"{jax_name}.{name} exists, but fgrad's control flow primitives do not yet. "
-                  f"Meanwhile: {CONTROL_FLOW_ADVICE}")
-    elif jax_module is not None and hasattr(jax_module, name):
+    if jax_module is not None and hasattr(jax_module, name):
         advice = (f"{jax_name}.{name} exists, but fgrad does not have it yet. Meanwhile, "
                   f"write it with {namespace}'s functions inside functions fgrad transforms, "
                   f"or call {jax_name}.{name} on concrete arrays outside fgrad's "

@@ -324,13 +324,13 @@ def _scan_abstract_eval(*args, body, n_consts, n_carry, length, reverse, unroll)
     if not all(builtins.map(_same_type, outs[:n_carry], carry)):
         raise ShapeDtypeError(f"scan: the body takes the carry {_types(carry)} but returns "
                               f"{_types(outs[:n_carry])}")
-    return [*carry, *(a.update(shape=(length, *a.shape)) for a in outs[n_carry:])]
+    return [*outs[:n_carry], *(a.update(shape=(length, *a.shape)) for a in outs[n_carry:])]
 
 
 def _scan_lower(*args, body, n_consts, n_carry, length, reverse, unroll):
     consts, init, xs = _split(args, n_consts, n_carry)
     carry_avals = body.in_avals[n_consts:n_consts + n_carry]
-    run = _runner(body, [*carry_avals, *body.out_avals[n_carry:]])
+    run = _runner(body, body.out_avals)
 
     def step(carry, x):
         outs = run(*consts, *carry, *x)
@@ -577,14 +577,14 @@ def _while_abstract_eval(*args, cond, body, n_cond_consts, n_body_consts, max_st
     if not all(builtins.map(_same_type, body.out_avals, carry)):
         raise ShapeDtypeError(f"while: the body takes the carry {_types(carry)} but returns "
                               f"{_types(body.out_avals)}")
-    return list(carry)
+    return list(body.out_avals)
 
 
 def _while_lower(*args, cond, body, n_cond_consts, n_body_consts, max_steps):
     cond_consts, body_consts, init = _split(args, n_cond_consts, n_body_consts)
     carry_avals = body.in_avals[n_body_consts:]
     test = _runner(cond, cond.out_avals)
-    step = _runner(body, carry_avals)
+    step = _runner(body, body.out_avals)
     init = [_as_type(x, a) for x, a in zip(init, carry_avals)]
     if max_steps is None:
         return jax.lax.while_loop(lambda c: test(*cond_consts, *c)[0],
@@ -684,14 +684,13 @@ def _while_as_scan(eqn: Eqn) -> Eqn:
     cond, body = params["cond"], params["body"]
     n_cc, n_bc = params["n_cond_consts"], params["n_body_consts"]
     n_carry = len(eqn.outputs)
-    carry_avals = body.in_avals[n_bc:]
     identity = _restaged(body, "while", lambda ins: ins[n_bc:])
 
     def step(ins):
         cc, bc, carry = _split(ins, n_cc, n_bc)
         [go] = eval_program(cond, *cc, *carry)
         return cond_p.bind(convert_element_type(go, np.int32), *bc, *carry,
-                           branches=(identity, _cast_outputs(body, carry_avals)))
+                           branches=(identity, body))
 
     scan_body = _restaged(body, "while", step, [*cond.in_avals[:n_cc], *body.in_avals])
     return Eqn(scan_p, eqn.inputs, eqn.outputs,
@@ -832,23 +831,28 @@ def _switch(index, funs, operands, what: str, names):
 
 
 def _carry_types(init_avals, out_avals, what: str, init_tree) -> list[Aval]:
-    """The carry's types: the body must return the init's shapes and dtypes; where only
-    the weak type differs the carry is strongly typed (JAX's rule)."""
-    if len(init_avals) != len(out_avals) or not all(builtins.map(_same_type, init_avals, out_avals)):
+    """The carry's types, as JAX decides them: the body must return the init's shapes and
+    dtypes, except that a weakly typed initial value (a Python scalar) takes the dtype the
+    body computes (then the body is traced again). A difference in weak type alone is
+    accepted: the carry enters as the init's type and leaves as the body's."""
+    def fits(a: Aval, b: Aval) -> bool:
+        return a.shape == b.shape and (a.dtype == b.dtype or a.weak_type)
+
+    if len(init_avals) != len(out_avals) or not all(builtins.map(fits, init_avals, out_avals)):
         raise ShapeDtypeError(at_user_line(
             f"{what}: the carry has type {_types(init_avals)} (structure {init_tree}) but "
             f"the body returns {_types(out_avals)}. The body must return a carry of the "
             f"same shapes and dtypes: convert with .astype(...) in the body, or start from "
             f"an initial value of the type the body computes."))
-    return [a if a.weak_type == b.weak_type else a.update(weak_type=False)
+    return [a if a.dtype == b.dtype else
+            Aval(a.shape, dt.promote(a, b.update(weak_type=False))[0], False)
             for a, b in zip(init_avals, out_avals)]
 
 
 def _trace_carry_fun(fun, init_tree, init_avals, extra_tree, extra_avals, what: str,
                      split_output: bool):
-    """Traces a loop body `fun(carry, extra)` and fixes the carry's type (a weak initial
-    value that the body makes strong is retraced as strong). Returns (program, consts,
-    carry avals, y tree or None)."""
+    """Traces a loop body `fun(carry, extra)` and settles the carry's types
+    (`_carry_types`). Returns (program, consts, carry avals, y tree or None)."""
     carry_avals = list(init_avals)
     for _ in range(2):
         ys_tree = []
@@ -879,12 +883,19 @@ def _trace_carry_fun(fun, init_tree, init_avals, extra_tree, extra_avals, what: 
         in_tree = tree_flatten([0] * (len(carry_avals) + len(extra_avals)))[1]
         program, consts, _ = _trace(flat_fun, in_tree, carry_avals + list(extra_avals), what)
         out_avals = program.out_avals[:len(carry_avals)]
-        fixed = _carry_types(carry_avals, out_avals, what, init_tree)
-        if fixed == carry_avals:
-            program = _cast_outputs(program, fixed + program.out_avals[len(carry_avals):])
+        settled = _carry_types(carry_avals, out_avals, what, init_tree)
+        if settled == carry_avals:
             return program, consts, carry_avals, ys_tree[0]
-        carry_avals = fixed
-    raise AssertionError("the carry's type settles after one retrace")
+        carry_avals = settled
+    raise ShapeDtypeError(at_user_line(
+        f"{what}: the carry's types do not settle: {_types(init_avals)} at first, "
+        f"{_types(carry_avals)} after promotion; give the initial value the body's type."))
+
+
+def _as_carry(leaves, avals: Sequence[Aval]) -> list:
+    """The initial values converted to the carry's settled dtypes."""
+    return [x if aval_of(x).dtype == a.dtype else convert_element_type(x, a.dtype)
+            for x, a in zip(leaves, avals, strict=True)]
 
 
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False,
@@ -917,6 +928,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     x_avals = [aval_of(x).update(shape=aval_of(x).shape[1:]) for x in x_leaves]
     program, consts, carry_avals, ys_tree = _trace_carry_fun(
         f, init_tree, [aval_of(c) for c in init_leaves], xs_tree, x_avals, "scan", True)
+    init_leaves = _as_carry(init_leaves, carry_avals)
     outs = scan_p.bind(*consts, *init_leaves, *x_leaves, body=program, n_consts=len(consts),
                        n_carry=len(init_leaves), length=n, reverse=bool(reverse),
                        unroll=unroll)
@@ -944,6 +956,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *,
     test, cond_consts, pred_tree = _trace(
         lambda *leaves: cond_fun(tree_unflatten(init_tree, leaves)), in_tree, carry_avals,
         "while_loop")
+    init_leaves = _as_carry(init_leaves, carry_avals)
     if pred_tree.num_leaves != 1 or [(a.shape, a.dtype) for a in test.out_avals] != [
             ((), np.dtype(bool))]:
         raise ShapeDtypeError(at_user_line(
