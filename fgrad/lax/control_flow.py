@@ -35,15 +35,19 @@ import jax
 import numpy as np
 
 from fgrad.core import (
-    Aval, Eqn, Primitive, Program, Var, Zero, aval_of, eval_program, staging,
+    Aval, Eqn, Primitive, Program, Var, Zero, aval_of, eval_program, is_differentiable, staging,
 )
 from fgrad.core import dtypes as dt
-from fgrad.core.errors import ShapeDtypeError, StructureError, at_user_line
+from fgrad.core.errors import (
+    ShapeDtypeError, StructureError, at_user_line, explain_jax_failure,
+)
 from fgrad.core.interpret import interpret
 from fgrad.core.trace import Tracer
 from fgrad.lax._ad import add_tangents, instantiate, is_undefined, zeros
 from fgrad.lax._batching import move_axis, to_front
-from fgrad.lax.elementwise import add, clamp, convert_element_type, lt, ne, select_n
+from fgrad.lax.elementwise import (
+    add, clamp, convert_element_type, eq, lt, ne, select_n, stop_gradient_p,
+)
 from fgrad.lax.indexing import slice as slice_array
 from fgrad.lax.reductions import reduce_max
 from fgrad.lax.shapes import broadcast_in_dim, concatenate, expand_dims, reshape, rev
@@ -68,7 +72,13 @@ def _trace(fun: Callable, in_tree, avals: Sequence[Aval], name: str):
     values and the output tree."""
     with staging(name) as trace:
         args = tree_unflatten(in_tree, [trace.new_input(a) for a in avals])
-        out = fun(*args)
+        try:
+            out = fun(*args)
+        except (TypeError, ValueError, IndexError) as e:  # JAX failing on our tracers, maybe
+            explained = explain_jax_failure(e, name)
+            if explained is None:
+                raise
+            raise explained from e
         flat, out_tree = tree_flatten(out)
         program = trace.to_program(flat)
     return program.consts_as_inputs(), list(program.constvals), out_tree
@@ -211,33 +221,45 @@ def _cond_partial_eval(eqn: Eqn, unknowns):
         out_unknown = [x or y for x, y in
                        zip(out_unknown, partial_eval(b, op_unknown)[2], strict=True)]
     splits = [partial_eval(b, op_unknown, instantiate=out_unknown) for b in branches]
-    # Every branch computes the residuals of all branches, zeros for the others' (they
-    # must all return the same types).
-    res_avals = [[v.aval for v in staged.inputs[:n_res]] for _, staged, _, n_res in splits]
-    all_res = [a for avals in res_avals for a in avals]
+    # A residual that is an operand of the branch is read from the cond's own operand (so a
+    # loop-invariant value stays one, and a bounded while does not stack it); the others are
+    # computed, and every branch returns the computed residuals of all branches, zeros for
+    # the others' (the branches must all return the same types).
+    computed, forwarded = [], []  # per branch: [index among residuals], {operand position}
+    for b, (_, staged, _, n_res) in zip(branches, splits):
+        position = {v: k for k, v in enumerate(b.inputs)}
+        res = staged.inputs[:n_res]
+        computed.append([j for j, r in enumerate(res) if r not in position])
+        forwarded.append({position[r]: r for r in res if r in position})
+    fwd_positions = sorted({k for f in forwarded for k in f})
+    comp_avals = [[staged.inputs[j].aval for j in js]
+                  for (_, staged, _, _), js in zip(splits, computed)]
+    all_comp = [a for avals in comp_avals for a in avals]
     n_known_out = out_unknown.count(False)
 
     def known_branch(i: int, known: Program) -> Program:
         def build(ins):
             outs = eval_program(known, *ins)
-            res = [zeros(a) for avals in res_avals[:i] for a in avals] + outs[n_known_out:]
-            res += [zeros(a) for avals in res_avals[i + 1:] for a in avals]
+            res = [zeros(a) for avals in comp_avals[:i] for a in avals]
+            res += [outs[n_known_out + j] for j in computed[i]]
+            res += [zeros(a) for avals in comp_avals[i + 1:] for a in avals]
             return outs[:n_known_out] + res
         return _restaged(known, "cond", build)
 
-    def unknown_branch(i: int, staged: Program) -> Program:
-        # Takes every branch's residuals and reads its own.
-        before = sum(len(r) for r in res_avals[:i])
-        n_res = len(res_avals[i])
-        ins = list(staged.inputs)
-        ins[n_res:n_res] = [Var(a) for a in all_res[before + n_res:]]
-        ins[:0] = [Var(a) for a in all_res[:before]]
+    def unknown_branch(i: int, b: Program, staged: Program) -> Program:
+        n_res = len(staged.inputs) - op_unknown.count(True)
+        before = sum(len(a) for a in comp_avals[:i])
+        ins = [Var(a) for a in all_comp[:before]]
+        ins += [staged.inputs[j] for j in computed[i]]
+        ins += [Var(a) for a in all_comp[before + len(computed[i]):]]
+        ins += [forwarded[i].get(k) or Var(b.inputs[k].aval) for k in fwd_positions]
+        ins += staged.inputs[n_res:]
         return Program(staged.constvars, staged.constvals, ins, staged.eqns, staged.outputs)
 
-    index = eqn.inputs[0]
-    known_ops = [a for a, u in zip(eqn.inputs[1:], op_unknown, strict=True) if not u]
-    unknown_ops = [a for a, u in zip(eqn.inputs[1:], op_unknown, strict=True) if u]
-    residuals = [Var(a) for a in all_res]
+    index, operands = eqn.inputs[0], eqn.inputs[1:]
+    known_ops = [a for a, u in zip(operands, op_unknown, strict=True) if not u]
+    unknown_ops = [a for a, u in zip(operands, op_unknown, strict=True) if u]
+    residuals = [Var(a) for a in all_comp]
     known_eqns, unknown_eqns = [], []
     known_outs = [v for v, u in zip(eqn.outputs, out_unknown, strict=True) if not u]
     if known_outs or residuals:
@@ -246,9 +268,11 @@ def _cond_partial_eval(eqn: Eqn, unknowns):
                               {"branches": known}, eqn.source))
     unknown_outs = [v for v, u in zip(eqn.outputs, out_unknown, strict=True) if u]
     if unknown_outs:
-        staged = tuple(unknown_branch(i, s) for i, (_, s, _, _) in enumerate(splits))
-        unknown_eqns.append(Eqn(cond_p, (index, *residuals, *unknown_ops), tuple(unknown_outs),
-                                {"branches": staged}, eqn.source))
+        staged = tuple(unknown_branch(i, b, s)
+                       for i, (b, (_, s, _, _)) in enumerate(zip(branches, splits)))
+        unknown_eqns.append(Eqn(
+            cond_p, (index, *residuals, *(operands[k] for k in fwd_positions), *unknown_ops),
+            tuple(unknown_outs), {"branches": staged}, eqn.source))
     return known_eqns, unknown_eqns
 
 
@@ -268,13 +292,17 @@ def _cond_batch(axis_size, values, dims, *, branches):
     index_dim, *op_dims = dims
     if index_dim is not None:
         # A batched index: every branch runs on the whole batch and each example selects
-        # its branch's results (so both sides of a batched cond are computed).
-        results = []
-        for b in branches:
-            outs, out_dims = batch_eval(b, operands, op_dims, axis_size)
-            results.append([to_axis(x, d, 0, axis_size) for x, d in zip(outs, out_dims)])
+        # its branch's results (so both sides of a batched cond are computed). A branch sees
+        # the examples that do not take it through stop_gradient, so that its derivative
+        # there (inf or NaN outside its domain, say) cannot reach them.
         which = to_axis(clamp(np.int32(0), index, np.int32(len(branches) - 1)), index_dim, 0,
                         axis_size)
+        results = []
+        for i, b in enumerate(branches):
+            taken = eq(which, broadcast_in_dim(np.int32(i), (axis_size,), ()))
+            ops = [_where_taken(taken, x, d, axis_size) for x, d in zip(operands, op_dims)]
+            outs, out_dims = batch_eval(b, [x for x, _ in ops], [d for _, d in ops], axis_size)
+            results.append([to_axis(x, d, 0, axis_size) for x, d in zip(outs, out_dims)])
         outs = []
         for cases in zip(*results):
             shape = aval_of(cases[0]).shape
@@ -287,6 +315,16 @@ def _cond_batch(axis_size, values, dims, *, branches):
     new = tuple(batch_program(b, op_dims, axis_size, batch_first=batched)[0] for b in branches)
     outs = cond_p.bind(index, *operands, branches=new)
     return outs, [0 if b else None for b in batched]
+
+
+def _where_taken(taken, x, dim, axis_size):
+    """x (batched at `dim`) where `taken` (one bool per example), elsewhere a constant copy
+    of it to differentiation; returns the value and its batch axis."""
+    if not is_differentiable(aval_of(x)):
+        return x, dim
+    x = to_axis(x, dim, 0, axis_size)
+    mask = broadcast_in_dim(taken, aval_of(x).shape, (0,))
+    return select_n(mask, stop_gradient_p.bind1(x), x), 0
 
 
 def _cond_dce(eqn: Eqn, used):
@@ -560,7 +598,9 @@ REVERSE_WHILE_ADVICE = (
     "number of iterations: pass max_steps=N to fgrad.lax.while_loop, and fgrad runs it in "
     "reverse as a scan of N steps that stops changing the carry once the predicate is "
     "false (storing the residuals of N iterations). Forward mode (jvp, jacfwd, linearize) "
-    "works without it; so does a fori_loop with Python-int bounds, which is a scan.")
+    "works without it. A fori_loop with Python-int bounds is a scan and reverses as it is; "
+    "one with traced bounds is a while_loop: make its bounds Python ints (static arguments "
+    "under jit), or write it as a while_loop with max_steps.")
 
 
 def _while_abstract_eval(*args, cond, body, n_cond_consts, n_body_consts, max_steps):
@@ -739,7 +779,9 @@ def _while_batch(axis_size, values, dims, *, cond, body, n_cond_consts, n_body_c
     def masked_step(ins):
         cc_vals, bc_vals, carry = _split(ins, n_cond_consts, n_body_consts)
         pred = lanes(cc_vals, carry)
-        new, new_dims = batch_eval(body, bc_vals + carry, bc_dims + carry_dims, axis_size)
+        # A finished example enters the body only as a constant (see _where_taken).
+        live = [_where_taken(pred, c, 0, axis_size)[0] for c in carry]
+        new, new_dims = batch_eval(body, bc_vals + live, bc_dims + carry_dims, axis_size)
         return [select_n(broadcast_in_dim(pred, aval_of(old).shape, (0,)), old,
                          to_axis(x, d, 0, axis_size))
                 for old, x, d in zip(carry, new, new_dims)]
@@ -764,7 +806,7 @@ def _scalar_bool(pred, what: str):
     aval = aval_of(pred)
     if aval.shape != () or aval.dtype != np.dtype(bool):
         raise ShapeDtypeError(at_user_line(
-            f"{what} must be a scalar boolean, got {aval}. Compare explicitly "
+            f"{what} must be a scalar boolean (bool[]), got {aval}. Compare explicitly "
             f"(x > 0, x != 0) or reduce an array first (fgrad.numpy.any(x))."))
 
 
@@ -997,11 +1039,24 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool 
                 f"fori_loop's bounds must be integer scalars, got {a}."))
     dtype, _ = dt.promote(aval_of(lower).update(weak_type=False),
                           aval_of(upper).update(weak_type=False))
+    init_leaves, init_tree = tree_flatten(init_val)
+    init_avals = [aval_of(x) for x in init_leaves]
+
+    def checked_body(i, val):
+        out = body_fun(i, val)
+        out_leaves, tree = tree_flatten(out)
+        if tree != init_tree:
+            raise StructureError(at_user_line(
+                f"fori_loop: init_val has structure {init_tree} but body_fun returns {tree}. "
+                f"body_fun(i, val) must return a value of init_val's structure."))
+        _carry_types(init_avals, [aval_of(x) for x in out_leaves], "fori_loop", init_tree)
+        return out
+
     lo, hi = _static_int(lower), _static_int(upper)
     if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
-            return (add(i, dtype.type(1)), body_fun(i, val)), None
+            return (add(i, dtype.type(1)), checked_body(i, val)), None
 
         (_, out), _ = scan(step, (np.asarray(lo, dtype), init_val), None,
                            length=builtins.max(hi - lo, 0), unroll=unroll)
@@ -1011,7 +1066,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool 
 
     def body(carry):
         i, val = carry
-        return add(i, dtype.type(1)), body_fun(i, val)
+        return add(i, dtype.type(1)), checked_body(i, val)
 
     return while_loop(lambda carry: lt(carry[0], upper), body, (lower, init_val))[1]
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
 from fgrad.core.ir import is_key, map_sub_programs
+from fgrad.core.resources import LRUCache
 from fgrad.core.typecheck import checked
 from fgrad.transforms.rules import dce_rules, fill_rules, identity_rules, involutions, units
 
@@ -220,13 +221,28 @@ def forward_trivial(program: Program) -> Program:
 # -- inside control flow ---------------------------------------------------------------------
 
 
+# Sub-programs already simplified, by identity: `simplify` runs to a fixpoint, and each of
+# its rounds would otherwise simplify every branch and loop body again.
+_SIMPLIFIED = LRUCache(4096)
+
+
+def _simplified(program: Program) -> Program:
+    hit = _SIMPLIFIED.get(id(program))
+    if hit is not None and hit[0] is program:
+        return hit[1]
+    result = simplify(program)
+    _SIMPLIFIED.put(id(program), (program, result))  # holding `program` keeps its id unique
+    _SIMPLIFIED.put(id(result), (result, result))
+    return result
+
+
 def simplify_sub_programs(program: Program) -> Program:
     """Simplifies the programs held in equations' params (branches, loop bodies). Each keeps
     its inputs and its outputs' types, so the equation stays well typed; removing a loop's
     unused carries and outputs is the primitive's dce rule."""
     eqns = []
     for eqn in program.eqns:
-        params = map_sub_programs(eqn.params, simplify)
+        params = map_sub_programs(eqn.params, _simplified)
         if params is not eqn.params:
             eqn = Eqn(eqn.primitive, eqn.inputs, eqn.outputs, params, eqn.source)
         eqns.append(eqn)
