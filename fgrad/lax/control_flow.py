@@ -574,7 +574,7 @@ def _scan_dce(eqn: Eqn, used):
             break
         carry_used = grown
     keep = reads[:n_consts] + carry_used + reads[n_consts + n_carry:]
-    if all(keep) and all(used):
+    if all(keep) and all(carry_used + ys_used):  # a needed carry's result stays, even unused
         return eqn
     new_body = Program(pruned.constvars, pruned.constvals,
                        [v for v, k in zip(body.inputs, keep) if k], pruned.eqns, pruned.outputs)
