@@ -5,8 +5,8 @@ Run:  python benchmarks/run.py [--rounds 15] [--quick] [--only SECTION]
 Prints the machine, the command and ONE markdown table (fgrad, JAX, the ratio fgrad / JAX,
 the issue's target and whether it is met), writes the same to benchmarks/results.md and
 plots the ratios against their targets in benchmarks/results.svg. Sections, by number or
-name for --only: 1 train_step, 2 lowering, 3 hlo_ops, 4 eager, 5 memory, 6 hessian, and the
-extras 7 vmap and 8 eager_ops.
+name for --only: 1 train_step, 2 lowering, 3 hlo_ops, 4 eager, 5 memory, 6 hessian, the
+extras 7 vmap, 8 eager_ops and 9 random, and 10 control_flow.
 
 How it measures: fgrad and JAX run in one process, interleaved round by round (the order
 flips every round); a round times a batch of calls of each (one call for first-call and
@@ -402,11 +402,14 @@ def torch_rows(cfg, args, grad_f) -> list[Row]:
 
 
 def peak_and_temp_bytes(compiled) -> tuple[int, int]:
+    """XLA's peak memory of a compiled function, and the part of it that is temporaries.
+    On CPU, jaxlib's `peak_memory_in_bytes` counts arguments and outputs only, not the
+    temporaries (one buffer, sized by XLA's heap simulation, allocated for the call), so the
+    peak is taken as arguments + outputs + temporaries - aliased, if that is larger."""
     stats = compiled.memory_analysis()
-    peak = getattr(stats, "peak_memory_in_bytes", 0) or (
-        stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes
-        - stats.alias_size_in_bytes)
-    return peak, stats.temp_size_in_bytes
+    total = (stats.temp_size_in_bytes + stats.argument_size_in_bytes
+             + stats.output_size_in_bytes - stats.alias_size_in_bytes)
+    return max(getattr(stats, "peak_memory_in_bytes", 0) or 0, total), stats.temp_size_in_bytes
 
 
 def section_memory(cfg: Config) -> list[Row]:
@@ -575,13 +578,133 @@ def section_random(cfg: Config) -> list[Row]:
     return rows
 
 
+# -- 10. control flow: scan and a bounded while_loop, reverse mode -----------------------------
+
+
+def rnn_loss(np_, lax):
+    """An Elman RNN run by `lax.scan` (fgrad.lax or jax.lax) over the time axis of xs, with
+    the mean squared error of a linear readout at every step; a fresh function object on
+    every call."""
+    def loss(params, xs, ys):
+        def cell(h, x):
+            h = np_.tanh(x @ params["W_xh"] + h @ params["W_hh"] + params["b_h"])
+            return h, h @ params["W_hy"] + params["b_y"]
+
+        h0 = np_.zeros((xs.shape[1], params["W_hh"].shape[0]), xs.dtype)
+        _, predictions = lax.scan(cell, h0, xs)
+        return np_.mean((predictions - ys) ** 2)
+    return loss
+
+
+def rnn_problem(rng, length, hidden, batch, inputs):
+    params = {"W_xh": rng_array(rng, (inputs, hidden), 1 / math.sqrt(inputs)),
+              "W_hh": rng_array(rng, (hidden, hidden), 1 / math.sqrt(hidden)),
+              "b_h": rng_array(rng, (hidden,), 0.1),
+              "W_hy": rng_array(rng, (hidden, 1), 1 / math.sqrt(hidden)),
+              "b_y": jnp.zeros(1, jnp.float32)}
+    return params, rng_array(rng, (length, batch, inputs)), rng_array(rng, (length, batch, 1))
+
+
+def rnn_grads():
+    """Fresh compiled gradients of the RNN loss: fgrad.grad in jax.jit, fgrad.jit, JAX's."""
+    return {"fgrad": jax.jit(fgrad.grad(rnn_loss(fnp, fgrad.lax))),
+            "fgrad.jit": fgrad.jit(fgrad.grad(rnn_loss(fnp, fgrad.lax))),
+            "jax": jax.jit(jax.grad(rnn_loss(jnp, jax.lax)))}
+
+
+FIXED_POINT_TOL = 1e-5
+
+
+def fixed_point_loss(np_, while_loop):
+    """z = tanh(z W + x) iterated from 0 by `while_loop(cond, body, init)` until no entry
+    moves by more than FIXED_POINT_TOL; the loss is mean(z ** 2)."""
+    def loss(w, x):
+        def moving(carry):
+            return np_.max(np_.abs(carry[1])) > FIXED_POINT_TOL
+
+        def step(carry):
+            z = np_.tanh(carry[0] @ w + x)
+            return z, z - carry[0]
+
+        z, _ = while_loop(moving, step, (np_.zeros_like(x), np_.ones_like(x)))
+        return np_.mean(z ** 2)
+    return loss
+
+
+def bounded_scan(steps, stop):
+    """For JAX, which does not reverse-differentiate while_loop: `steps` steps of a scan,
+    each applying the body only while the predicate holds, by `jax.lax.cond` (as fgrad
+    lowers while_loop(..., max_steps) under reverse mode) or by `jnp.where` (the body runs
+    every step)."""
+    def while_loop(cond, body, init):
+        def step(carry, _):
+            if stop == "cond":
+                return jax.lax.cond(cond(carry), body, lambda c: c, carry), None
+            go = cond(carry)
+            return tree_map(lambda new, old: jnp.where(go, new, old), body(carry), carry), None
+        return jax.lax.scan(step, init, None, length=steps)[0]
+    return while_loop
+
+
+def section_control_flow(cfg: Config) -> list[Row]:
+    rng = np.random.default_rng(0)
+    length, hidden, batch, inputs = cfg.sizes((50, 128, 32, 16), (1000, 128, 32, 16))
+    args = rnn_problem(rng, length, hidden, batch, inputs)
+    name = f"Elman RNN, scan over T = {length}, hidden {hidden}, batch {batch}, MSE readout"
+    grads = rnn_grads()
+    for ours in ("fgrad", "fgrad.jit"):
+        assert_same(grads[ours](*args), grads["jax"](*args), rtol=1e-4, atol=1e-6)
+    steady = compare({k: (lambda g=g: g(*args)) for k, g in grads.items()}, cfg)
+    first = first_call_times(rnn_grads, args, cfg)
+    peaks = {k: peak_and_temp_bytes(g.lower(*args).compile()) for k, g in grads.items()}
+    ad = compare({"fgrad": lambda: simplify(fgrad.make_ir(fgrad.grad(rnn_loss(fnp, fgrad.lax)))(
+                      *args)),
+                  "jax": lambda: jax.make_jaxpr(jax.grad(rnn_loss(jnp, jax.lax)))(*args)},
+                 cfg, calls=1)
+    rows = []
+    hows = (("fgrad", "fgrad.grad in jax.jit"), ("fgrad.jit", "fgrad.jit"))
+    for ours, how in hows:
+        rows.append(timing_row("10a", f"{name}: jitted grad, {how}", steady, ours, 1.05))
+    for ours, how in hows:
+        rows.append(timing_row("10a", f"first call (compile), {how}", first, ours, 1.1))
+    for ours, how in hows:
+        rows.append(Row("10a", f"peak memory (temp) of the compiled grad, {how}",
+                        fmt_mib(*peaks[ours]), fmt_mib(*peaks["jax"]),
+                        peaks[ours][0] / peaks["jax"][0], 1.0))
+    rows.append(timing_row("10a", "trace + grad: fgrad make_ir + simplify vs JAX make_jaxpr",
+                           ad, target=0.5))
+
+    width, batch = cfg.sizes((32, 16), (128, 64))
+    steps = 50
+    w = rng_array(rng, (width, width), 0.5 / math.sqrt(width))
+    x = rng_array(rng, (batch, width))
+    bounded = lambda c, b, init: fgrad.lax.while_loop(c, b, init, max_steps=steps)  # noqa: E731
+    loss_f = fixed_point_loss(fnp, bounded)
+    fns = {"fgrad": jax.jit(fgrad.grad(loss_f, argnums=(0, 1))),
+           "fgrad.jit": fgrad.jit(fgrad.grad(loss_f, argnums=(0, 1))),
+           "jax": jax.jit(jax.grad(fixed_point_loss(jnp, bounded_scan(steps, "cond")),
+                                   argnums=(0, 1))),
+           "jax where": jax.jit(jax.grad(fixed_point_loss(jnp, bounded_scan(steps, "where")),
+                                         argnums=(0, 1)))}
+    for k in ("fgrad", "fgrad.jit", "jax where"):
+        assert_same(fns[k](w, x), fns["jax"](w, x), rtol=1e-4, atol=1e-6)
+    stats = compare({k: (lambda f=f: f(w, x)) for k, f in fns.items()}, cfg)
+    name = (f"fixed point z = tanh(z W + x), {batch}x{width}, while_loop max_steps = {steps} "
+            f"(JAX: scan of {steps} with cond)")
+    for ours, how in hows:
+        rows.append(timing_row("10b", f"{name}: jitted grad, {how}", stats, ours))
+    rows.append(timing_row("10b", "JAX's scan with where instead of cond (fgrad column: JAX "
+                                  "where)", stats, "jax where"))
+    return rows
+
+
 # -- the report ------------------------------------------------------------------------------
 
 SECTIONS = {"1": ("train_step", section_train_step), "2": ("lowering", section_lowering),
             "3": ("hlo_ops", section_hlo_ops), "4": ("eager", section_eager),
             "5": ("memory", section_memory), "6": ("hessian", section_hessian),
             "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops),
-            "9": ("random", section_random)}
+            "9": ("random", section_random), "10": ("control_flow", section_control_flow)}
 
 
 def machine() -> str:
