@@ -360,6 +360,18 @@ def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
         trace.close()
 
 
+def call_traced(fun: Callable, args, name: str):
+    """`fun(*args)` on tracers of the trace `name`; a JAX function failing on them is
+    rewritten into fgrad's advice (errors.explain_jax_failure)."""
+    try:
+        return fun(*args)
+    except (TypeError, ValueError, IndexError) as e:
+        explained = explain_jax_failure(e, name)
+        if explained is None:
+            raise
+        raise explained from e
+
+
 def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = False
                      ) -> tuple[Program, Any]:
     """Traces `fun(*args)` on flat arguments into a program; returns it and the output tree.
@@ -368,13 +380,7 @@ def trace_to_program(fun: Callable, args: list, name: str, concrete: bool = Fals
     """
     with staging(name, concrete) as trace:
         inputs = [trace.new_input(aval_of(a), a if concrete else None) for a in args]
-        try:
-            out = fun(*inputs)
-        except (TypeError, ValueError, IndexError) as e:  # JAX failing on our tracers, maybe
-            explained = explain_jax_failure(e, name)
-            if explained is None:
-                raise
-            raise explained from e
+        out = call_traced(fun, inputs, name)
         flat_out, out_tree = jax.tree_util.tree_flatten(out)
         program = trace.to_program(flat_out)
     return program, out_tree

@@ -39,10 +39,10 @@ from fgrad.core import (
 )
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import (
-    ShapeDtypeError, StructureError, at_user_line, explain_jax_failure,
+    ShapeDtypeError, StructureError, at_user_line,
 )
 from fgrad.core.interpret import interpret
-from fgrad.core.trace import Tracer
+from fgrad.core.trace import Tracer, call_traced
 from fgrad.lax._ad import add_tangents, instantiate, is_undefined, zeros
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax.elementwise import (
@@ -72,13 +72,7 @@ def _trace(fun: Callable, in_tree, avals: Sequence[Aval], name: str):
     values and the output tree."""
     with staging(name) as trace:
         args = tree_unflatten(in_tree, [trace.new_input(a) for a in avals])
-        try:
-            out = fun(*args)
-        except (TypeError, ValueError, IndexError) as e:  # JAX failing on our tracers, maybe
-            explained = explain_jax_failure(e, name)
-            if explained is None:
-                raise
-            raise explained from e
+        out = call_traced(fun, args, name)
         flat, out_tree = tree_flatten(out)
         program = trace.to_program(flat)
     return program.consts_as_inputs(), list(program.constvals), out_tree
@@ -152,6 +146,17 @@ def _runner(program: Program, out_avals: Sequence[Aval]) -> Callable:
 
 def _as_type(x, aval: Aval):
     return dt.convert_weak(x, aval.dtype, aval.weak_type)
+
+
+def _fixpoint(marks: list[bool], marked_out: Callable[[list[bool]], Sequence[bool]]
+              ) -> list[bool]:
+    """Grows `marks` (one per carry: has a tangent, is unknown, ...) until the body,
+    given them, marks no further carry output: `marked_out(marks)` are the outputs' marks."""
+    while True:
+        grown = [a or b for a, b in zip(marks, marked_out(marks), strict=True)]
+        if grown == marks:
+            return marks
+        marks = grown
 
 
 def _nonzero(tangents) -> list[bool]:
@@ -385,12 +390,9 @@ scan_p = Primitive("scan", _scan_abstract_eval, _scan_lower, multiple_results=Tr
 def _scan_jvp(primals, tangents, *, body, n_consts, n_carry, **params):
     nz = _nonzero(tangents)
     const_nz, carry_nz, xs_nz = _split(nz, n_consts, n_carry)
-    while True:  # a carry's tangent is nonzero if the body can make it so: a fixpoint
-        out_nz = jvp_program(body, const_nz + carry_nz + xs_nz)[1]
-        grown = [a or b for a, b in zip(carry_nz, out_nz[:n_carry], strict=True)]
-        if grown == carry_nz:
-            break
-        carry_nz = grown
+    # A carry's tangent is nonzero if the body can make it so.
+    carry_nz = _fixpoint(carry_nz, lambda c: jvp_program(
+        body, const_nz + c + xs_nz)[1][:n_carry])
     n_ys = len(body.outputs) - n_carry
     jvp, out_nz = jvp_program(body, const_nz + carry_nz + xs_nz,
                               instantiate=carry_nz + [False] * n_ys)
@@ -430,12 +432,8 @@ def _scan_partial_eval(eqn: Eqn, unknowns):
     body, n_consts, n_carry, length = (params["body"], params["n_consts"], params["n_carry"],
                                        params["length"])
     const_uk, carry_uk, xs_uk = _split(unknowns, n_consts, n_carry)
-    while True:
-        out_uk = partial_eval(body, const_uk + carry_uk + xs_uk)[2]
-        grown = [a or b for a, b in zip(carry_uk, out_uk[:n_carry], strict=True)]
-        if grown == carry_uk:
-            break
-        carry_uk = grown
+    carry_uk = _fixpoint(carry_uk, lambda c: partial_eval(
+        body, const_uk + c + xs_uk)[2][:n_carry])
     n_ys = len(body.outputs) - n_carry
     known, staged, out_uk, n_res = partial_eval(body, const_uk + carry_uk + xs_uk,
                                                 instantiate=carry_uk + [False] * n_ys)
@@ -647,12 +645,7 @@ while_p = Primitive("while", _while_abstract_eval, _while_lower, multiple_result
 def _while_jvp(primals, tangents, *, cond, body, n_cond_consts, n_body_consts, max_steps):
     nz = _nonzero(tangents)
     _, bconst_nz, carry_nz = _split(nz, n_cond_consts, n_body_consts)
-    while True:
-        out_nz = jvp_program(body, bconst_nz + carry_nz)[1]
-        grown = [a or b for a, b in zip(carry_nz, out_nz, strict=True)]
-        if grown == carry_nz:
-            break
-        carry_nz = grown
+    carry_nz = _fixpoint(carry_nz, lambda c: jvp_program(body, bconst_nz + c)[1])
     jvp = jvp_program(body, bconst_nz + carry_nz, instantiate=carry_nz)[0]
     n_carry, n_bt, n_ct = len(carry_nz), sum(bconst_nz), sum(carry_nz)
     p = _positions([n_body_consts, n_carry, n_bt, n_ct])
@@ -681,12 +674,7 @@ def _while_partial_eval(eqn: Eqn, unknowns):
     cond, body = params["cond"], params["body"]
     n_cc, n_bc = params["n_cond_consts"], params["n_body_consts"]
     cc_uk, bc_uk, carry_uk = _split(unknowns, n_cc, n_bc)
-    while True:
-        out_uk = partial_eval(body, bc_uk + carry_uk)[2]
-        grown = [a or b for a, b in zip(carry_uk, out_uk, strict=True)]
-        if grown == carry_uk:
-            break
-        carry_uk = grown
+    carry_uk = _fixpoint(carry_uk, lambda c: partial_eval(body, bc_uk + c)[2])
     cond_reads = _used_inputs(cond)
     if any(cc_uk) or any(r and u for r, u in zip(cond_reads[n_cc:], carry_uk)):
         return [], [eqn]  # the trip count itself is unknown
