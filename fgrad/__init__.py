@@ -20,9 +20,16 @@ from fgrad.api import make_ir as make_ir
 from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
+from fgrad.lax.custom import SymbolicZero as SymbolicZero
+from fgrad.lax.custom import custom_jvp as custom_jvp
+from fgrad.lax.custom import custom_vjp as custom_vjp
 from fgrad.transforms.stop_gradient import no_grad as no_grad
 from fgrad.transforms.stop_gradient import stop_gradient as stop_gradient
 from fgrad.xla import jit as jit
+from fgrad.lax.remat import checkpoint as checkpoint
+from fgrad.lax.remat import checkpoint_name as checkpoint_name
+from fgrad.lax.remat import checkpoint_policies as checkpoint_policies
+from fgrad.lax.remat import remat as remat
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
 from fgrad.core.errors import ConcretizationError as ConcretizationError
@@ -40,8 +47,10 @@ from fgrad.core.errors import missing_attribute as _missing_attribute
 __all__ = [
     "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp", "jvp", "vjp", "linearize",
     "vmap", "jit", "stop_gradient", "no_grad", "make_ir", "eval_program", "Program", "FgradError",
+    "custom_jvp", "custom_vjp", "SymbolicZero",
     "ConcretizationError", "EscapedTracerError", "MissingRuleError", "ShapeDtypeError",
     "StructureError", "TracerConversionError",
+    "checkpoint", "remat", "checkpoint_name", "checkpoint_policies",
 ]
 
 __version__ = "0.1.0"

@@ -189,10 +189,21 @@ class StagingTrace(Trace):
             self._outside[var] = value
         return Tracer(self, var)
 
+    def bind_outside(self, values, tracers) -> None:
+        """Makes each outside value in `values` stand for the corresponding tracer of this
+        trace wherever the traced function reads it (through a closure): re-tracing a
+        function whose closed-over values were hoisted into inputs the first time. The
+        caller keeps the values alive while the trace runs, so their ids stay unique."""
+        for x, t in zip(values, tracers, strict=True):
+            self._const_of_id[id(x)] = t._var
+
     def atom(self, x) -> Var | Literal:
         if isinstance(x, Tracer):
             if x._trace is self:
                 return x._var
+            seeded = self._const_of_id.get(id(x))
+            if seeded is not None:  # a value given this trace's variable (`bind_outside`)
+                return seeded
             if x._trace.closed:
                 raise _escaped(x)
             if x._trace.thread != self.thread:

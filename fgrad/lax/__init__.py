@@ -17,11 +17,14 @@ from jax import lax as _jax_lax
 from fgrad.core import Primitive as _Primitive
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.lax import control_flow as _control_flow
+from fgrad.lax import custom as _custom
 from fgrad.lax import elementwise as _elementwise
+from fgrad.lax import implicit as _implicit
 from fgrad.lax import indexing as _indexing
 from fgrad.lax import linalg as _linalg
 from fgrad.lax import random as _random
 from fgrad.lax import reductions as _reductions
+from fgrad.lax import remat as _remat
 from fgrad.lax import shapes as _shapes
 from fgrad.lax.control_flow import (
     associative_scan, cond, fori_loop, map, scan, switch, while_loop,
@@ -32,6 +35,7 @@ from fgrad.lax.elementwise import (
     integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg, nextafter, pow,
     rem, round, rsqrt, select_n, sign, sin, sinh, sqrt, sub, tan, tanh,
 )
+from fgrad.lax.implicit import custom_linear_solve, custom_root
 from fgrad.lax.indexing import (
     GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_slice,
     dynamic_update_slice, gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
@@ -51,7 +55,8 @@ __all__ = [
     "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "abs", "acos", "add",
     "argmax", "argmin", "asin", "associative_scan", "atan", "atan2", "bitwise_and", "bitwise_not",
     "bitwise_or", "bitwise_xor", "broadcast_in_dim", "broadcasted_iota", "ceil", "cholesky",
-    "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumsum", "div",
+    "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumsum",
+    "custom_linear_solve", "custom_root", "div",
     "dot_general", "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp",
     "expand_dims", "expm1", "floor", "fori_loop", "full", "full_like", "gather", "ge", "gt",
     "integer_pow", "iota", "is_finite", "le", "log", "log1p", "logistic", "lt", "map", "max",
@@ -66,7 +71,7 @@ __all__ = [
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
     families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random,
-                _control_flow)
+                _control_flow, _custom, _implicit, _remat)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())

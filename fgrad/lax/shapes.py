@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive, Zero, aval_of
+from fgrad.core import Aval, Eqn, Primitive, Zero, aval_of, staging
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, defjvp_zero, instantiate, is_undefined
 from fgrad.lax._batching import defbatch_elementwise, to_front
@@ -24,7 +24,7 @@ from fgrad.lax._rules import (
     fail, operand_when_type_kept, user_dtype,
 )
 from fgrad.transforms.rules import (
-    batch_rules, fill_rules, identity_rules, jvp_rules, transpose_rules,
+    batch_rules, fill_rules, identity_rules, jvp_rules, partial_eval_rules, transpose_rules,
 )
 # The sibling families' functions, reached through the package when called: the
 # families need each other's (a rule of one emits primitives of another).
@@ -494,6 +494,22 @@ full_like_p = Primitive("full_like", _full_like_abstract_eval, _full_like_lower)
 defjvp_zero(full_like_p)
 defbatch_elementwise(full_like_p)
 fill_rules.define(full_like_p, lambda fills, fill_value, dtype: fill_value)
+
+
+def _full_like_partial_eval(eqn: Eqn, unknowns):
+    # Its value is known even when its operand is not (`ones_like(t)` of a tangent t in a
+    # custom rule): computed as a broadcast of the fill, it stays out of the linear program.
+    out = eqn.outputs[0]
+    with staging("full_like") as trace:
+        program = trace.to_program([full(out.aval.shape, eqn.params["fill_value"],
+                                         out.aval.dtype, weak_type=out.aval.weak_type)])
+    if not program.eqns or program.outputs[0] is not program.eqns[-1].outputs[0]:
+        return [], [eqn]  # a literal: left as it is
+    *eqns, last = program.eqns
+    return [*eqns, Eqn(last.primitive, last.inputs, (out,), last.params, eqn.source)], []
+
+
+partial_eval_rules.define(full_like_p, _full_like_partial_eval)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 

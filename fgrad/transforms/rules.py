@@ -91,5 +91,10 @@ fill_rules = RuleTable("fill", required=False)
 partial_eval_rules = RuleTable("partial_eval", required=False)
 dce_rules = RuleTable("dce", required=False)
 
+#: Functions `hint(eqn) -> str | None` that explain why transposing `eqn` failed when the
+#: equation comes from code that reverse mode transposes on the user's behalf (a custom_jvp
+#: rule): the first hint returned is added to the error.
+transpose_failure_hints: list = []
+
 #: The tables every primitive must complete (docs/rules.md is their matrix).
 REQUIRED = (jvp_rules, transpose_rules, batch_rules)

@@ -15,9 +15,11 @@ from fgrad.core import (
     Aval, Eqn, Literal, Program, UndefinedPrimal, Var, Zero, aval_of, current_trace,
     source_of, staging, walk,
 )
-from fgrad.core.errors import MissingRuleError, ProgramTypeError, at_user_line
+from fgrad.core.errors import (
+    MissingRuleError, NotDifferentiableError, ProgramTypeError, at_user_line,
+)
 from fgrad.lax._ad import add_tangents, zeros
-from fgrad.transforms.rules import transpose_rules
+from fgrad.transforms.rules import transpose_failure_hints, transpose_rules
 
 
 def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
@@ -50,9 +52,12 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
         try:
             rule = transpose_rules[prim]
         except MissingRuleError as e:  # name the user's line that made the equation
-            raise MissingRuleError(at_user_line(str(e), eqn.source)) from None
+            raise MissingRuleError(_hinted(at_user_line(str(e), eqn.source), eqn)) from None
         with source_of(eqn.source):
-            in_cts = rule(cts, *operands, **eqn.params)
+            try:
+                in_cts = rule(cts, *operands, **eqn.params)
+            except NotDifferentiableError as e:
+                raise NotDifferentiableError(_hinted(str(e), eqn)) from None
         return [_checked(c, a, prim) if type(a) is Var and a in linear_vars else None
                 for a, c in zip(eqn.inputs, in_cts, strict=True)]
 
@@ -64,6 +69,14 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
     walk(linear_eqns, cts, transpose, reverse=True, add=add_tangents)
     return [cts.get(v, Zero(v.aval)) if is_linear else None
             for v, is_linear in zip(program.inputs, linear, strict=True)]
+
+
+def _hinted(message: str, eqn: Eqn) -> str:
+    for hint in transpose_failure_hints:
+        note = hint(eqn)
+        if note:
+            return f"{message}\n{note}"
+    return message
 
 
 def _checked(ct, v: Var, prim):
