@@ -21,7 +21,6 @@ import fgrad.lax as fl
 import fgrad.numpy as fnp
 import oracle
 from fgrad.core import ShapeDtypeError, StructureError
-from fgrad.core.errors import NotDifferentiableError
 
 pytestmark = pytest.mark.usefixtures("x64", "quick_compile")
 

@@ -235,3 +235,47 @@ def test_004_3_doubling_loop():
     close(pullback(v)[0], 2.0 ** k * np.asarray(v))
     _, identity_pullback = fgrad.vjp(lambda y: y, y)
     close(identity_pullback(v)[0], v)
+
+
+def test_003_7_custom_function_both_ways():
+    # f(a, b) = a·sin(b) with a hand-written derivative, a = 2x, b = 3x, y = f², at x = 0.5.
+    def saving_inputs_fwd(a, b):
+        return a * fnp.sin(b), (a, b)
+
+    def saving_inputs_bwd(res, g):
+        a, b = res
+        return fnp.sin(b) * g, a * fnp.cos(b) * g
+
+    def saving_output_fwd(a, b):  # the seed's second class: sin(b) recovered from the output
+        out = a * fnp.sin(b)
+        return out, (a, b, out)
+
+    def saving_output_bwd(res, g):
+        a, b, out = res
+        sin_b = out / a
+        sign = fnp.where(fnp.abs(b) < np.pi / 2.0, 1.0, -1.0)
+        return sin_b * g, sign * a * fnp.sqrt(1.0 - sin_b ** 2) * g
+
+    def custom_vjp(fwd, bwd):
+        fun = fgrad.custom_vjp(lambda a, b: a * fnp.sin(b))
+        fun.defvjp(fwd, bwd)
+        return fun
+
+    fancy_jvp = fgrad.custom_jvp(lambda a, b: a * fnp.sin(b))
+
+    @fancy_jvp.defjvp
+    def fancy_jvp_rule(primals, tangents):
+        (a, b), (ta, tb) = primals, tangents
+        return a * fnp.sin(b), fnp.sin(b) * ta + a * fnp.cos(b) * tb
+
+    x = 0.5
+    s, c = np.sin(3 * x), np.cos(3 * x)
+    expected = 4 * x * s * (2 * s + 6 * x * c)
+    close(expected, 4.403345, rtol=1e-6)
+    for fun in (custom_vjp(saving_inputs_fwd, saving_inputs_bwd),
+                custom_vjp(saving_output_fwd, saving_output_bwd), fancy_jvp):
+        y = lambda x: fun(2.0 * x, 3.0 * x) ** 2  # noqa: E731
+        close(y(x), (2 * x * s) ** 2)
+        close(fgrad.grad(y)(x), expected)
+        close(fgrad.grad(lambda x: fnp.sum(y(x)))(fnp.array([x])), [expected])  # the seed's [0.5]
+        close(fgrad.jvp(y, (x,), (1.0,))[1], expected)  # forward mode: bwd transposed

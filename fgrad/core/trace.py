@@ -106,6 +106,10 @@ class _Context(threading.local):
         # While a transform re-emits an equation, the equations its rule emits inherit that
         # equation's source, so they still name the user's line.
         self.source: Source | None = None
+        # id of an outside value -> the tracer standing for it while a re-trace runs
+        # (StagingTrace.bind_outside), seen by every trace opened inside that one.
+        self.stand_ins: dict[int, Tracer] = {}
+        self.originals: dict[int, Any] = {}  # id of a stand-in -> the value it stands for
 
 
 EVAL_TRACE = EvalTrace()
@@ -179,6 +183,7 @@ class StagingTrace(Trace):
         # tracers of enclosing traces, whose concrete values those traces compute.
         self._outside: dict[Var, Any] = {}
         self._known: dict[Var, Any] = {}  # concrete values, computed on demand
+        self._replaced: list = []  # (id, previous stand-in) for each bind_outside entry
 
     # -- building ----------------------------------------------------------------------
 
@@ -190,20 +195,25 @@ class StagingTrace(Trace):
         return Tracer(self, var)
 
     def bind_outside(self, values, tracers) -> None:
-        """Makes each outside value in `values` stand for the corresponding tracer of this
-        trace wherever the traced function reads it (through a closure): re-tracing a
-        function whose closed-over values were hoisted into inputs the first time. The
-        caller keeps the values alive while the trace runs, so their ids stay unique."""
+        """Makes each tracer in `values` (of a trace that may have finished) read as the
+        corresponding tracer of this trace wherever a function traced here, or in a trace
+        opened inside this one, reads it through a closure: re-tracing a function whose
+        closed-over values the first trace hoisted into inputs. Until this trace closes;
+        the caller keeps the values alive meanwhile, so their ids stay unique."""
+        stand_ins, originals = _context.stand_ins, _context.originals
         for x, t in zip(values, tracers, strict=True):
-            self._const_of_id[id(x)] = t._var
+            if isinstance(x, Tracer):
+                self._replaced.append((id(x), stand_ins.get(id(x)), id(t)))
+                stand_ins[id(x)] = t
+                originals[id(t)] = x
 
     def atom(self, x) -> Var | Literal:
         if isinstance(x, Tracer):
             if x._trace is self:
                 return x._var
-            seeded = self._const_of_id.get(id(x))
-            if seeded is not None:  # a value given this trace's variable (`bind_outside`)
-                return seeded
+            stand_in = _context.stand_ins.get(id(x))
+            if stand_in is not None and stand_in is not x:  # see bind_outside
+                return self.atom(stand_in)
             if x._trace.closed:
                 raise _escaped(x)
             if x._trace.thread != self.thread:
@@ -279,6 +289,14 @@ class StagingTrace(Trace):
 
     def close(self) -> None:
         self.closed = True
+        stand_ins, originals = _context.stand_ins, _context.originals
+        for key, previous, stand_in in reversed(self._replaced):
+            originals.pop(stand_in, None)
+            if previous is None:
+                stand_ins.pop(key, None)
+            else:
+                stand_ins[key] = previous
+        self._replaced.clear()
         self._known.clear()
 
     # -- define-by-run -----------------------------------------------------------------
@@ -322,6 +340,15 @@ class StagingTrace(Trace):
 
 def _same(atom):
     return atom
+
+
+def original_of(x):
+    """The value `x` stands for, if it is a stand-in of a re-trace now running (see
+    `StagingTrace.bind_outside`); else `x`. What a function's closure actually holds."""
+    originals = _context.originals
+    while id(x) in originals:
+        x = originals[id(x)]
+    return x
 
 
 def has_tracers(values) -> bool:

@@ -46,7 +46,9 @@ from fgrad.core.dtypes import float0
 from fgrad.core.errors import (
     FgradError, NotDifferentiableError, ShapeDtypeError, StructureError, at_user_line,
 )
-from fgrad.core.trace import EVAL_TRACE, call_traced, current_trace, has_tracers, source_of
+from fgrad.core.trace import (
+    EVAL_TRACE, call_traced, current_trace, has_tracers, original_of, source_of,
+)
 from fgrad.lax._ad import instantiate, is_undefined, zeros
 from fgrad.lax.control_flow import _as_type, _restaged, _runner, _trace, _with_inputs
 from fgrad.lax.elementwise import convert_element_type
@@ -105,9 +107,26 @@ class SymbolicZero:
 # -- arguments: which are differentiated, which are passed through -----------------------------
 
 
+@functools.lru_cache(maxsize=512)
+def _positional_count(fun: Callable) -> int:
+    """How many positional arguments `fun` takes (all of them fill its signature)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 0
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def _resolve(fun: Callable, args: tuple, kwargs: dict, what: str) -> tuple:
-    """All arguments as positional ones (keywords bound by fun's signature, as JAX does)."""
-    if not kwargs:
+    """All arguments as positional ones: keywords bound by fun's signature and defaults
+    filled in, as JAX does (the rules receive every argument)."""
+    try:
+        complete = not kwargs and len(args) >= _positional_count(fun)
+    except TypeError:  # an unhashable callable
+        complete = not kwargs
+    if complete:
         return args
     try:
         bound = inspect.signature(fun).bind(*args, **kwargs)
@@ -259,14 +278,17 @@ def _trace_rule(flat: Callable, avals: Sequence[Aval], name: str):
     return program, consts
 
 
-def _retrace_rule(flat: Callable, consts: Sequence, avals, name: str) -> Program:
+def _retrace_rule(flat: Callable, consts: Sequence, outside: Sequence, avals, name: str
+                  ) -> Program:
     """`flat` traced again into a program taking every const of the equation, then `avals`:
     the values it closes over that are among the equation's consts (hoisted by the first
-    traces, or nondiff arrays) are read from those inputs."""
+    traces, or nondiff arrays) are read from those inputs. `outside` holds what each const
+    stood for when it was hoisted (`original_of`): what the user's closures hold."""
     const_avals = [aval_of(c) for c in consts]
     with staging(name) as trace:
         ins = [trace.new_input(a) for a in [*const_avals, *avals]]
         trace.bind_outside(consts, ins[:len(consts)])
+        trace.bind_outside(outside, ins[:len(consts)])
         # The rule's equations name its own lines, not the equation being differentiated.
         with _tracing_rule(), source_of(None):
             outs = call_traced(flat, ins[len(const_avals):], name)
@@ -300,16 +322,32 @@ def _custom_jvp_lower(*args, fun, rule, symbolic, n_consts, name):
     def f(*xs):
         return run_fun(*xs)
 
-    @f.defjvp
     def f_jvp(primals, tangents):
-        ts = [t for t, d in zip(tangents[n_consts:], diff_in) if d]
+        _check_jax_tangents(tangents[:n_consts], primals, "custom_jvp", name)
+        ts = [_jax_instantiate(t, x) for t, x, d in zip(tangents[n_consts:], primals[n_consts:],
+                                                       diff_in) if d]
         outs = run_rule(*primals, *ts)
         n = len(out_avals)
         out_ts = iter(outs[n:])
         return outs[:n], [next(out_ts) if d else np.zeros(a.shape, float0)
                           for a, d in zip(out_avals, diff_out)]
 
+    # Symbolic zeros let the rule see which values JAX differentiates: the closed-over ones
+    # must not be (their derivative is not the rule's to give; fgrad's own grad says so too).
+    f.defjvp(f_jvp, symbolic_zeros=True)
     return f(*args)
+
+
+def _check_jax_tangents(tangents, primals, kind: str, name) -> None:
+    for t, x in zip(tangents, primals):
+        if not isinstance(t, jax.custom_derivatives.SymbolicZero):
+            raise _closure_error(kind, name, aval_of(x))
+
+
+def _jax_instantiate(t, like):
+    if isinstance(t, jax.custom_derivatives.SymbolicZero):
+        return jax.lax.full(np.shape(like), 0, jax.numpy.result_type(like))
+    return t
 
 
 custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_abstract_eval, _custom_jvp_lower,
@@ -472,11 +510,12 @@ def _bind_custom_jvp(cj: custom_jvp, args: tuple, nondiff: tuple[int, ...]):
     def trace(variant):
         t_avals = diff_avals if variant is None else [
             x for x, nz in zip(diff_avals, variant) if nz]
-        return _retrace_rule(rule_flat(variant), consts, [*a.avals, *t_avals],
+        return _retrace_rule(rule_flat(variant), consts, outside, [*a.avals, *t_avals],
                              "custom_jvp rule")
 
+    outside = [original_of(c) for c in consts]
     rules = _Rules(("jvp", cj.jvp, _static_key(a.static), fun_prog, len(consts)), trace)
-    rules.keepalive = consts
+    rules.keepalive = consts + outside
     if rule_prog is not None:
         rules.prefill(None, programs[2])
     outs = custom_jvp_call_p.bind(*consts, *a.leaves, fun=fun_prog, rule=rules,
@@ -632,12 +671,19 @@ def _custom_vjp_lower(*args, fun, rules, n_consts, name, bwd_name):
         return run_fun(*xs)
 
     def f_fwd(*xs):
+        # With symbolic zeros JAX says which arguments it differentiates: not the
+        # closed-over values (see _custom_jvp_lower).
+        for x in xs[:n_consts]:
+            if x.perturbed:
+                raise _closure_error("custom_vjp", name, aval_of(x.value))
+        xs = [x.value for x in xs]
         outs = run_fwd(*xs)
         return outs[:n_out], (xs[:n_consts], outs[n_out:])
 
     def f_bwd(saved, cts):
         consts, res = saved
-        cts = [_as_type(c, tangent_aval(a)) for c, a, d in zip(cts, out_avals, diff_out) if d]
+        cts = [_as_type(_jax_instantiate(c, np.zeros(a.shape, a.dtype)), tangent_aval(a))
+               for c, a, d in zip(cts, out_avals, diff_out) if d]
         in_cts = iter(run_bwd(*consts, *res, *cts))
         # The values the function closes over get no cotangent (their derivative is not the
         # rule's to give); integer arguments get float0 zeros, as JAX requires.
@@ -645,7 +691,7 @@ def _custom_vjp_lower(*args, fun, rules, n_consts, name, bwd_name):
                 *(next(in_cts) if d else _zero_cotangent(a)
                   for a, d in zip(in_avals[n_consts:], diff_in)))
 
-    f.defvjp(f_fwd, f_bwd)
+    f.defvjp(f_fwd, f_bwd, symbolic_zeros=True)
     return f(*args)
 
 
@@ -865,8 +911,8 @@ def _bind_custom_vjp(cv: custom_vjp, args: tuple, nondiff: tuple[int, ...]):
     ct_avals = [tangent_aval(x) for x, d in zip(out_avals, diff_out) if d]
     res_tree = []
 
-    def fwd_flat(*xs):
-        out = cv.fwd(*a.full(xs))
+    def fwd_flat(*leaves):
+        out = cv.fwd(*a.full(a.unflatten(leaves)))
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise StructureError(at_user_line(
                 f"The custom_vjp fwd {_where(cv.fwd)} must return a pair (output, residuals), "
@@ -915,14 +961,15 @@ def _bind_custom_vjp(cv: custom_vjp, args: tuple, nondiff: tuple[int, ...]):
 
     def trace(variant):
         if variant == "fwd":
-            return _retrace_rule(fwd_flat, consts, a.avals, "custom_vjp fwd")
+            return _retrace_rule(fwd_flat, consts, outside, a.avals, "custom_vjp fwd")
         res_avals = rules.program("fwd").out_avals[n_out:]
-        return _retrace_rule(bwd_flat(len(res_avals)), consts, [*res_avals, *ct_avals],
-                             "custom_vjp bwd")
+        return _retrace_rule(bwd_flat(len(res_avals)), consts, outside,
+                             [*res_avals, *ct_avals], "custom_vjp bwd")
 
+    outside = [original_of(c) for c in consts]
     rules = _Rules(("vjp", cv.fwd, cv.bwd, _static_key(a.static), fun_prog, len(consts)),
                    trace)
-    rules.keepalive = consts
+    rules.keepalive = consts + outside
     if fwd_prog is not None:
         rules.prefill("fwd", fwd_prog)
         rules.prefill("bwd", bwd_prog)
@@ -949,6 +996,7 @@ def _bwd_result(out, cv: custom_vjp, a: _Args) -> list:
             f"argument (None for a zero cotangent)" + (
                 ", leaving out the nondiff_argnums" if a.nondiff else "") + "."))
     args = a.unflatten([jax.ShapeDtypeStruct(x.shape, x.dtype) for x in a.avals])
+    arg_avals = iter(a.avals)
     flat = []
     for i, (ct, arg) in enumerate(zip(out, args)):
         arg_leaves, arg_tree = tree_flatten(arg)
@@ -961,7 +1009,7 @@ def _bwd_result(out, cv: custom_vjp, a: _Args) -> list:
                     f"The custom_vjp bwd {_where(bwd)} returns, for argument {i}, a cotangent "
                     f"of structure {ct_tree}, but the argument has structure {arg_tree}."))
         for c, x in zip(cts, arg_leaves):
-            primal = Aval(x.shape, np.dtype(x.dtype))
+            primal = next(arg_avals)
             expected = tangent_aval(primal)
             if not is_differentiable(primal):
                 if c is not None and aval_of(c).dtype != float0:
@@ -970,7 +1018,7 @@ def _bwd_result(out, cv: custom_vjp, a: _Args) -> list:
                         f"{aval_of(c)} for argument {i}, which is an integer array: return "
                         f"None for it."))
                 continue
-            if c is None:
+            if c is None:  # zeros of the argument's type (weak for a Python scalar)
                 flat.append(zeros(expected))
                 continue
             g = aval_of(c)
@@ -981,4 +1029,6 @@ def _bwd_result(out, cv: custom_vjp, a: _Args) -> list:
                     f"shape and dtype."))
             flat.append(c)
     diff_avals = [tangent_aval(x) for x, d in zip(a.avals, a.diff) if d]
-    return [_as_weak(c, e) for c, e in zip(flat, diff_avals, strict=True)]
+    # The dtype is the argument's; the weak type stays bwd's (as in JAX).
+    return [_as_weak(c, e.update(weak_type=aval_of(c).weak_type))
+            for c, e in zip(flat, diff_avals, strict=True)]
