@@ -94,6 +94,21 @@ def _with_inputs(program: Program, before: Sequence[Aval] = (), after: Sequence[
     return Program(program.constvars, program.constvals, ins, program.eqns, program.outputs)
 
 
+def _joined(traced: Sequence[tuple[Program | None, list]]) -> tuple[list, list]:
+    """Programs traced separately, each made to take every program's closed-over values
+    (then its own inputs), and those values in order. A None program contributes values
+    only."""
+    consts = [c for _, cs in traced for c in cs]
+    avals = [aval_of(c) for c in consts]
+    programs, start = [], 0
+    for program, cs in traced:
+        before, after = avals[:start], avals[start + len(cs):]
+        start += len(cs)
+        programs.append(None if program is None else _with_inputs(
+            _with_inputs(program, before, at=0), after, at=len(before) + len(cs)))
+    return consts, programs
+
+
 def _used_inputs(program: Program) -> list[bool]:
     read = {a for e in program.eqns for a in e.inputs if type(a) is Var}
     read.update(a for a in program.outputs if type(a) is Var)
@@ -846,16 +861,8 @@ def _switch(index, funs, operands, what: str, names):
                 f"with .astype(...) or broadcast in the branch that differs."))
     joined = [a.update(weak_type=all(o[k].weak_type for o in outs))
               for k, a in enumerate(outs[0])]
-    consts = [c for _, cs, _ in traced for c in cs]
-    const_avals = [aval_of(c) for c in consts]
-    programs, start = [], 0
-    for program, cs, _ in traced:
-        # Each branch takes every branch's captured values and reads its own.
-        before, after = const_avals[:start], const_avals[start + len(cs):]
-        start += len(cs)
-        program = _cast_outputs(program, joined)
-        programs.append(_with_inputs(_with_inputs(program, before, at=0), after,
-                                     at=len(before) + len(cs)))
+    # Each branch takes every branch's captured values and reads its own.
+    consts, programs = _joined([(_cast_outputs(p, joined), cs) for p, cs, _ in traced])
     results = cond_p.bind(index, *consts, *flat, branches=tuple(programs))
     return tree_unflatten(trees[0], results)
 

@@ -9,7 +9,7 @@ one equation, as control flow's are (closed-over values become leading operands)
   tangents for grad (JAX's behaviour), and an error names the rule when it is not. With
   `symbolic_zeros=True` the rule is traced again for each pattern of zero tangents
   (`symbolic`), and sees `SymbolicZero` for the tangents known to be zero.
-- `custom_vjp_call(*consts, *args; fun, fwd, bwd, n_consts)` computes `fun`. Its JVP runs
+- `custom_vjp_call(*consts, *args; fun, rules, n_consts)` computes `fun`. Its JVP runs
   `fwd` for the outputs and residuals, and applies `custom_lin(*consts, *residuals,
   *tangents; bwd)`, a linear primitive whose transpose evaluates `bwd`: reverse mode calls
   the user's bwd as it is (it need not be linear: a gradient clip is not), and the
@@ -17,6 +17,9 @@ one equation, as control flow's are (closed-over values become leading operands)
   evaluates `custom_lin` as the transpose of `bwd`, which exists when bwd is linear in the
   cotangent (JAX refuses forward mode outright; fgrad does it when it can, and says why
   when it cannot).
+
+The rules are traced when a transform first needs them (`_Rules`), not when the function is
+called: a rule calling its own function would otherwise recurse without end.
 
 Differentiating with respect to a value the function or its rules close over is an error:
 the rule never sees it. Arguments named in `nondiff_argnums` are passed as they are (a
@@ -50,7 +53,7 @@ from fgrad.core.trace import (
     EVAL_TRACE, call_traced, current_trace, has_tracers, original_of, source_of,
 )
 from fgrad.lax._ad import instantiate, is_undefined, zeros
-from fgrad.lax.control_flow import _as_type, _restaged, _runner, _trace, _with_inputs
+from fgrad.lax.control_flow import _as_type, _joined, _restaged, _runner, _trace
 from fgrad.lax.elementwise import convert_element_type
 from fgrad.lax.reductions import reduce_sum
 from fgrad.transforms.batch import batch_eval, batch_program, batched_aval, to_axis
@@ -200,20 +203,6 @@ def _check_const_tangents(tangents, n_consts: int, kind: str, fun) -> None:
     for t in tangents[:n_consts]:
         if type(t) is not Zero:
             raise _closure_error(kind, fun, aval_of(t))
-
-
-def _joined(traced: Sequence[tuple[Program, list]]) -> tuple[list, list[Program]]:
-    """Programs traced separately, each made to take every program's closed-over values
-    (then its own inputs), and those values in order."""
-    consts = [c for _, cs in traced for c in cs]
-    avals = [aval_of(c) for c in consts]
-    programs, start = [], 0
-    for program, cs in traced:
-        before, after = avals[:start], avals[start + len(cs):]
-        start += len(cs)
-        programs.append(program and _with_inputs(_with_inputs(program, before, at=0), after,
-                                                 at=len(before) + len(cs)))
-    return consts, programs
 
 
 # -- rules traced on demand -------------------------------------------------------------------

@@ -34,9 +34,9 @@ from fgrad.core import (
 )
 from fgrad.core.errors import ShapeDtypeError, StructureError, at_user_line
 from fgrad.lax._ad import instantiate, is_undefined, zeros
-from fgrad.lax.control_flow import _pruned, _runner, _trace, _types
+from fgrad.lax.control_flow import _joined, _pruned, _runner, _trace, _types
 from fgrad.transforms.stop_gradient import stop_gradient
-from fgrad.lax.custom import _as_weak, _is_array_like, _joined, _where, custom_jvp
+from fgrad.lax.custom import _as_weak, _is_array_like, _where, custom_jvp
 from fgrad.lax.elementwise import neg, sub
 from fgrad.transforms.batch import batch_program
 from fgrad.transforms.jvp import jvp_eval
