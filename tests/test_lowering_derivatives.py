@@ -32,7 +32,7 @@ float operand at all, differentiated with a float0 tangent, as JAX does).
 JAX's side runs under jax.jit, its three derivatives of one example in one compiled program
 (compiling is most of this file's time); fgrad's side runs eagerly.
 
-JAX_DIFFERS lists the two cases where JAX's derivative of a lowering is not fgrad's, and why
+JAX_DIFFERS lists the cases where JAX's derivative of a lowering is not fgrad's, and why
 fgrad keeps its own (strict xfails: each must keep failing exactly so, or be moved out);
 REFUSED the primitives neither side differentiates on purpose. docs/interop.md lists both.
 """
@@ -52,6 +52,8 @@ import fgrad
 import oracle
 from fgrad import lax as fl
 from fgrad.lax import control_flow as cf
+from fgrad.lax import custom as fcustom
+from fgrad.lax import remat as fremat
 from fgrad.lax import linalg as fll
 from fgrad.lax import random as fr
 from fgrad.lax import primitives as all_primitives
@@ -106,6 +108,11 @@ JAX_DIFFERS: dict[tuple[str, str], tuple[type, str]] = {
        for check in ("vjp", "hvp") for steps, error, reason in (
            (None, ValueError, "neither side reverse-differentiates an unbounded while"),
            (30, ValueError, "JAX cannot reverse-differentiate lax.while_loop; fgrad bounds it"))},
+    # JAX refuses forward mode of a custom_vjp function (when lowering); fgrad runs bwd
+    # transposed (checked against the math in tests/test_custom_rules.py).
+    **{(check, "custom_vjp_call:f64[2,3] f64[2,3] f64[2,3]"): (
+        TypeError, "JAX refuses forward-mode differentiation of a custom_vjp function")
+       for check in ("jvp", "hvp")},
     ("jvp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
         MissingRuleError, "random_gamma_grad has no derivative in fgrad"),
     ("vjp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
@@ -516,7 +523,57 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
         example(f"max_steps={steps}", lambda a, x: cf.while_p.bind(
             a, x, cond=test, body=halve, n_cond_consts=0, n_body_consts=1, max_steps=steps),
             np.array([0.9, 0.7]), a0)
+
+    # -- custom rules, checkpoints and solves (fgrad/lax/custom.py, remat.py, implicit.py)
+    x, y = normal(*S), away(*S)
+    # The values a rule closes over lead the operands: not differentiated (that is an error).
+    example("", _sin_twice_cos, x, diff=(1,))                     # custom_jvp_call
+    example("", lambda a, b: _cube(a, b), x, y, diff=(1, 2))      # custom_vjp_call
+    bwd = fgrad.make_ir(lambda r, ct: (fl.mul(fl.mul(r, ct), np.full(S, 2.0)),))(x, y)
+    example("", lambda r, t: fcustom.custom_lin_p.bind(
+        r, t, bwd=bwd, n_consts=0, n_res=1, name=fcustom._Named(_cube)), x, y)
+    body = fgrad.make_ir(lambda a, b: (fl.mul(fl.sin(a), b), fl.exp(b)))(x, y)
+    for differentiated in (False, True):
+        example(f"differentiated={differentiated}", lambda a, b: fremat.checkpoint_p.bind(
+            a, b, body=body, policy=fgrad.checkpoint_policies.nothing_saveable,
+            prevent_cse=True, differentiated=differentiated), x, y)
+    example("", lambda a: fgrad.checkpoint_name(a, "h"), x)
+    spd = normal(3, 3)
+    spd = spd @ spd.T + 3 * np.eye(3)
+    example("symmetric", lambda m, b: fl.custom_linear_solve(
+        lambda v: fl.dot_general(m, v, (((1,), (0,)), ((), ()))), b, _cholesky_solve(m),
+        symmetric=True), spd, normal(3))
     return cases
+
+
+# The custom functions of the examples above (module level: their rules trace on demand).
+@fgrad.custom_jvp
+def _sin_twice_cos(x):
+    return fl.sin(x)
+
+
+@_sin_twice_cos.defjvp
+def _sin_twice_cos_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _sin_twice_cos(x), fl.mul(fl.mul(fl.cos(x), t), np.full(np.shape(x), 2.0))
+
+
+@fgrad.custom_vjp
+def _cube(x, y):
+    return fl.mul(fl.mul(fl.mul(x, x), x), y)
+
+
+_cube.defvjp(lambda x, y: (_cube(x, y), (x, y)),
+             lambda r, g: (fl.mul(fl.mul(fl.mul(r[0], r[0]), r[1]), fl.mul(g, np.full(
+                 np.shape(g), 3.0))), fl.mul(fl.mul(fl.mul(r[0], r[0]), r[0]), g)))
+
+
+def _cholesky_solve(m):
+    def solve(matvec, b):
+        chol = fl.cholesky(m)
+        z = fl.triangular_solve(chol, b, left_side=True, lower=True)
+        return fl.triangular_solve(chol, z, left_side=True, lower=True, transpose_a=True)
+    return solve
 
 
 def _build_table() -> list[Case]:
@@ -687,7 +744,19 @@ def _jax_derivatives(case_id: str) -> tuple[dict, dict]:
                 refused[check] = e
         return results
 
-    results = jax.jit(all_of_them)(_primals(case), _tangents(case), _cotangent(case), v)
+    args = (_primals(case), _tangents(case), _cotangent(case), v)
+    try:
+        results = jax.jit(all_of_them)(*args)
+    except Exception:  # noqa: BLE001 - a refusal JAX raises only when lowering (custom_vjp
+        # under jvp): each derivative on its own, so only the refused ones fail
+        results, refused = {}, {}
+        for check in ("jvp", "vjp", "hvp") if second_order else ("jvp", "vjp"):
+            def one(*a, check=check):
+                return all_of_them(*a)[check]
+            try:
+                results[check] = jax.jit(one)(*args)
+            except Exception as e:  # noqa: BLE001 (re-raised by that check's test)
+                refused[check] = e
     return results, refused
 
 

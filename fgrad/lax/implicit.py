@@ -75,6 +75,11 @@ def _linear_solve_lower(*args, matvec, vecmat, solve, transpose_solve, n_consts)
         run = _runner(program, out_avals)
         return lambda _, rhs: run(*consts, *rhs)
 
+    # symmetric=True made vecmat matvec and transpose_solve solve: JAX must know it too, as
+    # its second derivatives perturb the matrix unsymmetrically.
+    if vecmat == matvec and transpose_solve == solve:
+        return jax.lax.custom_linear_solve(as_function(matvec), b, solver(solve),
+                                           symmetric=True)
     return jax.lax.custom_linear_solve(as_function(matvec), b, solver(solve),
                                        solver(transpose_solve))
 
