@@ -6,7 +6,7 @@ Prints the machine, the command and ONE markdown table (fgrad, JAX, the ratio fg
 the issue's target and whether it is met), writes the same to benchmarks/results.md and
 plots the ratios against their targets in benchmarks/results.svg. Sections, by number or
 name for --only: 1 train_step, 2 lowering, 3 hlo_ops, 4 eager, 5 memory, 6 hessian, the
-extras 7 vmap, 8 eager_ops and 9 random, and 10 control_flow.
+extras 7 vmap, 8 eager_ops and 9 random, 10 control_flow and 11 custom_rules.
 
 How it measures: fgrad and JAX run in one process, interleaved round by round (the order
 flips every round); a round times a batch of calls of each (one call for first-call and
@@ -698,13 +698,231 @@ def section_control_flow(cfg: Config) -> list[Row]:
     return rows
 
 
+# -- 11. custom rules: checkpointing and implicit differentiation -----------------------------
+
+
+def deep_mlp_loss(np_, checkpoint, checkpoint_name, residual, how, policy, block=4):
+    """The mean of the squared output of layers h = tanh(h W) (with `residual`,
+    h = h + tanh(h W)), one W per layer, the pre-activation h W named "pre". `how`: "none",
+    "layer" (each layer under `checkpoint(policy=policy)`) or "block" (each run of `block`
+    layers under one checkpoint)."""
+    def layer(w, h):
+        t = np_.tanh(checkpoint_name(h @ w, "pre"))
+        return h + t if residual else t
+
+    def layers(ws, h):
+        for w in ws:
+            h = layer(w, h)
+        return h
+
+    def loss(ws, x):
+        if how == "none":
+            h = layers(ws, x)
+        elif how == "layer":
+            run, h = checkpoint(layer, policy=policy), x
+            for w in ws:
+                h = run(w, h)
+        else:
+            run, h = checkpoint(layers, policy=policy), x
+            for i in range(0, len(ws), block):
+                h = run(ws[i:i + block], h)
+        return np_.mean(h ** 2)
+    return loss
+
+
+def policy_pair(policy: str | None):
+    """fgrad's and JAX's checkpoint policy of that name ("pre": save_only_these_names)."""
+    if policy is None:
+        return None, None
+    if policy == "pre":
+        return (fgrad.checkpoint_policies.save_only_these_names("pre"),
+                jax.checkpoint_policies.save_only_these_names("pre"))
+    return getattr(fgrad.checkpoint_policies, policy), getattr(jax.checkpoint_policies, policy)
+
+
+MLP_CHECKPOINTS = (("no checkpoint", "none", None),
+                   ("checkpoint per layer, nothing_saveable", "layer", "nothing_saveable"),
+                   ("checkpoint per layer, dots_saveable", "layer", "dots_saveable"),
+                   ("checkpoint per layer, save_only_these_names('pre')", "layer", "pre"),
+                   ("checkpoint per block of 4 layers, nothing_saveable", "block",
+                    "nothing_saveable"))
+
+
+def checkpoint_mlp_rows(cfg: Config) -> list[Row]:
+    from jax.ad_checkpoint import checkpoint_name as jax_checkpoint_name
+    depth, width, batch = cfg.sizes((8, 256, 64), (16, 1024, 256))
+    rng = np.random.default_rng(0)
+    ws = [rng_array(rng, (width, width), 1 / math.sqrt(width)) for _ in range(depth)]
+    x = rng_array(rng, (batch, width))
+    rows, compile_seconds = [], {"fgrad": [], "jax": []}
+    for residual in (False, True):
+        kind = "h + tanh(h W)" if residual else "tanh(h W)"
+        name = (f"MLP of {depth} layers {kind}, width {width}, batch {batch}, grad of "
+                f"mean(h²) w.r.t. all W")
+        baseline = None
+        for how_text, how, policy in MLP_CHECKPOINTS:
+            ours, theirs = policy_pair(policy)
+            grads = {"fgrad": fgrad.jit(fgrad.grad(deep_mlp_loss(
+                         fnp, fgrad.checkpoint, fgrad.checkpoint_name, residual, how, ours))),
+                     "jax": jax.jit(jax.grad(deep_mlp_loss(
+                         jnp, jax.checkpoint, jax_checkpoint_name, residual, how, theirs)))}
+            compiled = {}
+            for k, g in grads.items():
+                start = time.perf_counter()
+                compiled[k] = g.lower(ws, x).compile()
+                compile_seconds[k].append(time.perf_counter() - start)
+            outs = {k: c(ws, x) for k, c in compiled.items()}
+            assert_same(outs["fgrad"], outs["jax"], rtol=1e-4, atol=1e-7)
+            baseline = outs["jax"] if baseline is None else baseline
+            assert_same(outs["fgrad"], baseline, rtol=1e-4, atol=1e-7)
+            peaks = {k: peak_and_temp_bytes(c) for k, c in compiled.items()}
+            rows.append(Row("11a", f"{name}: peak memory (temp), {how_text}",
+                            fmt_mib(*peaks["fgrad"]), fmt_mib(*peaks["jax"]),
+                            peaks["fgrad"][0] / peaks["jax"][0], 1.0))
+            name = f"{depth} × {kind}"
+    print(f"section 11a: slowest compile (lower + XLA) of a gradient: fgrad "
+          f"{max(compile_seconds['fgrad']):.1f} s, JAX {max(compile_seconds['jax']):.1f} s",
+          file=sys.stderr, flush=True)
+    return rows
+
+
+def checkpointed_rnn_loss(np_, lax, checkpoint, policy):
+    """rnn_loss (section 10) with the step function under `checkpoint(policy=policy)`."""
+    def loss(params, xs, ys):
+        def cell(h, x):
+            h = np_.tanh(x @ params["W_xh"] + h @ params["W_hh"] + params["b_h"])
+            return h, h @ params["W_hy"] + params["b_y"]
+
+        h0 = np_.zeros((xs.shape[1], params["W_hh"].shape[0]), xs.dtype)
+        _, predictions = lax.scan(checkpoint(cell, policy=policy), h0, xs)
+        return np_.mean((predictions - ys) ** 2)
+    return loss
+
+
+def checkpoint_rnn_rows(cfg: Config) -> list[Row]:
+    length, hidden, batch, inputs = cfg.sizes((50, 128, 32, 16), (1000, 128, 32, 16))
+    args = rnn_problem(np.random.default_rng(0), length, hidden, batch, inputs)
+    rows, baseline = [], None
+    for policy in (None, "nothing_saveable", "dots_saveable"):
+        if policy is None:
+            losses = rnn_loss(fnp, fgrad.lax), rnn_loss(jnp, jax.lax)
+            how = "no checkpoint"
+        else:
+            ours, theirs = policy_pair(policy)
+            losses = (checkpointed_rnn_loss(fnp, fgrad.lax, fgrad.checkpoint, ours),
+                      checkpointed_rnn_loss(jnp, jax.lax, jax.checkpoint, theirs))
+            how = f"step checkpointed, {policy}"
+        grads = {"fgrad": fgrad.jit(fgrad.grad(losses[0])), "jax": jax.jit(jax.grad(losses[1]))}
+        compiled = {k: g.lower(*args).compile() for k, g in grads.items()}
+        outs = {k: c(*args) for k, c in compiled.items()}
+        assert_same(outs["fgrad"], outs["jax"], rtol=1e-4, atol=1e-6)
+        baseline = outs["jax"] if baseline is None else baseline
+        assert_same(outs["fgrad"], baseline, rtol=1e-4, atol=1e-6)
+        peaks = {k: peak_and_temp_bytes(c) for k, c in compiled.items()}
+        stats = compare({k: (lambda c=c: c(*args)) for k, c in compiled.items()}, cfg)
+        name = (f"Elman RNN of 10a (scan, T = {length}, hidden {hidden}, batch {batch}), {how}"
+                if policy is None else f"RNN, {how} (JAX: jax.checkpoint in the scan body)")
+        rows.append(timing_row("11b", f"{name}: jitted grad", stats))
+        rows.append(Row("11b", f"RNN, {how}: peak memory (temp)", fmt_mib(*peaks["fgrad"]),
+                        fmt_mib(*peaks["jax"]), peaks["fgrad"][0] / peaks["jax"][0], 1.0))
+    return rows
+
+
+NEWTON_TOL = 1e-6
+
+
+def newton_loss(np_, while_loop, custom_root=None):
+    """sum(x*²), x* the root of x³ + a x - b (elementwise; a > 0, so one real root) found by
+    Newton's method from 0, `while_loop(cond, body, x0)` stepping until |f| ≤ NEWTON_TOL. With
+    `custom_root`, that loop is its solve, and the derivative is implicit."""
+    def loss(a, b):
+        def f(x):
+            return x ** 3 + a * x - b
+
+        def newton(f, x0):
+            return while_loop(lambda x: np_.max(np_.abs(f(x))) > NEWTON_TOL,
+                              lambda x: x - f(x) / (3 * x ** 2 + a), x0)
+
+        x0 = np_.zeros_like(b)
+        if custom_root is None:
+            x = newton(f, x0)
+        else:  # f's Jacobian is diagonal: its linearization at 1 is the diagonal
+            x = custom_root(f, x0, newton, lambda g, y: y / g(np_.ones_like(y)))
+        return np_.sum(x ** 2)
+    return loss
+
+
+def bounded_fori(steps):
+    """JAX's bounded loop: fori_loop over `steps` steps, each applying the body under
+    `jax.lax.cond` while the predicate holds (the carry stops changing after)."""
+    def while_loop(cond, body, init):
+        return jax.lax.fori_loop(
+            0, steps, lambda i, c: jax.lax.cond(cond(c), body, lambda c: c, c), init)
+    return while_loop
+
+
+def fmt_bytes(n: int) -> str:
+    return f"{n:,} B"
+
+
+def newton_rows(cfg: Config) -> list[Row]:
+    n = 8
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.uniform(1, 2, n).astype(np.float32))
+    b = jnp.asarray(rng.uniform(-1, 1, n).astype(np.float32))
+    f = lambda x: x ** 3 + a * x - b  # noqa: E731
+    steps = int(jax.lax.while_loop(
+        lambda c: jnp.max(jnp.abs(f(c[0]))) > NEWTON_TOL,
+        lambda c: (c[0] - f(c[0]) / (3 * c[0] ** 2 + a), c[1] + 1), (jnp.zeros_like(b), 0))[1])
+    assert steps <= 10, steps  # every bound below lets Newton converge
+
+    def bounded(n_steps):
+        return lambda c, s, init: fgrad.lax.while_loop(c, s, init, max_steps=n_steps)
+
+    def grads(loss_f, loss_j):
+        return {"fgrad": fgrad.jit(fgrad.grad(loss_f, argnums=(0, 1))),
+                "jax": jax.jit(jax.grad(loss_j, argnums=(0, 1)))}
+
+    variants = [("implicit: custom_root, solve = while_loop without a bound (JAX: lax."
+                 "while_loop)", grads(newton_loss(fnp, fgrad.lax.while_loop,
+                                                  fgrad.lax.custom_root),
+                                      newton_loss(jnp, jax.lax.while_loop, jax.lax.custom_root)))]
+    for n_steps in (10, 100, 1000):
+        variants.append((f"unrolled: while_loop(max_steps = {n_steps}) (JAX: fori_loop of "
+                         f"{n_steps} with cond)",
+                         grads(newton_loss(fnp, bounded(n_steps)),
+                               newton_loss(jnp, bounded_fori(n_steps)))))
+        variants.append((f"implicit: custom_root, solve = the loop bounded by {n_steps}",
+                         grads(newton_loss(fnp, bounded(n_steps), fgrad.lax.custom_root),
+                               newton_loss(jnp, bounded_fori(n_steps), jax.lax.custom_root))))
+    rows, reference = [], None
+    for i, (how, fns) in enumerate(variants):
+        compiled = {k: g.lower(a, b).compile() for k, g in fns.items()}
+        outs = {k: c(a, b) for k, c in compiled.items()}
+        reference = outs["jax"] if reference is None else reference
+        for out in outs.values():
+            assert_same(out, reference, rtol=1e-4, atol=1e-6)
+        temps = {k: peak_and_temp_bytes(c)[1] for k, c in compiled.items()}
+        name = (f"Newton's method for x³ + a x = b, {n} roots, {steps} steps to |f| ≤ "
+                f"{NEWTON_TOL:g}; grad of sum(x*²) w.r.t. (a, b): temp bytes, {how}"
+                if i == 0 else f"temp bytes, {how}")
+        rows.append(Row("11c", name, fmt_bytes(temps["fgrad"]), fmt_bytes(temps["jax"]),
+                        temps["fgrad"] / temps["jax"] if temps["jax"] else None, 1.0))
+    return rows
+
+
+def section_custom_rules(cfg: Config) -> list[Row]:
+    return checkpoint_mlp_rows(cfg) + checkpoint_rnn_rows(cfg) + newton_rows(cfg)
+
+
 # -- the report ------------------------------------------------------------------------------
 
 SECTIONS = {"1": ("train_step", section_train_step), "2": ("lowering", section_lowering),
             "3": ("hlo_ops", section_hlo_ops), "4": ("eager", section_eager),
             "5": ("memory", section_memory), "6": ("hessian", section_hessian),
             "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops),
-            "9": ("random", section_random), "10": ("control_flow", section_control_flow)}
+            "9": ("random", section_random), "10": ("control_flow", section_control_flow),
+            "11": ("custom_rules", section_custom_rules)}
 
 
 def machine() -> str:
