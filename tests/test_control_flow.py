@@ -1106,3 +1106,11 @@ def test_reverse_mode_of_a_fori_loop_with_traced_bounds_is_an_fgrad_error():
     with pytest.raises(FgradError) as info:
         g(A, np.int32(3))
     assert HERE in str(info.value), str(info.value)
+
+
+def test_the_gradient_of_a_weak_initial_carry_is_weak_as_in_jax():
+    # The carry settles to the body's strong type; the init's cotangent keeps the init's.
+    def f(m, lax):
+        return lambda x: lax.scan(lambda c, i: (c * 1.1 + i, c), x, m.arange(3.0))[0]
+    same(fgrad.grad(f(fnp, fl))(0.7), jax.grad(f(jnp, jax.lax))(0.7))
+    same(fgrad.jit(fgrad.grad(f(fnp, fl)))(0.7), jax.grad(f(jnp, jax.lax))(0.7))

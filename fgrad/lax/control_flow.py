@@ -536,7 +536,10 @@ def _scan_transpose(cts, *operands, body, n_consts, n_carry, length, reverse, un
     ct_consts, ct_init, ct_xs = _split(outs, n_acc, n_carry)
     ct_consts, ct_xs = iter(ct_consts), iter(ct_xs)
     return ([next(ct_consts) if lin else None for lin in const_lin]
-            + [c if is_undefined(x) else None for c, x in zip(ct_init, init, strict=True)]
+            # an init's cotangent has the init's type (its weak type, where the carry's
+            # settled to a strong one), as JAX gives it
+            + [instantiate_as(c, x.aval) if is_undefined(x) else None
+               for c, x in zip(ct_init, init, strict=True)]
             + [next(ct_xs) if lin else None for lin in xs_lin])
 
 
