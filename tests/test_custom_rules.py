@@ -192,7 +192,7 @@ def test_jax_transforms_of_fgrad_code_use_the_rule(make):
     close(want, 2 * COS3, rtol=1e-12)  # the rule's 2cos, not cos
     same(jax.jit(fgrad.grad(f))(3.0), want)
     same(fgrad.jit(fgrad.grad(f))(3.0), want)
-    # jax.grad of fgrad.jit-compiled code: lowered to jax.custom_jvp / jax.custom_vjp
+    # jax.grad of fgrad.jit-compiled code: the lowering carries the rule (_with_derivative)
     same(jax.grad(fgrad.jit(f))(3.0), want)
     same(jax.vmap(jax.grad(fgrad.jit(f)))(X), jax.vmap(jax.grad(jf))(X))
     same(jax.hessian(fgrad.jit(f))(3.0), jax.hessian(jf)(3.0))

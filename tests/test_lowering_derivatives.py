@@ -108,11 +108,6 @@ JAX_DIFFERS: dict[tuple[str, str], tuple[type, str]] = {
        for check in ("vjp", "hvp") for steps, error, reason in (
            (None, ValueError, "neither side reverse-differentiates an unbounded while"),
            (30, ValueError, "JAX cannot reverse-differentiate lax.while_loop; fgrad bounds it"))},
-    # JAX refuses forward mode of a custom_vjp function (when lowering); fgrad runs bwd
-    # transposed (checked against the math in tests/test_custom_rules.py).
-    **{(check, "custom_vjp_call:f64[2,3] f64[2,3] f64[2,3]"): (
-        TypeError, "JAX refuses forward-mode differentiation of a custom_vjp function")
-       for check in ("jvp", "hvp")},
     ("jvp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
         MissingRuleError, "random_gamma_grad has no derivative in fgrad"),
     ("vjp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
@@ -744,19 +739,7 @@ def _jax_derivatives(case_id: str) -> tuple[dict, dict]:
                 refused[check] = e
         return results
 
-    args = (_primals(case), _tangents(case), _cotangent(case), v)
-    try:
-        results = jax.jit(all_of_them)(*args)
-    except Exception:  # noqa: BLE001 - a refusal JAX raises only when lowering (custom_vjp
-        # under jvp): each derivative on its own, so only the refused ones fail
-        results, refused = {}, {}
-        for check in ("jvp", "vjp", "hvp") if second_order else ("jvp", "vjp"):
-            def one(*a, check=check):
-                return all_of_them(*a)[check]
-            try:
-                results[check] = jax.jit(one)(*args)
-            except Exception as e:  # noqa: BLE001 (re-raised by that check's test)
-                refused[check] = e
+    results = jax.jit(all_of_them)(_primals(case), _tangents(case), _cotangent(case), v)
     return results, refused
 
 

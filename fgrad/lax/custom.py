@@ -25,9 +25,9 @@ Differentiating with respect to a value the function or its rules close over is 
 the rule never sees it. Arguments named in `nondiff_argnums` are passed as they are (a
 function, a Python number) or, for arrays, as constants (`stop_gradient`), as JAX does.
 
-Lowered to JAX, the equations become `jax.custom_jvp` and `jax.custom_vjp` functions built
-from the same programs, so `jax.grad` of fgrad code uses the rules too; fgrad's own
-transforms never go through them.
+Lowered to JAX, the equations compute the function's value in a form whose derivative, to
+JAX's transforms, is the rule's (with stop_gradient: `_with_derivative`), so `jax.grad` of
+fgrad code uses the rules too, to second order.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from fgrad.core.trace import (
     EVAL_TRACE, call_traced, current_trace, has_tracers, original_of, source_of,
 )
 from fgrad.lax._ad import instantiate, is_undefined, zeros
-from fgrad.lax.control_flow import _as_type, _joined, _restaged, _runner, _trace
+from fgrad.lax.control_flow import _as_type, _joined, _pruned, _restaged, _runner, _trace
 from fgrad.lax.elementwise import convert_element_type
 from fgrad.lax.reductions import reduce_sum
 from fgrad.transforms.batch import batch_eval, batch_program, batched_aval, to_axis
@@ -244,7 +244,8 @@ class _Rules:
 
 
 class _RuleState(threading.local):
-    depth = 0
+    depth = 0  # rules being traced
+    lowering = 0  # rules' tangents being lowered, one inside another (_with_derivative)
 
 
 _rule_state = _RuleState()
@@ -301,42 +302,54 @@ def _custom_jvp_abstract_eval(*avals, fun, rule, symbolic, n_consts, name):
 
 
 def _custom_jvp_lower(*args, fun, rule, symbolic, n_consts, name):
-    out_avals = fun.out_avals
-    diff_out = [is_differentiable(a) for a in out_avals]
-    diff_in = [is_differentiable(a) for a in fun.in_avals[n_consts:]]
     program = rule.program(None)
-    run_fun, run_rule = _runner(fun, out_avals), _runner(program, program.out_avals)
-
-    @jax.custom_jvp
-    def f(*xs):
-        return run_fun(*xs)
-
-    def f_jvp(primals, tangents):
-        _check_jax_tangents(tangents[:n_consts], primals, "custom_jvp", name)
-        ts = [_jax_instantiate(t, x) for t, x, d in zip(tangents[n_consts:], primals[n_consts:],
-                                                       diff_in) if d]
-        outs = run_rule(*primals, *ts)
-        n = len(out_avals)
-        out_ts = iter(outs[n:])
-        return outs[:n], [next(out_ts) if d else np.zeros(a.shape, float0)
-                          for a, d in zip(out_avals, diff_out)]
-
-    # Symbolic zeros let the rule see which values JAX differentiates: the closed-over ones
-    # must not be (their derivative is not the rule's to give; fgrad's own grad says so too).
-    f.defjvp(f_jvp, symbolic_zeros=True)
-    return f(*args)
+    n_out = len(fun.outputs)
+    # The tangents alone: a rule's primal output is usually a call of the function itself.
+    tangents = _pruned(program, [False] * n_out + [True] * (len(program.outputs) - n_out))
+    run_rule = _runner(tangents, tangents.out_avals)
+    return _with_derivative(_runner(fun, fun.out_avals), args, n_consts, fun,
+                            lambda c, xs, ts: run_rule(*c, *xs, *ts))
 
 
-def _check_jax_tangents(tangents, primals, kind: str, name) -> None:
-    for t, x in zip(tangents, primals):
-        if not isinstance(t, jax.custom_derivatives.SymbolicZero):
-            raise _closure_error(kind, name, aval_of(x))
+def _with_derivative(run_fun: Callable, args, n_consts: int, fun: Program,
+                     tangent: Callable | None) -> list:
+    """`fun`'s values, built so that JAX differentiating them (jax.grad of fgrad code) finds
+    the custom rule in the arguments, with jax.lax and stop_gradient alone (sg below):
 
+        F(c, x) = sg(f(c, x)) + [f(c, sg x) - sg(f(c, sg x))] + ½ [D(c, x, δ) + D(c, sg x, δ)]
 
-def _jax_instantiate(t, like):
-    if isinstance(t, jax.custom_derivatives.SymbolicZero):
-        return jax.lax.full(np.shape(like), 0, jax.numpy.result_type(like))
-    return t
+    where δ = x - sg(x) is zero with derivative one and `tangent` D(c, x, t) is the rule's
+    output tangent, linear in t. So F = f; F's derivative in the arguments x is the rule's,
+    and in the closed-over values c f's own; of the two halves one sees x move and the
+    other not, which makes F's second derivative the rule's derivative. Exact to the second
+    order (a third derivative through a custom rule under JAX's transforms is not the
+    rule's). Without `tangent` (a custom_vjp bwd that is not linear), JAX differentiates f.
+    """
+    sg = jax.lax.stop_gradient
+    consts, xs = list(args[:n_consts]), list(args[n_consts:])
+    value = run_fun(*consts, *xs)
+    if tangent is None:
+        return value
+    if _rule_state.lowering >= 2:
+        # A custom function inside a rule's tangent inside a rule's tangent: its derivative
+        # would be a third one. Each would bring its own rule without end: stop here.
+        return [sg(v) for v in value]
+    fixed = [sg(x) for x in xs]
+    own = run_fun(*consts, *fixed)
+    diff_in = [is_differentiable(a) for a in fun.in_avals[n_consts:]]
+    deltas = [x - x0 for x, x0, d in zip(xs, fixed, diff_in) if d]
+    _rule_state.lowering += 1
+    try:
+        moving, still = iter(tangent(consts, xs, deltas)), iter(tangent(consts, fixed, deltas))
+    finally:
+        _rule_state.lowering -= 1
+    outs = []
+    for v, o, a in zip(value, own, fun.out_avals, strict=True):
+        y = sg(v) + (o - sg(o))
+        if is_differentiable(a):
+            y = y + (next(moving) + next(still)) * 0.5
+        outs.append(_as_type(y, a))
+    return outs
 
 
 custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_abstract_eval, _custom_jvp_lower,
@@ -384,7 +397,7 @@ transpose_rules.absent(custom_jvp_call_p, "it is not linear; reverse mode transp
 
 
 class custom_jvp:
-    """A function with a custom JVP rule (JAX's `jax.custom_jvp`).
+    """A function with a custom JVP rule (the API of JAX's custom_jvp).
 
     >>> import fgrad, fgrad.numpy as fnp
     >>> @fgrad.custom_jvp
@@ -639,49 +652,19 @@ def _custom_vjp_abstract_eval(*avals, fun, rules, n_consts, name, bwd_name):
     return list(fun.out_avals)
 
 
-def _zero_cotangent(aval: Aval):
-    if not is_differentiable(aval):
-        return np.zeros(aval.shape, float0)
-    return jax.lax.full(aval.shape, 0, aval.dtype)
-
-
 def _custom_vjp_lower(*args, fun, rules, n_consts, name, bwd_name):
     fwd, bwd = rules.program("fwd"), rules.program("bwd")
-    out_avals = fun.out_avals
-    n_out = len(out_avals)
-    in_avals = fun.in_avals
-    diff_in = [is_differentiable(a) for a in in_avals[n_consts:]]
-    diff_out = [is_differentiable(a) for a in out_avals]
-    run_fun, run_fwd = _runner(fun, out_avals), _runner(fwd, fwd.out_avals)
-    run_bwd = _runner(bwd, bwd.out_avals)
+    n_out, n_res = len(fun.outputs), len(fwd.outputs) - len(fun.outputs)
+    try:  # the rule's forward derivative: bwd transposed (see _with_derivative)
+        forward = _forward_of(bwd, n_consts, n_res, bwd_name)
+    except NotDifferentiableError:
+        tangent = None
+    else:
+        run_fwd, run_forward = _runner(fwd, fwd.out_avals), _runner(forward, forward.out_avals)
 
-    @jax.custom_vjp
-    def f(*xs):
-        return run_fun(*xs)
-
-    def f_fwd(*xs):
-        # With symbolic zeros JAX says which arguments it differentiates: not the
-        # closed-over values (see _custom_jvp_lower).
-        for x in xs[:n_consts]:
-            if x.perturbed:
-                raise _closure_error("custom_vjp", name, aval_of(x.value))
-        xs = [x.value for x in xs]
-        outs = run_fwd(*xs)
-        return outs[:n_out], (xs[:n_consts], outs[n_out:])
-
-    def f_bwd(saved, cts):
-        consts, res = saved
-        cts = [_as_type(_jax_instantiate(c, np.zeros(a.shape, a.dtype)), tangent_aval(a))
-               for c, a, d in zip(cts, out_avals, diff_out) if d]
-        in_cts = iter(run_bwd(*consts, *res, *cts))
-        # The values the function closes over get no cotangent (their derivative is not the
-        # rule's to give); integer arguments get float0 zeros, as JAX requires.
-        return (*(_zero_cotangent(a) for a in in_avals[:n_consts]),
-                *(next(in_cts) if d else _zero_cotangent(a)
-                  for a, d in zip(in_avals[n_consts:], diff_in)))
-
-    f.defvjp(f_fwd, f_bwd, symbolic_zeros=True)
-    return f(*args)
+        def tangent(consts, xs, ts):
+            return run_forward(*consts, *run_fwd(*consts, *xs)[n_out:], *ts)
+    return _with_derivative(_runner(fun, fun.out_avals), args, n_consts, fun, tangent)
 
 
 custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_abstract_eval, _custom_vjp_lower,
@@ -833,7 +816,7 @@ batch_rules.define(custom_lin_p, _custom_lin_batch, lists=True)
 
 
 class custom_vjp:
-    """A function with a custom VJP rule (JAX's `jax.custom_vjp`).
+    """A function with a custom VJP rule (the API of JAX's custom_vjp).
 
     >>> import fgrad, fgrad.numpy as fnp
     >>> @fgrad.custom_vjp

@@ -291,7 +291,7 @@ def _checkpoint_lower(*args, body, policy, prevent_cse, differentiated):
     # computation (XLA's common-subexpression elimination would, and the forward values
     # would then be stored after all). On GPU and TPU an optimization barrier on the
     # operands prevents it, as in JAX; XLA:CPU removes barriers before its CSE passes
-    # (measured: the gradient then stores every residual, with jax.checkpoint too), so on
+    # (measured: the gradient then stores every residual, with JAX's checkpoint too), so on
     # CPU the recomputation runs in a conditional branch whose predicate XLA cannot decide
     # (it is always true), which no pass merges with the enclosing computation.
     arrays = [_is_array_operand(x) for x in args]
@@ -471,7 +471,7 @@ def _static_positions(static_argnums) -> tuple[int, ...]:
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
                static_argnums: int | tuple[int, ...] = ()) -> Callable:
     """`fun` with the same values, whose intermediate values reverse-mode differentiation
-    recomputes in the backward pass instead of storing them (JAX's `jax.checkpoint`).
+    recomputes in the backward pass instead of storing them (the API of JAX's checkpoint).
 
     - `policy(prim, *in_avals, **params) -> bool` says which values may be stored anyway
       (see `checkpoint_policies`); by default none (`nothing_saveable`): only `fun`'s
