@@ -911,8 +911,41 @@ def newton_rows(cfg: Config) -> list[Row]:
     return rows
 
 
+def custom_softplus(np_, custom_jvp, sigmoid):
+    """softplus with its derivative given as a custom JVP rule."""
+    @custom_jvp
+    def softplus(x):
+        return np_.log1p(np_.exp(x))
+
+    @softplus.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return softplus(x), t * sigmoid(x)
+    return softplus
+
+
+def custom_forward_rows(cfg: Config) -> list[Row]:
+    """The cost of a custom rule in a compiled forward pass that nothing differentiates.
+    fgrad lowers the rule's equation so that JAX's transforms find the rule (custom.py,
+    _with_derivative), which also computes the rule's tangent once."""
+    n = cfg.sizes((256,), (1000,))[0]
+    x = rng_array(np.random.default_rng(0), (n, n))
+    f = custom_softplus(fnp, fgrad.custom_jvp, lambda x: 1 / (1 + fnp.exp(-x)))
+    j = custom_softplus(jnp, jax.custom_jvp, jax.nn.sigmoid)
+    fns = {"fgrad": fgrad.jit(lambda x: fnp.sum(f(x))), "jax": jax.jit(lambda x: jnp.sum(j(x))),
+           "fgrad, no custom rule": fgrad.jit(lambda x: fnp.sum(fnp.log1p(fnp.exp(x))))}
+    outs = {k: g(x) for k, g in fns.items()}
+    assert_same(outs["fgrad"], outs["jax"], rtol=1e-5)
+    stats = compare({k: (lambda g=g: g(x)) for k, g in fns.items()}, cfg)
+    name = f"sum(softplus(x)), x {n}×{n}, softplus a custom_jvp function: jitted forward"
+    return [timing_row("11d", name, stats),
+            timing_row("11d", "the same without the custom rule (fgrad) against JAX's custom",
+                       stats, ours="fgrad, no custom rule")]
+
+
 def section_custom_rules(cfg: Config) -> list[Row]:
-    return checkpoint_mlp_rows(cfg) + checkpoint_rnn_rows(cfg) + newton_rows(cfg)
+    return (checkpoint_mlp_rows(cfg) + checkpoint_rnn_rows(cfg) + newton_rows(cfg)
+            + custom_forward_rows(cfg))
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -200,6 +200,26 @@ def test_jax_transforms_of_fgrad_code_use_the_rule(make):
     same(jax.grad(g, (0, 1))(3.0, 2.0), jax.grad(lambda x, y: jf(x) * y, (0, 1))(3.0, 2.0))
 
 
+def test_compiled_forward_pass_does_not_compute_the_rule():
+    # The lowering gives JAX the rule through jax.lax.custom_root, which runs the rule only
+    # when JAX differentiates: the compiled forward pass of a softplus whose rule uses
+    # sigmoid has exactly the plain softplus's exponentials.
+    @fgrad.custom_jvp
+    def softplus(x):
+        return fnp.log1p(fnp.exp(x))
+
+    @softplus.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return softplus(x), t / (1 + fnp.exp(-x))
+
+    def exponentials(f):
+        return fgrad.jit(f).lower(X).compile().as_text().count(" exponential(")
+
+    assert exponentials(softplus) == exponentials(lambda x: fnp.log1p(fnp.exp(x))) == 1
+    same(jax.grad(lambda x: fnp.sum(fgrad.jit(softplus)(x)))(X), 1 / (1 + np.exp(-X)))
+
+
 def test_jax_jvp_of_fgrad_jit_code_uses_the_custom_jvp_rule():
     f = sin2_jvp(FG)
     same(jax.jvp(fgrad.jit(f), (X,), (X,)), jax.jvp(sin2_jvp(JX), (X,), (X,)))

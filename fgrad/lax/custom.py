@@ -25,9 +25,9 @@ Differentiating with respect to a value the function or its rules close over is 
 the rule never sees it. Arguments named in `nondiff_argnums` are passed as they are (a
 function, a Python number) or, for arrays, as constants (`stop_gradient`), as JAX does.
 
-Lowered to JAX, the equations compute the function's value in a form whose derivative, to
-JAX's transforms, is the rule's (with stop_gradient: `_with_derivative`), so `jax.grad` of
-fgrad code uses the rules too, to second order.
+Lowered to JAX, an equation computes the function's value once and gives it the rule's
+derivative through `jax.lax.custom_root` (`_with_derivative`), so `jax.grad` of fgrad code
+uses the rules too, to second order.
 """
 
 from __future__ import annotations
@@ -313,42 +313,61 @@ def _custom_jvp_lower(*args, fun, rule, symbolic, n_consts, name):
 
 def _with_derivative(run_fun: Callable, args, n_consts: int, fun: Program,
                      tangent: Callable | None) -> list:
-    """`fun`'s values, built so that JAX differentiating them (jax.grad of fgrad code) finds
-    the custom rule in the arguments, with jax.lax and stop_gradient alone (sg below):
+    """`fun`'s values, lowered so that JAX differentiating them (jax.grad of fgrad code)
+    finds the custom rule, with jax.lax alone.
 
-        F(c, x) = sg(f(c, x)) + [f(c, sg x) - sg(f(c, sg x))] + ½ [D(c, x, δ) + D(c, sg x, δ)]
+    The value y = f(c, x) is computed once. Its derivative comes from `jax.lax.custom_root`
+    with y as the solution of r(y; c, x) = y - sg(y) - G(c, x) = 0, where sg is
+    stop_gradient and
 
-    where δ = x - sg(x) is zero with derivative one and `tangent` D(c, x, t) is the rule's
-    output tangent, linear in t. So F = f; F's derivative in the arguments x is the rule's,
-    and in the closed-over values c f's own; of the two halves one sees x move and the
-    other not, which makes F's second derivative the rule's derivative. Exact to the second
-    order (a third derivative through a custom rule under JAX's transforms is not the
-    rule's). Without `tangent` (a custom_vjp bwd that is not linear), JAX differentiates f.
+        G(c, x) = [f(c, sg x) - sg(f(c, sg x))] + ½ [D(c, x, δ) + D(c, sg x, δ)]
+
+    is zero in value: δ = x - sg(x) is zero with derivative one and `tangent` D(c, x, t) is
+    the rule's output tangent, linear in t. Since ∂r/∂y = 1, implicit differentiation gives
+    y's derivative as G's: the rule's in the arguments x, and f's own in the closed-over
+    values c; of the two halves one sees x move and the other not, which makes the second
+    derivative the rule's derivative. r runs only when JAX differentiates, so a compiled
+    forward pass costs f alone. Exact to the second order: a custom function inside the
+    rule of a custom function inside a rule is a constant to JAX. Without `tangent`
+    (a custom_vjp whose bwd is not linear) JAX differentiates f.
     """
-    sg = jax.lax.stop_gradient
     consts, xs = list(args[:n_consts]), list(args[n_consts:])
     value = run_fun(*consts, *xs)
-    if tangent is None:
-        return value
+    diff_out = [i for i, a in enumerate(fun.out_avals) if is_differentiable(a)]
+    sg = jax.lax.stop_gradient
     if _rule_state.lowering >= 2:
-        # A custom function inside a rule's tangent inside a rule's tangent: its derivative
-        # would be a third one. Each would bring its own rule without end: stop here.
+        # A custom function in the rule of a custom function in a rule: only a third
+        # derivative would see it move, and differentiating its own code might fail
+        # (a while loop) even where it is multiplied by zero.
         return [sg(v) for v in value]
-    fixed = [sg(x) for x in xs]
-    own = run_fun(*consts, *fixed)
+    if (tangent is None or not diff_out
+            or not any(isinstance(x, jax.core.Tracer) for x in xs)):
+        return value  # concrete arguments: no JAX transform is differentiating them
     diff_in = [is_differentiable(a) for a in fun.in_avals[n_consts:]]
-    deltas = [x - x0 for x, x0, d in zip(xs, fixed, diff_in) if d]
+
+    def zero_with_derivative():  # G(c, x)
+        fixed = [sg(x) for x in xs]
+        own = run_fun(*consts, *fixed)
+        deltas = [x - x0 for x, x0, d in zip(xs, fixed, diff_in) if d]
+        moving, still = tangent(consts, xs, deltas), tangent(consts, fixed, deltas)
+        return [own[i] - sg(own[i]) + (m + t) * 0.5
+                for i, m, t in zip(diff_out, moving, still, strict=True)]
+
+    # y's own derivative, f's, must not reach JAX (it may not exist: a while loop)
+    roots = [sg(value[i]) for i in diff_out]
+
+    def residual(ys):
+        return [y - y0 - g for y, y0, g in zip(ys, roots, zero_with_derivative())]
+
     _rule_state.lowering += 1
-    try:
-        moving, still = iter(tangent(consts, xs, deltas)), iter(tangent(consts, fixed, deltas))
+    try:  # JAX traces `residual` now; it runs only in JAX's derivatives
+        solution = jax.lax.custom_root(residual, roots,
+                                       solve=lambda _, y: y, tangent_solve=lambda _, b: b)
     finally:
         _rule_state.lowering -= 1
-    outs = []
-    for v, o, a in zip(value, own, fun.out_avals, strict=True):
-        y = sg(v) + (o - sg(o))
-        if is_differentiable(a):
-            y = y + (next(moving) + next(still)) * 0.5
-        outs.append(_as_type(y, a))
+    outs = list(value)
+    for i, y in zip(diff_out, solution):
+        outs[i] = _as_type(y, fun.out_avals[i])
     return outs
 
 
