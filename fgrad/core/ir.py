@@ -202,6 +202,22 @@ class Program:
         from fgrad.core.printer import format_program
         return format_program(self, show_source=source)
 
+    def to_dot(self, title: str | None = None) -> str:
+        """The program as a Graphviz DOT graph (`fgrad.core.pictures`)."""
+        from fgrad.core.pictures import to_dot
+        return to_dot(self, title)
+
+    def to_svg(self, title: str | None = None) -> str:
+        """The program as SVG text; needs Graphviz's `dot` executable."""
+        from fgrad.core.pictures import to_svg
+        return to_svg(self, title)
+
+    def render(self, path, title: str | None = None) -> str:
+        """Writes a picture of the program to `path` (format from its suffix: .svg, .png,
+        .pdf, .dot); needs Graphviz's `dot` executable except for .dot. Returns the path."""
+        from fgrad.core.pictures import render
+        return render(self, path, title)
+
 
 def sub_programs(params: dict) -> list[Program]:
     """The programs an equation's params hold (control flow), directly or in a tuple."""
