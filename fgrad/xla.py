@@ -24,6 +24,7 @@ from fgrad.core import (
     EVAL_TRACE, Eqn, Literal, Program, aval_of, current_trace, eval_program, has_tracers,
     interpret,
 )
+from fgrad.core import evaluate as _evaluate
 from fgrad.core.errors import StructureError, at_user_line
 from fgrad.core.resources import CompilePolicy, LRUCache
 from fgrad.core.trace import trace_to_program
@@ -64,7 +65,10 @@ _COMPILE_POLICY = CompilePolicy()
 
 
 def eager_executable(key) -> Callable | None:
-    """The compiled executable of the structure `key`, if one was made."""
+    """The compiled executable of the structure `key`, if one was made (never while
+    fgrad.debug's NaN checks are on: they check the gradient op by op)."""
+    if _evaluate.nan_checker is not None:
+        return None
     return _EAGER_EXECUTABLES.get(key)
 
 
@@ -236,6 +240,16 @@ class Jitted:
             self._explain_bad_leaves(args, kwargs)
             raise
 
+    def _checked_call(self, *args, **kwargs):
+        """`__call__` while fgrad.debug's NaN checks are on (`check_jitted_calls`): on a NaN
+        or an infinity in the outputs, `f` runs again op by op, checked, to find the
+        equation that produced it (JAX's approach to jax_debug_nans)."""
+        checker = _evaluate.nan_checker
+        if checker is None or current_trace() is not EVAL_TRACE:
+            return _unchecked_call(self, *args, **kwargs)
+        return checker.run_jitted(lambda: _unchecked_call(self, *args, **kwargs), self._fun,
+                                  self._name, args, kwargs)
+
     def _explain_bad_leaves(self, args, kwargs) -> None:
         for leaf in jax.tree_util.tree_leaves((args, kwargs)):
             aval_of(leaf)  # raises, in fgrad's words, for a leaf that is not an array
@@ -248,6 +262,15 @@ class Jitted:
     def __get__(self, instance, owner):
         # Decorating a method: bind `self` like a plain function would.
         return self if instance is None else functools.partial(self, instance)
+
+
+_unchecked_call = Jitted.__call__
+
+
+def check_jitted_calls(on: bool) -> None:
+    """Makes jitted functions check their outputs for NaNs and infinities (fgrad.debug's NaN
+    checks turn it on): the methods are swapped, so calls cost nothing extra while off."""
+    Jitted.__call__ = Jitted._checked_call if on else _unchecked_call
 
 
 class Lowered:

@@ -13,7 +13,13 @@ from typing import Any
 from fgrad.core.dtypes import aval_of
 from fgrad.core.interpret import interpret
 from fgrad.core.ir import Program
-from fgrad.core.trace import StagingTrace, current_trace
+from fgrad.core.trace import EVAL_TRACE, StagingTrace, current_trace
+
+
+# fgrad.debug's NaN checks (fgrad/debug/nans.py) install their checker here while they are
+# on: `check_eqn(eqn, inputs, outputs)` after every equation evaluated eagerly, which raises
+# at the first one producing a NaN or an infinity. None while off: one test per program.
+nan_checker = None
 
 
 def eval_program(program: Program, *args) -> list[Any]:
@@ -25,5 +31,14 @@ def eval_program(program: Program, *args) -> list[Any]:
     if type(trace) is StagingTrace and all(
             aval_of(x) == v.aval for x, v in zip(args, program.inputs, strict=True)):
         return trace.splice(program, args)
+    if nan_checker is not None and trace is EVAL_TRACE:
+        check = nan_checker.check_eqn
+
+        def checked(eqn, vals):
+            outs = trace.process(eqn.primitive, vals, eqn.params, eqn.source)
+            check(eqn, vals, outs)
+            return outs
+
+        return interpret(program, args, checked)
     return interpret(program, args,
                      lambda eqn, vals: trace.process(eqn.primitive, vals, eqn.params, eqn.source))

@@ -12,6 +12,9 @@ A primitive is a name and the two rules every layer needs, written in its family
 Whatever a primitive's arity, fgrad's machinery sees lists: `bind` returns a list of
 results, and `result_avals` / `lower_results` are the two rules in list form, so nothing
 downstream branches on `multiple_results`. `bind1` is the one-result shorthand.
+
+A primitive marked `effectful` (fgrad.debug's callback) exists for what it does, not for its
+results: dead-code and common-subexpression elimination keep every one of its equations.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from fgrad.core.trace import current_trace
 
 class Primitive:
     __slots__ = ("name", "multiple_results", "abstract_eval", "lower", "result_avals",
-                 "lower_results")
+                 "lower_results", "effectful")
 
     def __init__(self, name: str, abstract_eval: Callable, lower: Callable,
-                 multiple_results: bool = False):
+                 multiple_results: bool = False, effectful: bool = False):
         self.name = name
         self.multiple_results = multiple_results
+        self.effectful = effectful
         self.abstract_eval = abstract_eval
         self.lower = lower
         if multiple_results:
@@ -48,3 +52,25 @@ class Primitive:
 
     def __repr__(self) -> str:
         return self.name
+
+
+_PLAIN_BINDS = (Primitive.bind, Primitive.bind1)
+
+
+def set_bind_hook(hook: Callable | None) -> None:
+    """Routes every `bind` through `hook(prim, args, params) -> results` (None: back to the
+    plain methods). fgrad.debug's NaN checks install one while they are on, so binding
+    costs nothing extra while they are off (the methods themselves are swapped)."""
+    if hook is None:
+        Primitive.bind, Primitive.bind1 = _PLAIN_BINDS
+        return
+
+    def bind(self, *args, **params):
+        return hook(self, args, params)
+
+    def bind1(self, *args, **params):
+        [out] = hook(self, args, params)
+        return out
+
+    bind.__doc__, bind1.__doc__ = _PLAIN_BINDS[0].__doc__, _PLAIN_BINDS[1].__doc__
+    Primitive.bind, Primitive.bind1 = bind, bind1

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
-from fgrad.core.ir import is_key, map_sub_programs
+from fgrad.core.ir import is_key, map_sub_programs, sub_programs
 from fgrad.core.resources import LRUCache
 from fgrad.core.typecheck import checked
 from fgrad.transforms.rules import dce_rules, fill_rules, identity_rules, involutions, units
@@ -47,6 +47,15 @@ def _rewrite(program: Program, propose) -> Program:
     return Program(program.constvars, program.constvals, program.inputs, eqns, outputs)
 
 
+def has_effects(eqn: Eqn) -> bool:
+    """Whether the equation's primitive is effectful, or a program it holds has an effectful
+    equation (a print inside a loop body): such equations are never dropped or merged."""
+    if eqn.primitive.effectful:
+        return True
+    programs = sub_programs(eqn.params) if eqn.params else ()
+    return any(has_effects(e) for p in programs for e in p.eqns)
+
+
 def _params_key(params: dict):
     """The params as a hashable key, or None when some value is unhashable."""
     key = tuple(sorted(params.items()))
@@ -63,19 +72,20 @@ def _params_key(params: dict):
 def dce(program: Program) -> Program:
     """Drops the equations no output depends on and the consts nobody reads.
 
-    Every primitive is pure, so an equation whose outputs nobody reads can go. This is what
-    makes an input that does not influence the output cost nothing under differentiation.
+    Every primitive but the effectful ones (a debug callback, or control flow holding one)
+    is pure, so an equation whose outputs nobody reads can go. This is what makes an input
+    that does not influence the output cost nothing under differentiation.
     """
     live: set[Var] = {a for a in program.outputs if isinstance(a, Var)}
     kept = []
     changed = False
     for eqn in reversed(program.eqns):
         used = [v in live for v in eqn.outputs]
-        if not any(used):
+        if not any(used) and not has_effects(eqn):
             continue
         rule = dce_rules.get(eqn.primitive)
-        if rule is not None and not all(used):  # control flow: drop the unused results
-            pruned = rule(eqn, used)
+        if rule is not None and not all(used) and not has_effects(eqn):
+            pruned = rule(eqn, used)  # control flow: drop the unused results
             changed = changed or pruned is not eqn
             if pruned is None:
                 continue
@@ -105,7 +115,7 @@ def cse(program: Program) -> Program:
             return None
         operands = tuple(a.key if isinstance(a, Literal) else a for a in eqn.inputs)
         outputs = first.setdefault((eqn.primitive, operands, params), eqn.outputs)
-        return None if outputs is eqn.outputs else outputs
+        return None if outputs is eqn.outputs or has_effects(eqn) else outputs
 
     return _rewrite(program, propose)
 
