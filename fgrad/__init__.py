@@ -30,6 +30,10 @@ from fgrad.lax.remat import checkpoint as checkpoint
 from fgrad.lax.remat import checkpoint_name as checkpoint_name
 from fgrad.lax.remat import checkpoint_policies as checkpoint_policies
 from fgrad.lax.remat import remat as remat
+from fgrad.lax.debugging import hook as hook
+from fgrad.lax.debugging import tag as tag
+from fgrad.debug.tags import grad_with_tags as grad_with_tags
+from fgrad import debug as debug
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
 from fgrad.core.errors import ConcretizationError as ConcretizationError
@@ -51,6 +55,7 @@ __all__ = [
     "ConcretizationError", "EscapedTracerError", "MissingRuleError", "ShapeDtypeError",
     "StructureError", "TracerConversionError",
     "checkpoint", "remat", "checkpoint_name", "checkpoint_policies",
+    "tag", "grad_with_tags", "hook",
 ]
 
 __version__ = "0.1.0"

@@ -53,6 +53,7 @@ import oracle
 from fgrad import lax as fl
 from fgrad.lax import control_flow as cf
 from fgrad.lax import custom as fcustom
+from fgrad.lax import debugging as fdebugging
 from fgrad.lax import remat as fremat
 from fgrad.lax import linalg as fll
 from fgrad.lax import random as fr
@@ -108,6 +109,10 @@ JAX_DIFFERS: dict[tuple[str, str], tuple[type, str]] = {
        for check in ("vjp", "hvp") for steps, error, reason in (
            (None, ValueError, "neither side reverse-differentiates an unbounded while"),
            (30, ValueError, "JAX cannot reverse-differentiate lax.while_loop; fgrad bounds it"))},
+    # A hook's host call: fgrad differentiates it straight through (fgrad/lax/debugging.py);
+    # JAX differentiates no io_callback.
+    **{(check, "hook_apply:f64[2,3]"): (ValueError, "JAX does not differentiate io_callback")
+       for check in ("jvp", "vjp", "hvp")},
     ("jvp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
         MissingRuleError, "random_gamma_grad has no derivative in fgrad"),
     ("vjp", "random_gamma_grad:f64[2,3] f64[2,3]"): (
@@ -533,12 +538,25 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
             a, b, body=body, policy=fgrad.checkpoint_policies.nothing_saveable,
             prevent_cse=True, differentiated=differentiated), x, y)
     example("", lambda a: fgrad.checkpoint_name(a, "h"), x)
+
+    # -- debugging (fgrad/lax/debugging.py, effects.py): identities and a callback
+    example("", lambda a: fgrad.tag(a, "t"), x)
+    example("", lambda a: fgrad.hook(a, _observe), x)
+    example("", lambda a: fdebugging.hook_ct_p.bind1(a, fn=fdebugging.HookFn(_observe)), x)
+    example("", lambda a: fdebugging.hook_apply_p.bind1(
+        a, fn=fdebugging.HookFn(_observe), n_batch=0, shape=S), x)
+    example("", lambda a: (fgrad.debug.callback(_observe, a), a)[1], x)
     spd = normal(3, 3)
     spd = spd @ spd.T + 3 * np.eye(3)
     example("symmetric", lambda m, b: fl.custom_linear_solve(
         lambda v: fl.dot_general(m, v, (((1,), (0,)), ((), ()))), b, _cholesky_solve(m),
         symmetric=True), spd, normal(3))
     return cases
+
+
+def _observe(value):
+    """A hook or callback that only looks (its examples' derivatives are the identity's)."""
+    return None
 
 
 # The custom functions of the examples above (module level: their rules trace on demand).

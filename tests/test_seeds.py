@@ -118,6 +118,18 @@ def test_001_4_sin_of_dot():
     close(gY, [0.955074, 1.910147, 2.865221])
 
 
+def test_001_5_retain_grad_of_an_intermediate():
+    """The seed's B.retain_grad(): B = 5(A + 3), C = mean(B); B's gradient is 1/4."""
+    def f(A):
+        return fnp.mean(fgrad.tag(5 * (A + 3), "B"))
+
+    A = fnp.array([[1.0, 2.0], [3.0, 4.0]])
+    for g in (fgrad.grad_with_tags(f), fgrad.jit(fgrad.grad_with_tags(f))):
+        grads, tags = g(A)
+        close(grads, np.full((2, 2), 1.25))
+        close(tags["B"], np.full((2, 2), 0.25))
+
+
 def test_001_6_accumulating_a_gradient_twice():
     A = fnp.array([[1.0, 2.0], [3.0, 4.0]])
     g = fgrad.grad(lambda A: fnp.mean(5 * (A + 3)))(A)
@@ -190,6 +202,37 @@ def test_003_4_index_assignment():
         return y[0]
 
     close(fgrad.grad(f)(fnp.array([1.5, -2.0])), [1.0, 0.0])
+
+
+def test_003_5_hooks_on_y_b_a():
+    """x of length 4, a = x**2, b = 2a, y = sum(b): the hooks see 1, ones and 2s, in the
+    order the backward pass reaches them."""
+    seen = []
+
+    def f(x):
+        a = fgrad.hook(x ** 2, lambda ct: seen.append(("a", ct)))
+        b = fgrad.hook(2 * a, lambda ct: seen.append(("b", ct)))
+        return fgrad.hook(fnp.sum(b), lambda ct: seen.append(("y", ct)))
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    close(fgrad.grad(f)(x), 4 * x)
+    assert [name for name, _ in seen] == ["y", "b", "a"]
+    close(seen[0][1], 1.0)
+    close(seen[1][1], np.ones(4))
+    close(seen[2][1], np.full(4, 2.0))
+
+
+def test_003_6_module_hooks():
+    """A module y = x**2 with hooks on its output and its input, loss sum(2y) at [1, 2, 3]."""
+    seen = {}
+
+    def module(x):
+        x = fgrad.hook(x, lambda ct: seen.__setitem__("input", ct))
+        return fgrad.hook(x ** 2, lambda ct: seen.__setitem__("output", ct))
+
+    fgrad.jit(fgrad.grad(lambda x: fnp.sum(2 * module(x))))(np.array([1.0, 2.0, 3.0]))
+    close(seen["output"], [2.0, 2.0, 2.0])
+    close(seen["input"], [4.0, 8.0, 12.0])
 
 
 def test_003_8_micrograd_scalar():

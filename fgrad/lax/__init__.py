@@ -18,6 +18,8 @@ from fgrad.core import Primitive as _Primitive
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.lax import control_flow as _control_flow
 from fgrad.lax import custom as _custom
+from fgrad.lax import debugging as _debugging
+from fgrad.lax import effects as _effects
 from fgrad.lax import elementwise as _elementwise
 from fgrad.lax import implicit as _implicit
 from fgrad.lax import indexing as _indexing
@@ -71,7 +73,7 @@ __all__ = [
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
     families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random,
-                _control_flow, _custom, _implicit, _remat)
+                _control_flow, _custom, _implicit, _remat, _debugging, _effects)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())
