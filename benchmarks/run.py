@@ -529,6 +529,33 @@ def section_eager_ops(cfg: Config) -> list[Row]:
         assert_same(f(fnp), f(jnp))
         stats = compare({"fgrad": lambda f=f: f(fnp), "jax": lambda f=f: f(jnp)}, cfg)
         rows.append(timing_row("8", f"eager {name}", stats))
+    rows += nan_check_rows(cfg, x, w1, w2)
+    return rows
+
+
+def nan_check_rows(cfg: Config, x, w1, w2) -> list[Row]:
+    """The price of NaN hunting: with the checks off fgrad runs the code of the rows above
+    (the checking methods are swapped in only while they are on); on, next to JAX's
+    jax_debug_nans."""
+    def net(m):
+        return lambda x: m.mean(m.square(m.matmul(m.tanh(m.add(m.matmul(x, w1), 1.0)), w2)))
+
+    def checked(fn, context):
+        def call():
+            with context():
+                return fn(x)
+        return call
+
+    rows = []
+    for what, ours, theirs in (("forward", net(fnp), net(jnp)),
+                               ("gradient", fgrad.grad(net(fnp)), jax.grad(net(jnp)))):
+        assert_same(ours(x), theirs(x))
+        on = compare({"fgrad": checked(ours, fgrad.debug.nans),
+                      "jax": checked(theirs, lambda: jax.debug_nans(True))}, cfg)
+        off = compare({"fgrad": lambda f=ours: f(x), "jax": lambda f=theirs: f(x)}, cfg)
+        rows.append(timing_row("8", f"eager seed 000 net {what}, NaN checks on (JAX: "
+                               f"jax_debug_nans)", on))
+        rows.append(timing_row("8", f"eager seed 000 net {what}, NaN checks off", off))
     return rows
 
 

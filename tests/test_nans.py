@@ -228,3 +228,55 @@ def test_masked_nan_inside_jit_is_not_reported_but_is_eagerly():
 def test_fgrad_under_jax_jit_is_not_checked():
     with nans():  # JAX tracers have no values to check: use jax_debug_nans there
         assert np.isnan(jax.jit(lambda x: fnp.sqrt(x))(-1.0))
+
+
+# -- inside control flow: the equation in the body, not the loop -------------------------------
+
+
+def log_in_scan(x):
+    def step(c, xi):
+        y = fnp.log(xi)
+        return c + y, y
+    return fgrad.lax.scan(step, 0.0, x)[0]
+
+
+def sqrt_in_cond(x):
+    return fgrad.lax.cond(x > 0, lambda x: fnp.sqrt(x - 5.0), lambda x: x, x)
+
+
+def log_in_while(x):
+    return fgrad.lax.while_loop(lambda c: c[1] < 3,
+                                lambda c: (fnp.log(c[0] - 1.5), c[1] + 1), (x, 0))[0]
+
+
+@pytest.mark.parametrize("wrap", ["eager", "fgrad.jit"])
+@pytest.mark.parametrize("fn, arg, prim, text", [
+    (log_in_scan, np.array([1.0, 2.0, -1.0]), "log", "fnp.log(xi)"),
+    (sqrt_in_cond, 1.0, "sqrt", "fnp.sqrt"),
+    (log_in_while, 3.0, "log", "fnp.log"),  # 3 → log 1.5 → log(-1.09): NaN at step 2
+], ids=["scan", "cond", "while"])
+def test_forward_nan_inside_control_flow_names_the_body_line(wrap, fn, arg, prim, text):
+    g = fn if wrap == "eager" else fgrad.jit(fn)
+    with nans(), pytest.raises(NonFiniteError) as e:
+        g(arg)
+    assert (e.value.primitive, e.value.kind, e.value.phase) == (prim, "nan", "forward")
+    assert_at(e.value, line_containing(fn, text))
+
+
+def where_sqrt_in_scan(x):
+    def step(c, xi):
+        return c + fnp.where(xi > 0, fnp.sqrt(xi), 0.0), None
+    return fgrad.lax.scan(step, 0.0, x)[0]
+
+
+@pytest.mark.parametrize("wrap", ["eager", "fgrad.jit"])
+def test_backward_inf_inside_a_scan_body_points_at_sqrt(wrap):
+    g = fgrad.grad(where_sqrt_in_scan)
+    g = g if wrap == "eager" else fgrad.jit(g)
+    with nans(), pytest.raises(NonFiniteError) as e:
+        g(np.array([1.0, 0.0, 4.0]))
+    assert (e.value.primitive, e.value.phase, e.value.derivative_of) == (
+        "div", "backward", ("sqrt",))
+    assert_at(e.value, line_containing(where_sqrt_in_scan, "fnp.sqrt"))
+    np.testing.assert_allclose(fgrad.grad(where_sqrt_in_scan)(np.array([1.0, 4.0])),
+                               [0.5, 0.25])  # fgrad works after, checks off

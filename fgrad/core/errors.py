@@ -61,6 +61,18 @@ class Source(NamedTuple):
         return f"{os.path.basename(self.filename)}:{self.lineno}"
 
 
+class DerivedSource(Source):
+    """The source of an equation a derivative rule (jvp, transpose) made for the user's
+    operation at this line: equal to that line's Source, and telling apart, to fgrad.debug's
+    NaN checks, the backward pass from the forward one."""
+
+    __slots__ = ()
+
+
+def derived(source: Source | None) -> DerivedSource | None:
+    return None if source is None else DerivedSource(*source)
+
+
 def _in_stdlib(path: str) -> bool:
     for stdlib in _STDLIB_DIRS:
         if path.startswith(stdlib):

@@ -27,17 +27,17 @@ How each kind of execution is checked:
 - Off, the checks cost nothing per operation: the swapped methods are restored, and
   `eval_program` and eager gradients test one module attribute per program.
 
-Forward or backward: an equation is in the *forward pass* when it applies a primitive the
-user's own code applied at that line (each `bind` made outside the transforms' rules is
-recorded while the checks are on), and in the *backward pass* when differentiation created
-it: derivative factors (sqrt's `0.5 / sqrt(x)`, computed alongside the forward values and
-saved for the backward pass), tangents and cotangents. The transforms give those equations
-the source of the forward equation they differentiate (`jvp_eval` and `backward_pass` run
-each rule under `source_of(eqn.source)`), so the error names the forward operation's line
-and, among the primitives the user applied there, the ones whose derivative this is.
-A derivative equation of the same primitive as one the user applied on that line (a `mul`
-in the derivative of `x * y`) is counted as forward: the sources do not say which transform
-created an equation.
+Forward or backward: the transforms give the equations a derivative rule makes the source
+of the forward equation they differentiate, marked as derived (`DerivedSource`: `jvp_eval`
+and `backward_pass` run each rule under `source_of(derived(eqn.source))`). An equation with
+an unmarked source is the user's own, in the forward pass. A marked one is in the *backward
+pass* (derivative factors such as sqrt's `0.5 / sqrt(x)`, computed alongside the forward
+values and saved for the backward pass, tangents and cotangents), unless it applies a
+primitive the user's code applied at that line (each `bind` made outside the rules is
+recorded while the checks are on): a rule re-computing the forward value (sqrt's JVP
+computes sqrt(x) too) counts as forward, and so, ambiguously, does a `mul` in the derivative
+of `x * y`. The error names the forward operation's line and, among the primitives the user
+applied there, the ones whose derivative this is.
 
 The switch is process-wide (like JAX's configuration), not per thread.
 """
@@ -52,10 +52,10 @@ from typing import Iterator
 import jax
 import numpy as np
 
-from fgrad.core import EVAL_TRACE, current_trace
+from fgrad.core import EVAL_TRACE, current_trace, eval_program
 from fgrad.core import dtypes as dt
 from fgrad.core import evaluate as _evaluate
-from fgrad.core.errors import FgradError, Source, user_source
+from fgrad.core.errors import DerivedSource, FgradError, Source, user_source
 from fgrad.core.primitive import set_bind_hook
 from fgrad.core.trace import _context
 from fgrad.transforms.rules import jvp_rules, transpose_rules
@@ -194,7 +194,34 @@ def _check(prim, params, inputs, outs, source) -> None:
     given.update(_non_finite(v) for v in params.values() if type(v) in (float, complex))
     if kind in given or (kind == "inf" and "nan" in given):
         return  # passed on, not produced
+    _search_inside(prim, params, inputs)
     raise _error(prim, kind, source)
+
+
+def _search_inside(prim, params, inputs) -> None:
+    """For control flow, runs the programs it holds again, equation by equation and step by
+    step, checked, so that the error names the equation inside a branch or a loop body that
+    produced the value (eval_program checks each equation while the checks are on). Returns
+    if none did: then the control-flow equation itself is to blame."""
+    if prim.name == "cond":
+        index, *operands = inputs
+        branches = params["branches"]
+        branch = branches[int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))]
+        eval_program(branch, *operands)
+    elif prim.name == "scan":
+        n_consts, n_carry, body = params["n_consts"], params["n_carry"], params["body"]
+        consts, carry = list(inputs[:n_consts]), list(inputs[n_consts:n_consts + n_carry])
+        xs = inputs[n_consts + n_carry:]
+        steps = range(params["length"])
+        for i in reversed(steps) if params["reverse"] else steps:
+            carry = eval_program(body, *consts, *carry, *(x[i] for x in xs))[:n_carry]
+    elif prim.name == "while":
+        n_cond, n_body = params["n_cond_consts"], params["n_body_consts"]
+        cond_consts, body_consts = inputs[:n_cond], inputs[n_cond:n_cond + n_body]
+        carry, steps = list(inputs[n_cond + n_body:]), 0
+        while (params["max_steps"] is None or steps < params["max_steps"]) and bool(
+                eval_program(params["cond"], *cond_consts, *carry)[0]):
+            carry, steps = eval_program(params["body"], *body_consts, *carry), steps + 1
 
 
 class _Checker:
@@ -227,9 +254,11 @@ _WHAT = {"nan": "a NaN", "inf": "an infinity"}
 def _derivative_of(prim, source) -> tuple[str, ...] | None:
     """None if `prim` at `source` is a forward equation; else the names of the primitives
     the user applied at that line whose derivative it may be."""
-    applied = _forward_binds.get(source) if source is not None else None
+    if not isinstance(source, DerivedSource):
+        return None  # no derivative rule made it: the user's own operation
+    applied = _forward_binds.get(source)
     if applied is None or prim in applied:
-        return None
+        return None  # a rule re-applying the user's primitive: most likely the forward value
     # Primitives with a nonzero derivative, nonlinear ones first: a NaN in a derivative
     # comes from a factor such as sqrt's 0.5 / sqrt(x), not from a linear map.
     differentiable = [p for p in applied if p in jvp_rules

@@ -16,6 +16,7 @@ from fgrad.core import (
     Eqn, Literal, Program, Zero, current_trace, interpret, is_differentiable, source_of,
     staging, tangent_aval,
 )
+from fgrad.core.errors import derived
 from fgrad.lax._ad import zeros
 from fgrad.transforms.rules import jvp_rules
 
@@ -36,7 +37,7 @@ def jvp_eval(program: Program, primals: Sequence[Any], tangents: Sequence[Any]
             outs = trace.process(prim, ps, eqn.params, eqn.source)
             return [(out, Zero(tangent_aval(v.aval)))
                     for out, v in zip(outs, eqn.outputs, strict=True)]
-        with source_of(eqn.source):
+        with source_of(derived(eqn.source)):
             outs, out_tangents = jvp_rules[prim](ps, ts, **eqn.params)
         return [(out, t if t is not None and type(t) is not Zero and is_differentiable(v.aval)
                  else Zero(tangent_aval(v.aval)))

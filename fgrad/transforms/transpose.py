@@ -16,7 +16,7 @@ from fgrad.core import (
     source_of, staging, walk,
 )
 from fgrad.core.errors import (
-    MissingRuleError, NotDifferentiableError, ProgramTypeError, at_user_line,
+    MissingRuleError, NotDifferentiableError, ProgramTypeError, at_user_line, derived,
 )
 from fgrad.lax._ad import add_tangents, zeros
 from fgrad.transforms.rules import transpose_failure_hints, transpose_rules
@@ -53,7 +53,7 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
             rule = transpose_rules[prim]
         except MissingRuleError as e:  # name the user's line that made the equation
             raise MissingRuleError(_hinted(at_user_line(str(e), eqn.source), eqn)) from None
-        with source_of(eqn.source):
+        with source_of(derived(eqn.source)):
             try:
                 in_cts = rule(cts, *operands, **eqn.params)
             except NotDifferentiableError as e:
