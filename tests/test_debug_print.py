@@ -213,3 +213,26 @@ def test_bad_arguments_name_the_user_line():
         dprint("{}", "a string")
     # fgrad still works after the errors.
     assert fgrad.grad(lambda x: x * x)(3.0) == 6.0
+
+
+@pytest.mark.parametrize("wrap", ["eager", "fgrad.jit"])
+def test_grad_through_scan_cond_and_checkpoint_prints_each_forward_step_once(capsys, wrap):
+    def step(c, x):
+        dprint("x = {}", x)
+        return c + fnp.sin(x), None
+
+    def f(xs):
+        total = fgrad.lax.scan(step, 0.0, xs)[0]
+        total = fgrad.lax.cond(total > 0, lambda t: (dprint("positive"), t)[1],
+                               lambda t: t, total)
+        return fgrad.checkpoint(lambda t: (dprint("checkpoint {}", t), t * t)[1])(total)
+
+    g = fgrad.grad(f) if wrap == "eager" else fgrad.jit(fgrad.grad(f))
+    xs = np.array([0.5, 1.0], np.float32)
+    total = np.sin(0.5) + np.sin(1.0)
+    np.testing.assert_allclose(g(xs), 2 * total * np.cos(xs), rtol=1e-6)
+    lines = printed(capsys)
+    assert lines[:3] == ["x = 0.5", "x = 1.0", "positive"]
+    # The print stays in the forward pass: checkpoint's recomputation does not print again.
+    assert len(lines) == 4 and lines[3].startswith("checkpoint ")
+    np.testing.assert_allclose(float(lines[3].split()[1]), total, rtol=1e-6)
