@@ -23,6 +23,12 @@ from fgrad.numpy._core import (
 from fgrad.numpy._math import add, floor, multiply, subtract, true_divide
 from fgrad.numpy._shapes import concatenate, expand_dims, reshape, stack
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = [
+    "arange", "array", "asarray", "astype", "empty", "empty_like", "eye", "full",
+    "full_like", "identity", "linspace", "ones", "ones_like", "zeros", "zeros_like",
+]
+
 
 def _leaves(obj) -> list:
     if isinstance(obj, (list, tuple)):

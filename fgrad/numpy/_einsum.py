@@ -23,6 +23,11 @@ from fgrad.numpy._core import (
 from fgrad.numpy._math import multiply
 from fgrad.numpy._shapes import expand_dims, ravel, transpose
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = [
+    "dot", "einsum", "matmul", "outer", "vdot",
+]
+
 
 def _contract(a, b, dimension_numbers, precision, preferred_element_type):
     return lla.dot_general(a, b, dimension_numbers, precision=precision,

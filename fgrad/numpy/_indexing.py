@@ -34,6 +34,9 @@ from fgrad.numpy._core import (
 )
 from fgrad.numpy._math import add, less, maximum, minimum, multiply, where
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = []
+
 
 class _Entry(NamedTuple):
     """One position of a normalised index: 'new' (None), 'slice', 'int' (a static int),

@@ -22,6 +22,18 @@ from fgrad.numpy._core import (
     promote_args, promote_dtypes,
 )
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = [
+    "abs", "absolute", "add", "arccos", "arcsin", "arctan", "arctan2", "around",
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "clip", "cos",
+    "cosh", "divide", "divmod", "equal", "exp", "expm1", "floor", "floor_divide", "greater",
+    "greater_equal", "invert", "isfinite", "isinf", "isnan", "less", "less_equal", "log",
+    "log1p", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum",
+    "minimum", "mod", "multiply", "neg", "negative", "not_equal", "positive", "power",
+    "remainder", "round", "sign", "sin", "sinh", "sqrt", "square", "subtract", "tan",
+    "tanh", "true_divide", "where",
+]
+
 
 def _unary(name: str, primitive, kind: str | None = None):
     def function(x, /):

@@ -25,6 +25,12 @@ from fgrad.numpy._core import (
 )
 from fgrad.numpy._math import add, maximum, minimum, multiply, not_equal, sqrt, subtract
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = [
+    "all", "amax", "amin", "any", "argmax", "argmin", "cumsum", "max", "mean", "min",
+    "prod", "std", "sum", "var",
+]
+
 
 def _keep(result, axes: tuple[int, ...], keepdims: bool):
     return ls.expand_dims(result, axes) if keepdims and axes else result

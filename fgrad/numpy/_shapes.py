@@ -19,6 +19,13 @@ from fgrad.numpy._core import (
 )
 from fgrad.numpy._indexing import getitem
 
+# The public names, gathered by fgrad/numpy/__init__.py.
+__all__ = [
+    "broadcast_arrays", "broadcast_to", "concatenate", "expand_dims", "flip",
+    "matrix_transpose", "moveaxis", "ravel", "repeat", "reshape", "split", "squeeze",
+    "stack", "swapaxes", "tile", "transpose",
+]
+
 
 def reshape(a, shape=None, order: str = "C", *, newshape=None):
     """`a` with a new shape of as many elements; one dimension may be -1 (inferred)."""
