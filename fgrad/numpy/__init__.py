@@ -17,9 +17,10 @@ from fgrad.numpy import _methods  # noqa: F401 (installs the tracer's operators 
 from fgrad.numpy import linalg as linalg
 from fgrad.numpy._creation import ScalarType as _ScalarType
 from fgrad.numpy import (
-    _creation, _einsum, _indexing, _math, _polynomial, _reductions, _shapes, _sorting,
+    _creation, _dtypes, _einsum, _indexing, _math, _polynomial, _reductions, _shapes, _sorting,
 )
 from fgrad.numpy._creation import *  # noqa: F401,F403
+from fgrad.numpy._dtypes import *  # noqa: F401,F403
 from fgrad.numpy._einsum import *  # noqa: F401,F403
 from fgrad.numpy._indexing import *  # noqa: F401,F403
 from fgrad.numpy._math import *  # noqa: F401,F403
@@ -38,9 +39,9 @@ _OWN = [
 # As NumPy's: `import *` brings names that shadow builtins (sum, max, ...). The submodule
 # fgrad.numpy.linalg is imported by name (fnp.linalg), not by `import *`. Each function
 # module lists its public names in its own __all__.
-__all__ = sorted(set(_OWN).union(
-    *(m.__all__ for m in (_creation, _einsum, _indexing, _math, _polynomial, _reductions, _shapes,
-                        _sorting))))
+_MODULES = (_creation, _dtypes, _einsum, _indexing, _math, _polynomial, _reductions, _shapes,
+            _sorting)
+__all__ = sorted(set(_OWN).union(*(m.__all__ for m in _MODULES)))
 
 pow = _math.power  # noqa: A001 (NumPy 2's name)
 
