@@ -8,9 +8,11 @@ equations), and inside JAX's jit or vmap (fgrad lowers to jax.lax). Importing th
 also gives traced values their operators and methods (`x + y`, `x[i]`, `x.sum()`, `x.at`).
 """
 
+import jax as _jax
 import jax.numpy as _jnp
 import numpy as _np
 
+from fgrad.core import Tracer as _Tracer
 from fgrad.core.dtypes import bfloat16 as _bfloat16
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.numpy import _methods  # noqa: F401 (installs the tracer's operators and methods)
@@ -35,6 +37,11 @@ _OWN = [
     "float16", "float32", "float64", "floating", "generic", "inexact", "inf", "int16", "int32",
     "int64", "int8", "integer", "nan", "newaxis", "number", "pi", "pow", "signedinteger",
     "uint16", "uint32", "uint64", "uint8", "unsignedinteger",
+    "ComplexWarning", "cdouble", "character", "complex_", "csingle", "double", "euler_gamma",
+    "flexible", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "float8_e3m4", "float8_e4m3",
+    "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+    "float8_e8m0fnu", "float_", "int1", "int2", "int4", "int_", "ndarray", "object_", "single",
+    "uint", "uint1", "uint2", "uint4",
 ]
 # As NumPy's: `import *` brings names that shadow builtins (sum, max, ...). The submodule
 # fgrad.numpy.linalg is imported by name (fnp.linalg), not by `import *`. Each function
@@ -62,14 +69,38 @@ float32 = _ScalarType(_np.float32, "float32")
 float64 = _ScalarType(_np.float64, "float64")
 complex64 = _ScalarType(_np.complex64, "complex64")
 complex128 = _ScalarType(_np.complex128, "complex128")
+# NumPy's C-style aliases, meaning what they mean in jax.numpy
+single, double, float_ = float32, float64, float64
+csingle, cdouble, complex_ = complex64, complex128, complex128
+int_, uint = int64, uint64
+# the narrow types of ml_dtypes (storage formats for quantized values), as jax.numpy has them
+for _name in ("float8_e3m4", "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn",
+              "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
+              "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn", "int1", "int2", "int4",
+              "uint1", "uint2", "uint4"):
+    globals()[_name] = _ScalarType(getattr(_jnp, _name).dtype, _name)
+del _name
 dtype = _np.dtype
 # abstract dtype families, for issubdtype checks
 generic, number, inexact, floating, complexfloating = (
     _np.generic, _np.number, _np.inexact, _np.floating, _np.complexfloating)
 integer, signedinteger, unsignedinteger = _np.integer, _np.signedinteger, _np.unsignedinteger
+character, flexible, object_ = _np.character, _np.flexible, _np.object_
+ComplexWarning = _np.exceptions.ComplexWarning
+
+
+class _ArrayType(type):
+    def __instancecheck__(cls, value) -> bool:
+        return isinstance(value, (_jax.Array, _Tracer))
+
+
+class ndarray(metaclass=_ArrayType):
+    """The type of arrays for isinstance checks: true of JAX arrays and of fgrad's traced
+    values alike, as `isinstance(x, jnp.ndarray)` is true of JAX's arrays and tracers."""
 
 pi = _np.pi
 e = _np.e
+euler_gamma = _np.euler_gamma
 inf = _np.inf
 nan = _np.nan
 newaxis = None
