@@ -123,7 +123,8 @@ JAX_DIFFERS: dict[tuple[str, str], tuple[type, str]] = {
 
 # (rtol, atol) by dtype; see _assert_close. float32 values appear in convert_element_type
 # and dot_general examples.
-TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (1e-5, 1e-6)}
+TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (1e-5, 1e-6),
+              np.dtype(np.complex128): (1e-10, 1e-12)}  # complex parts (real, conj, ...)
 
 
 # -- the table of examples --------------------------------------------------------------------
@@ -289,6 +290,30 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
         example("", fn, x, y)
     example("weak scalars", fl.mul, oracle.make((), np.float64, seed=1, weak=True),
             oracle.make((), np.float64, seed=2, weak=True))
+    # -- elementwise: inverse hyperbolics, roots, Bessel functions, complex parts, bits
+    z = normal(*S) + 1j * normal(*S)
+    for label, fn, operands in [
+        ("", fl.asinh, [normal(*S)]),
+        ("", fl.acosh, [uniform(1.2, 3, *S)]),
+        ("", fl.atanh, [uniform(-0.8, 0.8, *S)]),
+        ("", fl.cbrt, [away(*S)]),
+        ("", fl.exp2, [uniform(-2, 2, *S)]),
+        ("", fl.bessel_i0e, [away(*S)]),
+        ("", fl.bessel_i1e, [uniform(-3, 3, *S)]),
+        ("", fl.real, [z]),
+        ("", fl.imag, [z]),
+        ("complex", fl.conj, [z]),
+        ("real", fl.conj, [normal(*S)]),
+        ("", fl.complex, [normal(*S), normal(*S)]),
+        ("", fl.shift_left, [ints(-9, 9, *S), ints(0, 5, *S)]),
+        ("", fl.shift_right_arithmetic, [ints(-9, 9, *S), ints(0, 5, *S)]),
+        ("", fl.shift_right_logical, [ints(-9, 9, *S), ints(0, 5, *S)]),
+        ("", fl.population_count, [ints(-9, 9, *S)]),
+        ("", fl.clz, [ints(-9, 9, *S)]),
+        ("f64 -> int64", lambda x: fl.bitcast_convert_type(x, np.int64), [normal(*S)]),
+        ("f64 -> f64", lambda x: fl.bitcast_convert_type(x, np.float64), [normal(*S)]),
+    ]:
+        example(label, fn, *operands)
     for y in (2, 3, -2, 1, 0):
         example(f"y={y}", lambda x, y=y: fl.integer_pow(x, y), away(*S))
 
@@ -502,6 +527,22 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
     example("axis 1", lambda x: fl.cumsum(x, 1), normal(*S))
     example("axis 0, reverse", lambda x: fl.cumsum(x, 0, reverse=True), normal(*S))
 
+    # -- sorting and running reductions (fgrad/lax/sorting.py): values of their own seed, so
+    # the examples after them keep theirs
+    own = np.random.default_rng(5)
+    apart = (own.permutation(6) * 0.3 + own.uniform(0, 0.1, 6) - 0.9).reshape(S)  # no ties
+    example("dimension 1", lambda x: fl.sort(x, 1), apart)
+    example("two keys and a value", lambda k, x, v: fl.sort((k, x, v), 0, num_keys=2),
+            own.integers(0, 2, S).astype(np.int32), apart, own.standard_normal(S))
+    example("k=2", lambda x: fl.top_k(x, 2), apart)
+    example("axis 1", lambda x: fl.cumprod(x, 1), own.standard_normal(S))
+    example("axis 1, zeros", lambda x: fl.cumprod(x, 1),
+            np.array([[0.5, 0.0, 2.0], [0.0, -1.5, 0.0]]))
+    for fn in (fl.cummax, fl.cummin):
+        example("axis 1", lambda x, fn=fn: fn(x, 1), apart)
+        example("axis 0, reverse", lambda x, fn=fn: fn(x, 0, True), apart)
+    example("axis 1", lambda x: fl.cumlogsumexp(x, 1), own.standard_normal(S))
+
     # -- control flow: the sub-programs are the user's functions, traced (make_ir)
     x, y = normal(*S), normal(*S)
     branches = tuple(fgrad.make_ir(b)(x, y) for b in (
@@ -690,7 +731,9 @@ def _params(cases, check: str):
 
 
 DIFFERENTIABLE = [c for c in CASES if c.name not in REFUSED]
-SECOND_ORDER = [c for c in DIFFERENTIABLE if c.float_in and any(c.float_out)]
+# (jax.grad needs a real objective: the cube of a complex output is not one)
+SECOND_ORDER = [c for c in DIFFERENTIABLE if c.float_in and any(c.float_out)
+                and not any(dt.is_complex(a.dtype) for a in c.out_avals)]
 _BY_ID = {c.id: c for c in CASES}
 
 

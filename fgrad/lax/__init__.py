@@ -28,14 +28,17 @@ from fgrad.lax import random as _random
 from fgrad.lax import reductions as _reductions
 from fgrad.lax import remat as _remat
 from fgrad.lax import shapes as _shapes
+from fgrad.lax import sorting as _sorting
 from fgrad.lax.control_flow import (
     associative_scan, cond, fori_loop, map, scan, switch, while_loop,
 )
 from fgrad.lax.elementwise import (
-    abs, acos, add, asin, atan, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil,
-    clamp, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, expm1, floor, ge, gt,
-    integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg, nextafter, pow,
-    rem, round, rsqrt, select_n, sign, sin, sinh, sqrt, sub, tan, tanh,
+    abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bessel_i0e, bessel_i1e,
+    bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clamp,
+    clz, complex, conj, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, exp2, expm1,
+    floor, ge, gt, imag, integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne,
+    neg, nextafter, population_count, pow, real, rem, round, rsqrt, select_n, shift_left,
+    shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, sub, tan, tanh,
 )
 from fgrad.lax.implicit import custom_linear_solve, custom_root
 from fgrad.lax.indexing import (
@@ -45,19 +48,26 @@ from fgrad.lax.indexing import (
 )
 from fgrad.lax.linalg import cholesky, dot_general, triangular_solve
 from fgrad.lax.reductions import (
-    argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
+    argmax, argmin, cumlogsumexp, cummax, cummin, cumprod, cumsum, reduce_max, reduce_min,
+    reduce_prod, reduce_sum,
 )
 from fgrad.lax.shapes import (
     broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, full, full_like, iota, pad,
     reshape, rev, squeeze, transpose,
 )
+from fgrad.lax.sorting import sort, sort_key_val, top_k
 
 # The family modules (fgrad.lax.elementwise, ...) are imported by name, not by `import *`.
 __all__ = [
     "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "abs", "acos", "add",
+    # elementwise: inverse hyperbolics, roots and powers, Bessel, complex parts, bits
+    "acosh", "asinh", "atanh", "bessel_i0e", "bessel_i1e", "bitcast_convert_type", "cbrt", "clz",
+    "complex", "conj", "exp2", "imag", "population_count", "real", "shift_left",
+    "shift_right_arithmetic", "shift_right_logical",
     "argmax", "argmin", "asin", "associative_scan", "atan", "atan2", "bitwise_and", "bitwise_not",
     "bitwise_or", "bitwise_xor", "broadcast_in_dim", "broadcasted_iota", "ceil", "cholesky",
-    "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumsum",
+    "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumlogsumexp",
+    "cummax", "cummin", "cumprod", "cumsum",
     "custom_linear_solve", "custom_root", "div",
     "dot_general", "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp",
     "expand_dims", "expm1", "floor", "fori_loop", "full", "full_like", "gather", "ge", "gt",
@@ -65,15 +75,15 @@ __all__ = [
     "min", "mul", "ne", "neg", "nextafter", "pad", "pow", "primitives", "reduce_max", "reduce_min",
     "reduce_prod", "reduce_sum", "rem", "reshape", "rev", "round", "rsqrt", "scan", "scatter",
     "scatter_add", "scatter_max", "scatter_min", "scatter_mul", "select_n", "sign", "sin", "sinh",
-    "slice", "sqrt", "squeeze", "sub", "switch", "tan", "tanh", "transpose", "triangular_solve",
-    "while_loop",
+    "slice", "sort", "sort_key_val", "sqrt", "squeeze", "sub", "switch", "tan", "tanh", "top_k",
+    "transpose", "triangular_solve", "while_loop",
 ]
 
 
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
     families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random,
-                _control_flow, _custom, _implicit, _remat, _debugging, _effects)
+                _control_flow, _custom, _implicit, _remat, _debugging, _effects, _sorting)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())

@@ -11,17 +11,19 @@ import math
 
 import numpy as np
 from jax import lax
+from jax.dtypes import finfo
 
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core.errors import NotDifferentiableError
 from fgrad.core import dtypes as dt
 from fgrad.lax._ad import deflinear, defjvp, defjvp_zero, instantiate, is_undefined, zeros
-from fgrad.lax._batching import defbatch_elementwise
+from fgrad.lax._batching import defbatch_elementwise, move_axis
 from fgrad.lax._rules import (
-    check_dtype, check_same_shapes, elementwise, fail, operand_when_type_kept, sharded_alike,
+    check_available, check_dtype, check_same_shapes, elementwise, fail, operand_when_type_kept,
+    sharded_alike,
 )
 from fgrad.transforms.rules import (
-    identity_rules, involutions, jvp_rules, transpose_rules, units,
+    batch_rules, identity_rules, involutions, jvp_rules, transpose_rules, units,
 )
 # The sibling families' functions, reached through the package when called: the
 # families need each other's (a rule of one emits primitives of another).
@@ -295,6 +297,36 @@ erf_inv_p = elementwise("erf_inv", lax.erf_inv, "float")
 # erf'(y) = 2/sqrt(pi) exp(-y^2), so the inverse's derivative is sqrt(pi)/2 exp(ans^2).
 defjvp(erf_inv_p, lambda t, ans, x: mul(
     t, mul(_const(x, 1 / _TWO_OVER_SQRT_PI), exp(_square(ans)))))
+asinh_p = elementwise("asinh", lax.asinh, "inexact")
+defjvp(asinh_p, lambda t, ans, x: mul(t, rsqrt(add(_square(x), _full_like(x, 1)))))
+acosh_p = elementwise("acosh", lax.acosh, "inexact")
+# x^2 - 1 rather than (x + 1)(x - 1), as JAX: the domain is x >= 1, away from the
+# cancellation the product would avoid.
+defjvp(acosh_p, lambda t, ans, x: mul(t, rsqrt(sub(_square(x), _full_like(x, 1)))))
+atanh_p = elementwise("atanh", lax.atanh, "inexact")
+defjvp(atanh_p, lambda t, ans, x: mul(integer_pow(add(_full_like(x, 1), x), -1),
+                                      div(t, sub(_full_like(x, 1), x))))
+cbrt_p = elementwise("cbrt", lax.cbrt, "float")
+defjvp(cbrt_p, lambda t, ans, x: mul(t, mul(_const(x, 1 / 3), integer_pow(ans, -2))))
+exp2_p = elementwise("exp2", lax.exp2, "inexact")
+defjvp(exp2_p, lambda t, ans, x: mul(log(_const(x, 2)), mul(t, ans)))
+
+
+def _bessel_i1e_jvp(t, ans, x):
+    # i1e'(x) = i0e(x) - i1e(x) (sign(x) + 1/x), whose limit at 0 is 1/2: within an epsilon
+    # of 0 the formula would divide by (almost) zero, so the limit is used there, as JAX does.
+    eps = float(finfo(aval_of(x).dtype).eps)
+    not_tiny = gt(abs(x), _full_like(x, eps))
+    safe_x = select_n(not_tiny, _full_like(x, eps), x)
+    slope = sub(bessel_i0e(safe_x), mul(ans, add(sign(safe_x), integer_pow(safe_x, -1))))
+    return mul(t, select_n(not_tiny, _full_like(x, 0.5), slope))
+
+
+# Exponentially scaled modified Bessel functions: i0e(x) = exp(-|x|) I0(x), and I1 alike.
+bessel_i0e_p = elementwise("bessel_i0e", lax.bessel_i0e, "float")
+defjvp(bessel_i0e_p, lambda t, ans, x: mul(t, sub(bessel_i1e(x), mul(sign(x), ans))))
+bessel_i1e_p = elementwise("bessel_i1e", lax.bessel_i1e, "float")
+defjvp(bessel_i1e_p, _bessel_i1e_jvp)
 
 
 def _atan2_jvp(which):
@@ -305,7 +337,7 @@ def _atan2_jvp(which):
     return term
 
 
-atan2_p = elementwise("atan2", lax.atan2, "float", 2)
+atan2_p = elementwise("atan2", lax.atan2, "inexact", 2)
 defjvp(atan2_p, _atan2_jvp("x"), _atan2_jvp("y"))
 
 is_finite_p = elementwise("is_finite", lax.is_finite, "float", out_dtype=lambda d: np.bool_)
@@ -317,6 +349,75 @@ nextafter_p = elementwise("nextafter", lax.nextafter, "float", 2)
 jvp_rules.absent(nextafter_p, "a step of one ulp is neither constant nor the identity to a "
                  "differentiator, and JAX defines no derivative either")
 transpose_rules.absent(nextafter_p, "it is not linear in any operand")
+
+# -- complex numbers -------------------------------------------------------------------------
+# All four are linear over the reals. Their transposes follow JAX's convention for complex
+# cotangents (no conjugation: a VJP is the plain transpose), which makes grad of a real
+# function of z come out as df/dx - i df/dy.
+
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+
+
+def _complex_part_abstract_eval(name):
+    def abstract_eval(x):
+        if not dt.is_complex(x.dtype):
+            raise fail(name, [x], f"{name} accepts complex numbers, not {x.dtype.name}",
+                       "A real number is its own real part, with imaginary part 0.")
+        return Aval(x.shape, dt.real_dtype(x.dtype), x.weak_type)
+    return abstract_eval
+
+
+def _complex_part_transpose(part):
+    def transpose(ct, x):
+        # real: ct -> ct + 0i; imag: ct -> 0 - ct i (JAX's signs: grad of imag(z) is -i).
+        zero = zeros(Aval(aval_of(ct).shape, aval_of(ct).dtype, False))
+        return [complex(ct, zero) if part == "real" else complex(zero, neg(ct))]
+    return transpose
+
+
+real_p = Primitive("real", _complex_part_abstract_eval("real"), lax.real)
+defbatch_elementwise(real_p)
+deflinear(real_p, [0], _complex_part_transpose("real"))
+imag_p = Primitive("imag", _complex_part_abstract_eval("imag"), lax.imag)
+defbatch_elementwise(imag_p)
+deflinear(imag_p, [0], _complex_part_transpose("imag"))
+
+
+def _complex_abstract_eval(x, y):
+    check_same_shapes("complex", [x, y])
+    if x.dtype not in _COMPLEX_OF or y.dtype != x.dtype:
+        raise fail("complex", [x, y], "the real and imaginary parts must both be float32 or "
+                   "both float64", "Convert them with fgrad.lax.convert_element_type.")
+    return Aval(x.shape, _COMPLEX_OF[x.dtype], x.weak_type and y.weak_type)
+
+
+def _complex_transpose(ct, x, y):
+    return [real(ct) if is_undefined(x) else None,
+            imag(neg(ct)) if is_undefined(y) else None]
+
+
+complex_p = Primitive("complex", _complex_abstract_eval, sharded_alike(lax.complex))
+defbatch_elementwise(complex_p)
+deflinear(complex_p, [0, 1], _complex_transpose)
+
+
+def _conj_abstract_eval(x):
+    # As jax.lax.conj: a float32 or float64 operand is taken as complex (imaginary part 0).
+    if not (dt.is_complex(x.dtype) or x.dtype in _COMPLEX_OF):
+        raise fail("conj", [x], f"conj accepts complex, float32 or float64 numbers, not "
+                   f"{x.dtype.name}")
+    return Aval(x.shape, _COMPLEX_OF.get(x.dtype, x.dtype), x.weak_type)
+
+
+def _conj_transpose(ct, x):
+    # Conjugation is its own transpose; from a real operand, only the real part flows back.
+    return [conj(ct) if dt.is_complex(x.aval.dtype) else real(ct)]
+
+
+conj_p = Primitive("conj", _conj_abstract_eval, lax.conj)
+defbatch_elementwise(conj_p)
+deflinear(conj_p, [0], _conj_transpose)
 
 # -- comparisons and logic -------------------------------------------------------------------
 # Their outputs are bool or integer, which never carry a tangent: no rules needed.
@@ -356,6 +457,55 @@ jvp_rules.absent(xor_p, "its result (bool, integer or key) carries no tangent")
 transpose_rules.absent(xor_p, "it is not linear in any operand")
 jvp_rules.absent(not_p, "its result (bool, integer or key) carries no tangent")
 transpose_rules.absent(not_p, "it is not linear in any operand")
+
+# -- bits ------------------------------------------------------------------------------------
+# Integer results carry no tangent; bitcast_convert_type reinterprets bits, which is
+# piecewise constant to a differentiator (JAX's rule too).
+
+shift_left_p = elementwise("shift_left", lax.shift_left, "integer", 2)
+shift_right_arithmetic_p = elementwise(
+    "shift_right_arithmetic", lax.shift_right_arithmetic, "integer", 2)
+shift_right_logical_p = elementwise("shift_right_logical", lax.shift_right_logical, "integer", 2)
+population_count_p = elementwise("population_count", lax.population_count, "integer")
+clz_p = elementwise("clz", lax.clz, "integer")
+for _prim in (shift_left_p, shift_right_arithmetic_p, shift_right_logical_p,
+              population_count_p, clz_p):
+    jvp_rules.absent(_prim, "its result (bool, integer or key) carries no tangent")
+    transpose_rules.absent(_prim, "it is not linear in any operand")
+del _prim
+
+
+def _bitcast_abstract_eval(x, *, new_dtype):
+    old_bits, new_bits = x.dtype.itemsize * 8, new_dtype.itemsize * 8
+    check_available("bitcast_convert_type", [x], new_dtype, "new_dtype")
+    if x.dtype != new_dtype and any(dt.is_bool(d) or dt.is_complex(d)
+                                    for d in (x.dtype, new_dtype)):
+        raise fail("bitcast_convert_type", [x], f"bool and complex values can only be "
+                   f"bitcast to their own dtype, not from {x.dtype.name} to {new_dtype.name}")
+    # No weak type: the bits of a weak value are those of its dtype (JAX strips it too).
+    if old_bits == new_bits:
+        return Aval(x.shape, new_dtype, False)
+    if old_bits > new_bits:
+        return Aval((*x.shape, old_bits // new_bits), new_dtype, False)
+    if not x.shape or x.shape[-1] * old_bits != new_bits:
+        raise fail("bitcast_convert_type", [x], f"{new_bits}-bit values are made of "
+                   f"{new_bits // old_bits} {old_bits}-bit ones along the last axis, which "
+                   f"has size {x.shape[-1] if x.shape else 'none (rank 0)'}")
+    return Aval(x.shape[:-1], new_dtype, False)
+
+
+def _bitcast_batch(axis_size, values, dims, *, new_dtype):
+    # A change of width adds or removes the last axis: keep the batch axis in front of it.
+    (x,), (d,) = values, dims
+    if aval_of(x).dtype.itemsize != new_dtype.itemsize:
+        x, d = move_axis(x, d, 0), 0
+    return bitcast_convert_type_p.bind1(x, new_dtype=new_dtype), d
+
+
+bitcast_convert_type_p = Primitive("bitcast_convert_type", _bitcast_abstract_eval,
+                                   lax.bitcast_convert_type)
+batch_rules.define(bitcast_convert_type_p, _bitcast_batch)
+defjvp_zero(bitcast_convert_type_p)
 
 # -- selection -------------------------------------------------------------------------------
 
@@ -506,6 +656,28 @@ def bitwise_or(x, y): return or_p.bind1(x, y)
 def bitwise_xor(x, y): return xor_p.bind1(x, y)
 def bitwise_not(x): return not_p.bind1(x)
 def select_n(which, *cases): return select_n_p.bind1(which, *cases)
+def asinh(x): return asinh_p.bind1(x)
+def acosh(x): return acosh_p.bind1(x)
+def atanh(x): return atanh_p.bind1(x)
+def cbrt(x): return cbrt_p.bind1(x)
+def exp2(x): return exp2_p.bind1(x)
+def bessel_i0e(x): return bessel_i0e_p.bind1(x)
+def bessel_i1e(x): return bessel_i1e_p.bind1(x)
+def real(x): return real_p.bind1(x)
+def imag(x): return imag_p.bind1(x)
+def complex(x, y): return complex_p.bind1(x, y)  # noqa: A001 (jax.lax's name)
+def conj(x): return conj_p.bind1(x)
+def shift_left(x, y): return shift_left_p.bind1(x, y)
+def shift_right_arithmetic(x, y): return shift_right_arithmetic_p.bind1(x, y)
+def shift_right_logical(x, y): return shift_right_logical_p.bind1(x, y)
+def population_count(x): return population_count_p.bind1(x)
+def clz(x): return clz_p.bind1(x)
+
+
+def bitcast_convert_type(operand, new_dtype):
+    """The bits of `operand` read as `new_dtype`; a narrower dtype adds a last axis, a wider
+    one consumes it (jax.lax's rule)."""
+    return bitcast_convert_type_p.bind1(operand, new_dtype=np.dtype(new_dtype))
 
 
 def round(x, rounding_method=0):  # noqa: A001

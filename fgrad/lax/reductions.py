@@ -1,4 +1,5 @@
-"""Reductions: sums, products, extrema and their positions over axes, and running sums.
+"""Reductions: sums, products, extrema and their positions over axes, and running sums,
+products, extrema and log-sum-exps.
 
 A reduction drops the axes it reduces and keeps the operand's dtype and weak type; argmax and
 argmin instead return a (never weak) index of the integer dtype asked for.
@@ -16,7 +17,7 @@ from fgrad.lax._rules import (
     as_int, as_ints, check_available, check_dims, check_dtype, fail, operand_when_type_kept,
     user_dtype,
 )
-from fgrad.lax.elementwise import add, convert_element_type, div, eq, mul
+from fgrad.lax.elementwise import add, convert_element_type, div, eq, max_p, min_p, mul, mul_p
 from fgrad.lax.shapes import broadcast_in_dim, pad, reshape, transpose
 from fgrad.transforms.rules import batch_rules, identity_rules, jvp_rules, transpose_rules
 # The sibling families' functions, reached through the package when called: the
@@ -204,20 +205,32 @@ def _defbatch_arg_extremum(prim: Primitive) -> None:
 _defbatch_arg_extremum(argmax_p)
 _defbatch_arg_extremum(argmin_p)
 
-# -- cumsum ----------------------------------------------------------------------------------
+# -- running reductions: cumsum, cumprod, cummax, cummin, cumlogsumexp ------------------------
 
 
-def _cumsum_abstract_eval(operand, *, axis, reverse):
-    check_dims("cumsum", [operand], (axis,), operand.ndim, "axis")
-    check_dtype("cumsum", [operand], "number")
-    return operand
+def _cumulative(name: str, lower, kind: str) -> Primitive:
+    """A primitive combining each element along `axis` with all before it (after it, when
+    `reverse`): same shape and type out as in."""
+    def abstract_eval(operand, *, axis, reverse):
+        check_dims(name, [operand], (axis,), operand.ndim, "axis")
+        check_dtype(name, [operand], kind)
+        return operand
+
+    def lower_axis(operand, *, axis, reverse):
+        return lower(operand, axis, reverse)
+
+    prim = Primitive(name, abstract_eval, lower_axis)
+
+    def batch(axis_size, values, dims, *, axis, reverse):
+        (operand,), (dim,) = values, dims
+        (batched_axis,) = _past(dim, (axis,))
+        return prim.bind1(operand, axis=batched_axis, reverse=reverse), dim
+
+    batch_rules.define(prim, batch)
+    return prim
 
 
-def _cumsum_lower(operand, *, axis, reverse):
-    return lax.cumsum(operand, axis, reverse)
-
-
-cumsum_p = Primitive("cumsum", _cumsum_abstract_eval, _cumsum_lower)
+cumsum_p = _cumulative("cumsum", lax.cumsum, "number")
 
 
 def _cumsum_transpose(ct, operand, *, axis, reverse):
@@ -229,13 +242,69 @@ def _cumsum_transpose(ct, operand, *, axis, reverse):
 deflinear(cumsum_p, [0], _cumsum_transpose)
 
 
-def _cumsum_batch(axis_size, values, dims, *, axis, reverse):
-    (operand,), (dim,) = values, dims
-    (batched_axis,) = _past(dim, (axis,))
-    return cumsum_p.bind1(operand, axis=batched_axis, reverse=reverse), dim
+def _scan_jvp(prim: Primitive, combine):
+    """The JVP of a running reduction by `combine`, JAX's way: the parallel prefix scan
+    (fgrad.lax.associative_scan, the same tree as JAX's) over (value, tangent) pairs, each
+    step `combine`'s own JVP. The tangent is then exact where a formula would divide (a
+    running product through a zero), ties split as the combining primitive splits them (a
+    running max passes half of each tied tangent, as max does), and higher derivatives are
+    those of the scan's primitives, as in JAX."""
+    def jvp(primals, tangents, *, axis, reverse):
+        (x,), (t,) = primals, tangents
+        ans = prim.bind1(x, axis=axis, reverse=reverse)
+        if isinstance(t, Zero):
+            return ans, Zero(aval_of(ans))
+        _, t_out = fl.associative_scan(combine, (x, t), reverse=reverse, axis=axis)
+        return ans, t_out
+
+    jvp_rules.define(prim, jvp)
+    transpose_rules.absent(prim, "it is not linear in any operand")
 
 
-batch_rules.define(cumsum_p, _cumsum_batch)
+def _by_rule(combining: Primitive):
+    """Combines two (value, tangent) pairs with `combining` and its registered JVP rule."""
+    def combine(a, b):
+        (x, tx), (y, ty) = a, b
+        [out], [t_out] = jvp_rules[combining]((x, y), (tx, ty))
+        return out, t_out
+    return combine
+
+
+def _replace_inf(x):
+    """x with +inf replaced by 0, as in JAX's logaddexp rule: +inf - +inf would be NaN."""
+    inf = fl.full_like(x, np.inf)
+    return fl.select_n(fl.eq(x, inf), x, fl.full_like(x, 0))
+
+
+def _logaddexp_pair(a, b):
+    """log(exp(x) + exp(y)) and its tangent, as JAX's logaddexp (its custom JVP's formula).
+
+    The value is `larger + log1p(exp(smaller - larger))` with the larger operand chosen by a
+    select rather than JAX's max and |x - y|: equal values, and the derivative of a select
+    is right at a tie too (half of each tangent), where that of max plus abs is not; so
+    second derivatives agree with those of JAX's custom JVP."""
+    (x, tx), (y, ty) = a, b
+    x_larger = fl.ge(x, y)
+    out = fl.select_n(x_larger, fl.add(y, fl.log1p(fl.exp(fl.sub(x, y)))),
+                      fl.add(x, fl.log1p(fl.exp(fl.sub(y, x)))))
+    delta = fl.sub(x, y)
+    # NaNs, or infinities of one sign (inf - inf): JAX's value there is x + y.
+    out = fl.select_n(fl.ne(delta, delta), out, fl.add(x, y))
+    t_out = fl.add(fl.mul(tx, fl.exp(fl.sub(_replace_inf(x), _replace_inf(out)))),
+                   fl.mul(ty, fl.exp(fl.sub(_replace_inf(y), _replace_inf(out)))))
+    return out, t_out
+
+
+cumprod_p = _cumulative("cumprod", lax.cumprod, "number")
+_scan_jvp(cumprod_p, _by_rule(mul_p))
+cummax_p = _cumulative("cummax", lax.cummax, "number")
+_scan_jvp(cummax_p, _by_rule(max_p))
+cummin_p = _cumulative("cummin", lax.cummin, "number")
+_scan_jvp(cummin_p, _by_rule(min_p))
+# Real floats only: JAX's cumlogsumexp of integers overflows, and fgrad has no complex
+# logaddexp.
+cumlogsumexp_p = _cumulative("cumlogsumexp", lax.cumlogsumexp, "float")
+_scan_jvp(cumlogsumexp_p, _logaddexp_pair)
 
 # -- the functions users call (jax.lax signatures) -------------------------------------------
 
@@ -276,3 +345,23 @@ def argmin(operand, axis, index_dtype):
 def cumsum(operand, axis=0, reverse=False):
     """Running sums along `axis`, from its end when `reverse`."""
     return cumsum_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))
+
+
+def cumprod(operand, axis=0, reverse=False):
+    """Running products along `axis`, from its end when `reverse`."""
+    return cumprod_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))
+
+
+def cummax(operand, axis=0, reverse=False):
+    """Running maxima along `axis`, from its end when `reverse`."""
+    return cummax_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))
+
+
+def cummin(operand, axis=0, reverse=False):
+    """Running minima along `axis`, from its end when `reverse`."""
+    return cummin_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))
+
+
+def cumlogsumexp(operand, axis=0, reverse=False):
+    """Running log(sum(exp(x))) along `axis`, from its end when `reverse`."""
+    return cumlogsumexp_p.bind1(operand, axis=as_int(axis), reverse=bool(reverse))
