@@ -38,6 +38,12 @@ LEFT_OUT = {
         "save": _FILES,
         "savez": _FILES,
         "fromfile": _FILES,
+        "from_dlpack": "imports another library's buffer without a copy: use "
+                       "jax.dlpack.from_dlpack, whose jax.Array every fgrad function takes",
+        "frompyfunc": "returns a jax.numpy.ufunc object (see ufunc); fgrad.numpy.vectorize "
+                      "maps a Python function over arrays",
+        "polyfit": _LATER,
+        "roots": _LATER,
         "fft": "the FFT namespace comes with the linear-algebra and FFT issue",
         "ufunc": "JAX's ufunc class wraps jax.numpy functions; fgrad's functions are plain "
                  "functions (use fgrad.numpy.vectorize, or reduce with the reductions)",

@@ -7,6 +7,7 @@
 import jax as _jax
 
 from fgrad import lax as lax
+from fgrad import nn as nn
 from fgrad import numpy as numpy
 from fgrad import random as random
 from fgrad.api import grad as grad

@@ -86,6 +86,17 @@ UNARY = {
     "logistic": (fl.logistic, lax.logistic, lambda s: uniform(-3, 3, s)),
     "erf": (fl.erf, lax.erf, lambda s: uniform(-2, 2, s)),
     "erf_inv": (fl.erf_inv, lax.erf_inv, lambda s: uniform(-0.9, 0.9, s)),
+    "asinh": (fl.asinh, lax.asinh, lambda s: uniform(-2, 2, s)),
+    "acosh": (fl.acosh, lax.acosh, lambda s: uniform(1.2, 3, s)),
+    "atanh": (fl.atanh, lax.atanh, lambda s: uniform(-0.8, 0.8, s)),
+    "cbrt": (fl.cbrt, lax.cbrt, away_from_zero),
+    "exp2": (fl.exp2, lax.exp2, lambda s: uniform(-2, 2, s)),
+    "bessel_i0e": (fl.bessel_i0e, lax.bessel_i0e, away_from_zero),
+    "bessel_i1e": (fl.bessel_i1e, lax.bessel_i1e, lambda s: uniform(-3, 3, s)),
+    "conj_of_real": (fl.conj, lax.conj, lambda s: uniform(-2, 2, s)),
+    "bitcast_f64": (lambda x: fl.bitcast_convert_type(x, np.float64),
+                    lambda x: lax.bitcast_convert_type(x, np.float64),
+                    lambda s: uniform(-2, 2, s)),
     **{f"integer_pow{n}": (lambda x, n=n: fl.integer_pow(x, n),
                            lambda x, n=n: lax.integer_pow(x, n), away_from_zero)
        for n in (0, 1, 2, 3, -1, -2)},
@@ -103,7 +114,8 @@ UNARY = {
 # Piecewise constant or linear: their second derivatives are identically zero, and finite
 # differences are exact; zero-derivative ones say nothing at second order either.
 SECOND_ORDER_TRIVIAL = {"neg", "sign", "floor", "ceil", "round", "round_even",
-                        "integer_pow0", "integer_pow1", "convert_f32", "convert_c128"}
+                        "integer_pow0", "integer_pow1", "convert_f32", "convert_c128",
+                        "conj_of_real", "bitcast_f64"}
 
 
 def cotangent_like(value):
@@ -180,8 +192,9 @@ BINARY = {
     "min": (fl.min, lax.min, normal, normal),
     "pow": (fl.pow, lax.pow, lambda s: uniform(0.2, 2, s), lambda s: uniform(-2, 2, s)),
     "atan2": (fl.atan2, lax.atan2, normal, away_from_zero),
+    "complex": (fl.complex, lax.complex, normal, normal),
 }
-SECOND_ORDER_LINEAR = {"add", "sub"}
+SECOND_ORDER_LINEAR = {"add", "sub", "complex"}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -290,7 +303,17 @@ def test_pow_with_an_integer_exponent_against_finite_differences():
     (lambda x, n: fl.pow(x, n), lambda x, n: lax.pow(x, n), (0.0, np.int32(0)), 0, 0.0),
     (lambda x, n: fl.pow(x, n), lambda x, n: lax.pow(x, n), (0.0, np.int32(1)), 0, 1.0),
     (lambda x, n: fl.pow(x, n), lambda x, n: lax.pow(x, n), (-2.0, np.int32(3)), 0, 12.0),
+    # the limits JAX's rules take at 0
+    (fl.bessel_i1e, lax.bessel_i1e, (0.0,), 0, 0.5),
+    (fl.bessel_i1e, lax.bessel_i1e, (1e-20,), 0, 0.5),
+    (fl.bessel_i0e, lax.bessel_i0e, (0.0,), 0, 0.0),
+    (fl.asinh, lax.asinh, (0.0,), 0, 1.0),
+    (fl.atanh, lax.atanh, (0.0,), 0, 1.0),
+    (fl.exp2, lax.exp2, (0.0,), 0, math.log(2.0)),
     # infinite slopes
+    (fl.cbrt, lax.cbrt, (0.0,), 0, math.inf),
+    (fl.acosh, lax.acosh, (1.0,), 0, math.inf),
+    (fl.atanh, lax.atanh, (1.0,), 0, math.inf),
     (fl.sqrt, lax.sqrt, (0.0,), 0, math.inf),
     (lambda x: fl.pow(x, 0.5), lambda x: lax.pow(x, 0.5), (0.0,), 0, math.inf),
     (fl.rsqrt, lax.rsqrt, (0.0,), 0, -math.inf),
@@ -500,6 +523,9 @@ COMPLEX_UNARY = {
     "neg": (fl.neg, lax.neg), "sign": (fl.sign, lax.sign), "abs": (fl.abs, lax.abs),
     "integer_pow3": (lambda z: fl.integer_pow(z, 3), lambda z: lax.integer_pow(z, 3)),
     "integer_pow-2": (lambda z: fl.integer_pow(z, -2), lambda z: lax.integer_pow(z, -2)),
+    "asinh": (fl.asinh, lax.asinh), "acosh": (fl.acosh, lax.acosh),
+    "atanh": (fl.atanh, lax.atanh), "exp2": (fl.exp2, lax.exp2),
+    "real": (fl.real, lax.real), "imag": (fl.imag, lax.imag), "conj": (fl.conj, lax.conj),
 }
 
 
@@ -517,7 +543,7 @@ def test_complex_unary(name):
     assert_traced(lambda z, ct: vjp(f, z)[1](ct), [z, ct], [jax.vjp(jf, z)[1](ct)[0]])
 
 
-@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow"])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "atan2"])
 def test_complex_binary(name):
     f, jf = getattr(fl, name), getattr(lax, name)
     x, y = complex_normal((3,)), complex_normal((3,))
@@ -566,6 +592,28 @@ def test_complex_abs_against_finite_differences():
     check_grads(fl.abs, (z0,), order=1)
 
 
+def test_complex_parts_transpose_as_jax():
+    # real: ct -> ct + 0i; imag: ct -> -i ct; conj: ct -> conj(ct) (real ct of a real
+    # operand: its real part); complex(x, y): ct -> (re ct, -im ct)
+    z, ct = 1.5 - 0.5j, 2.0
+    for f, jf, want in [(fl.real, lax.real, 2.0), (fl.imag, lax.imag, -2j)]:
+        got = vjp(f, z)[1](ct)[0]
+        assert_same(got, jax.vjp(jf, z)[1](ct)[0])
+        assert complex(got) == want
+    w = 3 + 4j
+    assert_same(vjp(fl.conj, z)[1](w)[0], jax.vjp(lax.conj, z)[1](w)[0])
+    assert complex(vjp(fl.conj, z)[1](w)[0]) == 3 - 4j
+    assert_same(vjp(fl.conj, 1.5)[1](w)[0], jax.vjp(lax.conj, 1.5)[1](w)[0])
+    got = vjp(fl.complex, 1.0, 2.0)[1](w)
+    for g, e in zip(got, jax.vjp(lax.complex, 1.0, 2.0)[1](w)):
+        assert_same(g, e)
+    assert (float(got[0]), float(got[1])) == (3.0, -4.0)
+    # only one part differentiated: the other gets no cotangent
+    x = normal((3,))
+    assert_same(vjp(lambda y: fl.complex(x, y), x)[1](np.full(3, w))[0],
+                jax.vjp(lambda y: lax.complex(x, y), x)[1](np.full(3, w))[0])
+
+
 def test_transposes_do_not_conjugate():
     # jax-core-notes §3 item 26: the transpose of z -> (1+2j) z applied to 3+4j is (1+2j)(3+4j)
     got = vjp(lambda z: fl.mul(1 + 2j, z), 1j)[1](3 + 4j)[0]
@@ -609,9 +657,12 @@ def test_transposes_return_none_for_known_operands():
 
 def test_every_float_primitive_has_its_rules():
     # Comparisons, is_finite and bitwise operations have bool/int outputs: no rule needed.
-    linear = {"neg", "add", "sub", "mul", "div", "select_n", "convert_element_type"}
+    linear = {"neg", "add", "sub", "mul", "div", "select_n", "convert_element_type", "real",
+              "imag", "conj", "complex"}
     no_rule = {"is_finite", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor", "not",
-               "nextafter"}  # nextafter: no derivative, in JAX either
+               "nextafter",  # nextafter: no derivative, in JAX either
+               "shift_left", "shift_right_arithmetic", "shift_right_logical",
+               "population_count", "clz"}
     prims = [v for k, v in vars(ew).items() if k.endswith("_p")]
     for prim in prims:
         if prim.name in no_rule:

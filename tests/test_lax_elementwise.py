@@ -21,13 +21,13 @@ rng = np.random.default_rng(0)
 # name -> (fgrad function, jax function, operand kind, arity)
 UNARY_FLOAT = ["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
                "asin", "acos", "atan", "sinh", "cosh", "logistic", "erf", "erf_inv", "floor",
-               "ceil"]
+               "ceil", "asinh", "acosh", "atanh", "cbrt", "exp2", "bessel_i0e", "bessel_i1e"]
 UNARY_NUMBER = ["neg", "abs", "sign"]
 BINARY_NUMBER = ["add", "sub", "mul", "div", "rem", "max", "min"]
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 BITWISE = ["bitwise_and", "bitwise_or", "bitwise_xor"]
 POSITIVE_DOMAIN = {"log", "sqrt", "rsqrt", "log1p"}
-UNIT_DOMAIN = {"asin", "acos", "erf_inv"}
+UNIT_DOMAIN = {"asin", "acos", "erf_inv", "atanh"}
 
 
 def operand(dtype, shape, name=""):
@@ -41,6 +41,8 @@ def operand(dtype, shape, name=""):
         return rng.uniform(0.1, 3.0, shape).astype(dtype)
     if name in UNIT_DOMAIN:
         return rng.uniform(-0.9, 0.9, shape).astype(dtype)
+    if name == "acosh":
+        return rng.uniform(1.1, 3.0, shape).astype(dtype)
     return rng.uniform(-2.0, 2.0, shape).astype(dtype)
 
 
@@ -132,6 +134,62 @@ def test_select_n_and_clamp():
     check(fl.clamp, lax.clamp, np.full((2, 3), -1, np.float32), a, np.ones((2, 3), np.float32))
 
 
+def complex_operand(dtype, shape):
+    return (operand("float32", shape) + 1j * operand("float32", shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 0)])
+def test_complex_parts(shape, float_dtype):
+    complex_dtype = {"float32": np.complex64, "float64": np.complex128}[float_dtype]
+    z = complex_operand(complex_dtype, shape)
+    x, y = operand(float_dtype, shape), operand(float_dtype, shape)
+    for fn, jfn in [(fl.real, lax.real), (fl.imag, lax.imag), (fl.conj, lax.conj)]:
+        check(fn, jfn, z)
+    check(fl.conj, lax.conj, x)  # a real operand is taken as complex
+    check(fl.complex, lax.complex, x, y)
+    for fn, jfn in [(fl.exp2, lax.exp2), (fl.asinh, lax.asinh), (fl.acosh, lax.acosh),
+                    (fl.atanh, lax.atanh)]:
+        check(fn, jfn, z)
+    check(fl.atan2, lax.atan2, z, complex_operand(complex_dtype, shape))
+
+
+def test_complex_parts_of_weak_scalars():
+    check(fl.real, lax.real, 1.5 - 2j)
+    check(fl.imag, lax.imag, 1.5 - 2j)
+    check(fl.conj, lax.conj, 1.5 - 2j)
+    check(fl.conj, lax.conj, 1.5)
+    check(fl.complex, lax.complex, 1.5, -2.0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int8"])
+def test_shifts_and_bit_counts(dtype):
+    x = rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max, (2, 5)).astype(dtype)
+    y = rng.integers(0, np.iinfo(dtype).bits + 2, (2, 5)).astype(dtype)  # too far: 0 or -1
+    for name in ["shift_left", "shift_right_arithmetic", "shift_right_logical"]:
+        check(getattr(fl, name), getattr(lax, name), x, y)
+    check(fl.population_count, lax.population_count, x)
+    check(fl.clz, lax.clz, x)
+
+
+@pytest.mark.parametrize("source, target, shape", [
+    ("float32", "int32", (2, 3)), ("int32", "float32", (3,)), ("float32", "uint32", ()),
+    ("float32", "int16", (2, 3)), ("int16", "float32", (3, 2)), ("float32", "uint8", (2,)),
+    ("uint8", "float32", (4,)), ("float64", "int64", (3,)), ("float64", "float32", (2,)),
+    ("bool", "bool", (3,)), ("complex64", "complex64", (2,)),
+])
+def test_bitcast_convert_type(source, target, shape, request):
+    if "64" in source + target and source != "complex64":
+        request.getfixturevalue("x64")
+    x = operand(source, shape) if source != "complex64" else complex_operand(source, shape)
+    check(lambda a: fl.bitcast_convert_type(a, target),
+          lambda a: lax.bitcast_convert_type(a, target), x)
+
+
+def test_bitcast_convert_type_of_a_weak_value_is_strong():
+    check(lambda a: fl.bitcast_convert_type(a, np.int32),
+          lambda a: lax.bitcast_convert_type(a, np.int32), 1.5)
+
+
 @pytest.mark.parametrize("new_dtype", ["float32", "int32", "bool", "float16"])
 def test_convert_element_type(new_dtype):
     x = np.array([-1.7, 0.0, 2.5, 3.0], np.float32)
@@ -181,6 +239,22 @@ def test_jax_jit_and_vmap_around_fgrad_lax():
     (lambda: fl.clamp(np.ones(2, np.int32), np.ones(2, np.float32), np.ones(2, np.float32)),
      r"bounds must have the operand's dtype"),
     (lambda: fl.round(np.ones(2, np.float32), 3), r"rounding_method must be 0"),
+    (lambda: fl.real(np.ones(2, np.float32)), r"real accepts complex numbers, not float32"),
+    (lambda: fl.imag(np.ones(2, np.int32)), r"imag accepts complex numbers, not int32"),
+    (lambda: fl.conj(np.ones(2, np.int32)), r"conj accepts complex, float32 or float64"),
+    (lambda: fl.complex(np.ones(2, np.int32), np.ones(2, np.int32)),
+     r"both float32 or both float64"),
+    (lambda: fl.complex(np.ones(2, np.float32), np.ones(3, np.float32)), r"the shapes differ"),
+    (lambda: fl.shift_left(np.ones(2, np.float32), np.ones(2, np.float32)), r"integers"),
+    (lambda: fl.population_count(np.ones(2, bool)), r"population_count accepts integers"),
+    (lambda: fl.cbrt(np.ones(2, np.complex64)), r"cbrt accepts floating-point numbers"),
+    (lambda: fl.bessel_i0e(np.ones(2, np.int32)), r"bessel_i0e accepts floating-point"),
+    (lambda: fl.bitcast_convert_type(np.ones(2, np.complex64), np.float32),
+     r"bool and complex values can only be bitcast to their own dtype"),
+    (lambda: fl.bitcast_convert_type(np.ones(3, np.int8), np.int32),
+     r"32-bit values are made of 4 8-bit ones along the last axis, which has size 3"),
+    (lambda: fl.bitcast_convert_type(np.ones(2, np.float32), np.float64),
+     r"float64 is not available"),
 ])
 def test_rule_errors_name_operands_and_user_line(call, message):
     with pytest.raises(ShapeDtypeError, match=message) as info:

@@ -225,8 +225,8 @@ def test_where_and_clip():
     check(lambda x: fnp.clip(x, max=0.25), lambda x: jnp.clip(x, max=0.25), x)
     check(lambda x, lo: fnp.clip(x, lo), lambda x, lo: jnp.clip(x, lo), x, operand("f32[2,1]"))
     check(lambda x: fnp.clip(x, 0.5, 2), lambda x: jnp.clip(x, 0.5, 2), operand("i32[4]"))
-    with pytest.raises(ValueError, match="where needs both x and y"):
-        fnp.where(c)
+    with pytest.raises(ValueError, match="got only one of x and y"):
+        fnp.where(c, x)
 
 
 # -- weak types and promotion ----------------------------------------------------------------
@@ -642,8 +642,7 @@ def test_einsum(subscripts, shapes):
 def test_einsum_promotes_and_errors():
     check(lambda a, b: fnp.einsum("ij,j->i", a, b), lambda a, b: jnp.einsum("ij,j->i", a, b),
           operand("i32[2,3]"), operand("f32[3]"), rtol=1e-6)
-    with pytest.raises(ValueError, match="repeat the index 'i'"):
-        fnp.einsum("ii->", np.eye(3))
+    check(lambda a: fnp.einsum("ii->", a), lambda a: jnp.einsum("ii->", a), operand("i32[3,3]"))
     with pytest.raises(ValueError, match="has 2 axes but its subscripts 'ijk'"):
         fnp.einsum("ijk->", np.eye(3))
     with pytest.raises(ValueError, match="index 'j' has different sizes"):

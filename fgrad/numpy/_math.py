@@ -8,30 +8,46 @@ remainder round towards minus infinity, `divide` of integers gives floats, `add`
 
 from __future__ import annotations
 
+import functools
+import inspect
 import operator
 
 import numpy as np
+from jax.dtypes import finfo
 
 from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
-from fgrad.core.errors import at_user_line
+from fgrad.core.dtypes import float0
+from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.lax import elementwise as lx
+from fgrad.lax import indexing as li
+from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
+from fgrad.lax.control_flow import while_loop
+from fgrad.lax.custom import custom_jvp
 from fgrad.numpy._core import (
-    as_array, broadcast_shapes, broadcast_to_shape, check_arraylike, constant, convert,
-    promote_args, promote_dtypes,
+    as_array, broadcast_shapes, broadcast_to_shape, canonical_axis, check_arraylike, constant,
+    convert, promote_args, promote_dtypes,
 )
 
 # The public names, gathered by fgrad/numpy/__init__.py.
 __all__ = [
-    "abs", "absolute", "add", "arccos", "arcsin", "arctan", "arctan2", "around",
-    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "clip", "cos",
-    "cosh", "divide", "divmod", "equal", "exp", "expm1", "floor", "floor_divide", "greater",
-    "greater_equal", "invert", "isfinite", "isinf", "isnan", "less", "less_equal", "log",
-    "log1p", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum",
-    "minimum", "mod", "multiply", "neg", "negative", "not_equal", "positive", "power",
-    "remainder", "round", "sign", "sin", "sinh", "sqrt", "square", "subtract", "tan",
-    "tanh", "true_divide", "where",
+    "abs", "absolute", "acos", "acosh", "add", "allclose", "angle", "arccos", "arccosh",
+    "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "around", "array_equal",
+    "array_equiv", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_count",
+    "bitwise_invert", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+    "bitwise_xor", "cbrt", "ceil", "clip", "conj", "conjugate", "copysign", "cos", "cosh",
+    "deg2rad", "degrees", "divide", "divmod", "equal", "exp", "exp2", "expm1", "fabs",
+    "float_power", "floor", "floor_divide", "fmax", "fmin", "fmod", "frexp", "gcd", "greater",
+    "greater_equal", "heaviside", "hypot", "i0", "imag", "invert", "isclose", "iscomplex",
+    "isfinite", "isinf", "isnan", "isneginf", "isposinf", "isreal", "lcm", "ldexp",
+    "left_shift", "less", "less_equal", "log", "log10", "log1p", "log2", "logaddexp",
+    "logaddexp2", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum",
+    "minimum", "mod", "modf", "multiply", "nan_to_num", "neg", "negative", "nextafter",
+    "not_equal", "packbits", "positive", "power", "rad2deg", "radians", "real", "reciprocal",
+    "remainder", "right_shift", "rint", "round", "sign", "signbit", "sin", "sinc", "sinh",
+    "spacing", "sqrt", "square", "subtract", "tan", "tanh", "true_divide", "trunc",
+    "unpackbits", "where",
 ]
 
 
@@ -44,12 +60,15 @@ def _unary(name: str, primitive, kind: str | None = None):
     return function
 
 
-def _binary(name: str, primitive, kind: str | None = None):
+def _binary(name: str, primitive, kind: str | None = None, names=("x1", "x2")):
     def function(x1, x2, /):
         x1, x2 = promote_args(name, x1, x2, kind=kind)
         return primitive(x1, x2)
 
     function.__name__ = function.__qualname__ = name
+    # jax.numpy's names for the (positional-only) operands, for help() and signatures
+    function.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
     return function
 
 
@@ -211,23 +230,41 @@ floor = _rounding("floor", lx.floor)
 ceil = _rounding("ceil", lx.ceil)
 
 
-def round(a, decimals: int = 0):  # noqa: A001
-    """Rounds to `decimals` places, halves to even (NumPy's rule)."""
+def round(a, decimals: int = 0, out=None):  # noqa: A001
+    """Rounds to `decimals` places, halves to even (NumPy's rule); a complex number rounds
+    its real and imaginary parts."""
     check_arraylike("round", a)
     decimals = operator.index(decimals)
+    if out is not None:
+        raise NotImplementedError(at_user_line(
+            "fgrad.numpy.round does not support `out`: arrays are immutable, use the result."))
     dtype = aval_of(a).dtype
-    if dt.is_integer(dtype) or dt.is_bool(dtype):
+    if dt.is_bool(dtype):
+        raise ValueError(at_user_line(
+            "fgrad.numpy.round does not round booleans (jax.numpy refuses them too): convert "
+            "them to an integer or float dtype first."))
+    if dt.is_integer(dtype):
         if decimals < 0:
             raise ValueError(at_user_line(
                 "fgrad.numpy.round of integers supports only decimals >= 0."))
         return as_array(a, "round")
-    if decimals == 0:
-        return lx.round(a, 1)
-    if decimals > np.log10(np.finfo(dtype).max):
+    if decimals > np.log10(finfo(dtype).max):
         return as_array(a, "round")  # beyond the dtype's precision
-    x = lx.convert_element_type(a, np.float32) if dtype == np.float16 else a
-    factor = (10.0 ** decimals)
-    out = true_divide(lx.round(multiply(x, factor), 1), factor)
+    if dt.is_complex(dtype):
+        return lx.complex(_round_float(lx.real(a), decimals),
+                          _round_float(lx.imag(a), decimals))
+    return _round_float(a, decimals)
+
+
+def _round_float(x, decimals: int):
+    if decimals == 0:
+        return lx.round(x, 1)
+    dtype = aval_of(x).dtype
+    # float16 scales in float32, as jax.numpy does (10**decimals would lose too much).
+    if dtype == np.float16:
+        x = lx.convert_element_type(x, np.float32)
+    factor = _const(x, 10.0 ** decimals)
+    out = lx.div(lx.round(lx.mul(x, factor), 1), factor)
     return lx.convert_element_type(out, dtype) if dtype == np.float16 else out
 
 
@@ -251,23 +288,18 @@ sinh = _unary("sinh", lx.sinh, "inexact")
 cosh = _unary("cosh", lx.cosh, "inexact")
 
 
-def _float_test(name: str, test, value_for_integers: bool):
+def _float_test(name: str, test, complex_test, value_for_integers: bool):
     def function(x, /):
         check_arraylike(name, x)
         aval = aval_of(x)
         if dt.is_float(aval.dtype):
             return test(x)
         if dt.is_complex(aval.dtype):
-            raise TypeError(at_user_line(f"fgrad.numpy.{name} does not support complex "
-                                         f"numbers."))
+            return complex_test(x)
         return ls.full(aval.shape, value_for_integers, np.dtype(np.bool_))
 
     function.__name__ = function.__qualname__ = name
     return function
-
-
-isfinite = _float_test("isfinite", lx.is_finite, True)
-isnan = _float_test("isnan", lambda x: lx.ne(x, x), False)
 
 
 def _is_infinite(x):
@@ -275,16 +307,40 @@ def _is_infinite(x):
     return lx.eq(lx.abs(x), constant(aval.shape, np.inf, aval.dtype))
 
 
-isinf = _float_test("isinf", _is_infinite, False)
+def _is_nan(x):
+    return lx.ne(x, x)
+
+
+isfinite = _float_test("isfinite", lx.is_finite, lambda z: lx.bitwise_and(
+    lx.is_finite(lx.real(z)), lx.is_finite(lx.imag(z))), True)
+isnan = _float_test("isnan", _is_nan, _is_nan, False)
+isinf = _float_test("isinf", _is_infinite, lambda z: lx.bitwise_or(
+    _is_infinite(lx.real(z)), _is_infinite(lx.imag(z))), False)
 
 # -- comparisons and logic -------------------------------------------------------------------
 
-equal = _binary("equal", lx.eq)
-not_equal = _binary("not_equal", lx.ne)
-less = _binary("less", lx.lt)
-less_equal = _binary("less_equal", lx.le)
-greater = _binary("greater", lx.gt)
-greater_equal = _binary("greater_equal", lx.ge)
+equal = _binary("equal", lx.eq, names=("x", "y"))
+not_equal = _binary("not_equal", lx.ne, names=("x", "y"))
+
+
+def _ordering(name: str, primitive):
+    def function(x, y, /):
+        x, y = promote_args(name, x, y)
+        if dt.is_complex(aval_of(x).dtype):
+            # Complex numbers compare by real part, then by imaginary part (NumPy's order).
+            re_x, re_y = lx.real(x), lx.real(y)
+            return lx.select_n(lx.eq(re_x, re_y), primitive(re_x, re_y),
+                               primitive(lx.imag(x), lx.imag(y)))
+        return primitive(x, y)
+
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+less = _ordering("less", lx.lt)
+less_equal = _ordering("less_equal", lx.le)
+greater = _ordering("greater", lx.gt)
+greater_equal = _ordering("greater_equal", lx.ge)
 bitwise_and = _binary("bitwise_and", lx.bitwise_and)
 bitwise_or = _binary("bitwise_or", lx.bitwise_or)
 bitwise_xor = _binary("bitwise_xor", lx.bitwise_xor)
@@ -325,12 +381,19 @@ def logical_not(x, /):
 # -- selection -------------------------------------------------------------------------------
 
 
-def where(condition, x=None, y=None, /):
-    """Elements of `x` where `condition` holds, else of `y` (all three broadcast)."""
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """Elements of `x` where `condition` holds, else of `y` (all three broadcast); with
+    `condition` alone, `nonzero(condition, size=size, fill_value=fill_value)`."""
+    if x is None and y is None:
+        from fgrad.numpy._indexing import where_one  # _indexing imports this module
+        return where_one(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError(at_user_line(
-            "fgrad.numpy.where needs both x and y: the one-argument form (nonzero) has a "
-            "result whose shape depends on the values, which a traced program cannot have."))
+            "fgrad.numpy.where takes either condition alone (the positions where it holds, "
+            "like nonzero) or condition, x and y; it got only one of x and y."))
+    if size is not None or fill_value is not None:
+        raise ValueError(at_user_line(
+            "fgrad.numpy.where takes size and fill_value only with condition alone."))
     check_arraylike("where", condition, x, y)
     shape = broadcast_shapes("where", *(aval_of(a).shape for a in (condition, x, y)))
     condition = _to_bool(condition)
@@ -339,14 +402,693 @@ def where(condition, x=None, y=None, /):
     return lx.select_n(condition, y, x)
 
 
-def clip(arr, /, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002
+def clip(arr=None, /, min=None, max=None):  # noqa: A002
     """`arr` limited to [min, max]: maximum(min, arr), then minimum(max, arr), as jax.numpy
     does (so min > max gives max, and NaN bounds propagate)."""
-    min = a_min if min is None else min
-    max = a_max if max is None else max
+    if arr is None:
+        raise ValueError(at_user_line("fgrad.numpy.clip needs an array to clip."))
     check_arraylike("clip", arr)
+    if any(t is not None and dt.is_complex(aval_of(t).dtype) for t in (arr, min, max)):
+        raise ValueError(at_user_line(
+            "fgrad.numpy.clip: complex numbers have no order, so they cannot be clipped. "
+            "Clip the real or imaginary part (fgrad.numpy.real / imag) instead."))
     if min is not None:
         arr = maximum(min, arr)
     if max is not None:
         arr = minimum(max, arr)
     return as_array(arr, "clip")
+
+
+# -- constants shaped like an operand ---------------------------------------------------------
+
+
+def _const(x, value):
+    """`value` in x's dtype and shape, weakly typed only beside a weakly typed scalar: the
+    constants jax.numpy's functions multiply by (JAX's `lax._const`), so results get its
+    weak types."""
+    aval = aval_of(x)
+    if aval.weak_type and aval.shape == ():
+        return convert(value, aval.dtype, True)
+    return constant(aval.shape, value, aval.dtype)
+
+
+def _full_like(x, value):
+    """`value` in x's dtype and shape, weakly typed when x is (JAX's `lax.full_like`)."""
+    aval = aval_of(x)
+    return ls.full(aval.shape, value, aval.dtype, weak_type=aval.weak_type)
+
+
+def _reject_complex(name: str, x, error=TypeError) -> None:
+    if dt.is_complex(aval_of(x).dtype):
+        raise error(at_user_line(f"fgrad.numpy.{name} does not support complex numbers."))
+
+
+# -- inverse hyperbolic functions and the array API's names ----------------------------------
+
+arcsinh = _unary("arcsinh", lx.asinh, "inexact")
+arctanh = _unary("arctanh", lx.atanh, "inexact")
+
+
+def arccosh(x, /):
+    (x,) = promote_args("arccosh", x, kind="inexact")
+    result = lx.acosh(x)
+    if dt.is_complex(aval_of(result).dtype):
+        # NumPy's branch: the result with a non-negative real part.
+        result = where(less(lx.real(result), 0), lx.neg(result), result)
+    return result
+
+
+acos, asin, atan, atan2 = arccos, arcsin, arctan, arctan2
+acosh, asinh, atanh = arccosh, arcsinh, arctanh
+
+# -- exponentials, logarithms and powers -----------------------------------------------------
+
+cbrt = _unary("cbrt", lx.cbrt, "inexact")
+exp2 = _unary("exp2", lx.exp2, "inexact")
+
+
+def _log_base(name: str, scale_of):
+    """log(x) times 1/log(base); a complex logarithm scales both of its parts."""
+    def function(x, /):
+        (x,) = promote_args(name, x, kind="inexact")
+        r = lx.log(x)
+        if dt.is_complex(aval_of(x).dtype):
+            re, im = lx.real(r), lx.imag(r)
+            return lx.complex(scale_of(re), scale_of(im))
+        return scale_of(r)
+
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+def _over_log2(r):
+    # Divided by log(2) computed in r's dtype, as jax.numpy does (not multiplied by 1/log 2).
+    aval = aval_of(r)
+    return lx.div(r, lx.log(constant(aval.shape, 2, aval.dtype)))
+
+
+def _times_log10_e(r):
+    aval = aval_of(r)
+    return lx.mul(r, constant(aval.shape, 0.4342944819032518, aval.dtype))  # 1 / log(10)
+
+
+log2 = _log_base("log2", _over_log2)
+log10 = _log_base("log10", _times_log10_e)
+
+
+def _replace_inf(x):
+    """x with +inf (in the real part) replaced by 0: keeps exp(x - out) finite in the
+    derivative of logaddexp when both operands are +inf."""
+    re = lx.real(x) if dt.is_complex(aval_of(x).dtype) else x
+    return lx.select_n(lx.eq(re, _const(re, np.inf)), x, _full_like(x, 0))
+
+
+def _wrap_between(x, a: float):
+    """x wrapped into [-a, a)."""
+    two_a = _const(x, 2 * a)
+    rem = lx.rem(lx.add(x, _const(x, a)), two_a)
+    rem = lx.select_n(lx.lt(rem, _const(x, 0)), rem, lx.add(rem, two_a))
+    return lx.sub(rem, _const(x, a))
+
+
+def _log_add(exp_fn, log1p_scale, period: float):
+    """log_b(b**x1 + b**x2) without overflow: the larger operand plus the log of one plus
+    b to the (non-positive) difference; NaN differences (infinities of one sign, NaNs) give
+    x1 + x2, and a complex result's imaginary part is wrapped into one period."""
+    def function(x1, x2):
+        amax = lx.max(x1, x2)
+        if dt.is_float(aval_of(x1).dtype):
+            delta = lx.sub(x1, x2)
+            return lx.select_n(_is_nan(delta),
+                               lx.add(amax, log1p_scale(lx.log1p(exp_fn(lx.neg(lx.abs(delta)))))),
+                               lx.add(x1, x2))
+        delta = lx.sub(lx.add(x1, x2), lx.mul(amax, _const(amax, 2)))
+        out = lx.add(amax, log1p_scale(lx.log1p(exp_fn(delta))))
+        return lx.complex(lx.real(out), _wrap_between(lx.imag(out), period))
+    return function
+
+
+# The derivative is exp(x_i - out), as JAX's custom rule gives it: differentiating the stable
+# form instead would split a tie x1 == x2 wrongly (max and abs both have kinks there).
+_logaddexp = custom_jvp(_log_add(lx.exp, lambda v: v, np.pi))
+_logaddexp2 = custom_jvp(_log_add(
+    lx.exp2, lambda v: lx.mul(_const(v, 1 / np.log(2)), v), np.pi / np.log(2)))
+
+
+def _log_add_rule(function, exp_fn):
+    def rule(primals, tangents):
+        (x1, x2), (t1, t2) = primals, tangents
+        out = function(x1, x2)
+        return out, lx.add(lx.mul(t1, exp_fn(lx.sub(_replace_inf(x1), _replace_inf(out)))),
+                           lx.mul(t2, exp_fn(lx.sub(_replace_inf(x2), _replace_inf(out)))))
+    return rule
+
+
+_logaddexp.defjvp(_log_add_rule(_logaddexp, lx.exp))
+_logaddexp2.defjvp(_log_add_rule(_logaddexp2, lx.exp2))
+
+
+def logaddexp(x1, x2, /):
+    """log(exp(x1) + exp(x2)), computed without overflow."""
+    return _logaddexp(*promote_args("logaddexp", x1, x2, kind="inexact"))
+
+
+def logaddexp2(x1, x2, /):
+    """log2(2**x1 + 2**x2), computed without overflow."""
+    return _logaddexp2(*promote_args("logaddexp2", x1, x2, kind="inexact"))
+
+
+float_power = _binary("float_power", lx.pow, "inexact", names=("x", "y"))
+
+
+def reciprocal(x, /):
+    (x,) = promote_dtypes(as_array(x, "reciprocal"), kind="inexact")
+    return lx.integer_pow(x, -1)
+
+
+# -- angles and special functions ------------------------------------------------------------
+
+
+def deg2rad(x, /):
+    (x,) = promote_args("deg2rad", x, kind="inexact")
+    return lx.mul(x, _const(x, np.pi / 180))
+
+
+def rad2deg(x, /):
+    (x,) = promote_args("rad2deg", x, kind="inexact")
+    return lx.mul(x, _const(x, 180 / np.pi))
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def hypot(x1, x2, /):
+    """sqrt(x1**2 + x2**2) without overflow: the larger magnitude times
+    sqrt(1 + (smaller / larger)**2)."""
+    x1, x2 = promote_args("hypot", x1, x2, kind="inexact")
+    _reject_complex("hypot", x1, ValueError)
+    x1, x2 = lx.abs(x1), lx.abs(x2)
+    infinite = logical_or(isposinf(x1), isposinf(x2))
+    x1, x2 = maximum(x1, x2), minimum(x1, x2)
+    x1_is_0 = equal(x1, 0)
+    ratio = lx.div(x2, where(x1_is_0, _full_like(x1, 1), x1))
+    x = where(x1_is_0, x1, multiply(x1, lx.sqrt(add(1, square(ratio)))))
+    return where(infinite, _const(x, np.inf), x)
+
+
+def sinc(x, /):
+    """sin(pi x) / (pi x), and 1 at 0 with every derivative there exact."""
+    (x,) = promote_dtypes(as_array(x, "sinc"), kind="inexact")
+    at_zero = lx.eq(x, _const(x, 0))
+    pi_x = lx.mul(_const(x, np.pi), x)
+    safe_pi_x = where(at_zero, _const(x, 1), pi_x)
+    return where(at_zero, _sinc_maclaurin(0, pi_x), lx.div(lx.sin(safe_pi_x), safe_pi_x))
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(0,))
+def _sinc_maclaurin(k: int, x):
+    """The k-th derivative of sin(x)/x at 0, shaped like x, whose derivative is the next
+    one: so the derivatives of sinc at 0 come out exact at every order (as JAX's)."""
+    if k % 2:
+        return multiply(x, 0)
+    return add(multiply(x, 0), _const(x, (-1) ** (k // 2) / (k + 1)))
+
+
+@_sinc_maclaurin.defjvp
+def _sinc_maclaurin_jvp(k: int, primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _sinc_maclaurin(k, x), multiply(_sinc_maclaurin(k + 1, x), t)
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, of order 0."""
+    (x,) = promote_args("i0", x, kind="inexact")
+    if not dt.is_float(aval_of(x).dtype):
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.i0 supports real numbers, not {aval_of(x).dtype.name}."))
+    # exp(|x|) i0e(|x|). |x| is taken as the constant 0 at 0, so the derivative there is 0
+    # (i0 is even) at every order, where abs's kink would give 1: JAX's custom rule says 0.
+    magnitude = where(lx.eq(x, _const(x, 0)), _full_like(x, 0), lx.abs(x))
+    return lx.mul(lx.exp(magnitude), lx.bessel_i0e(magnitude))
+
+
+# -- signs and the bits of floats ------------------------------------------------------------
+
+_SIGNED_OF_WIDTH = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def fabs(x, /):
+    """|x| of real numbers, as floats."""
+    check_arraylike("fabs", x)
+    _reject_complex("fabs", x)
+    (x,) = promote_args("fabs", x, kind="inexact")
+    return lx.abs(x)
+
+
+def signbit(x, /):
+    """Whether the sign bit is set: True for -0.0 and negative NaNs too."""
+    (x,) = promote_args("signbit", x)
+    dtype = aval_of(x).dtype
+    if dt.is_integer(dtype):
+        return lx.lt(x, constant(aval_of(x).shape, 0, dtype))
+    if dt.is_bool(dtype):
+        return ls.full(aval_of(x).shape, False, np.dtype(np.bool_))
+    if not dt.is_float(dtype):
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.signbit is not defined for {dtype.name}."))
+    if dtype.itemsize not in _SIGNED_OF_WIDTH:
+        raise NotImplementedError(at_user_line(
+            f"fgrad.numpy.signbit supports 16-, 32- and 64-bit floats, not {dtype.name}."))
+    bits = lx.bitcast_convert_type(x, _SIGNED_OF_WIDTH[dtype.itemsize])
+    # An arithmetic shift by all but the sign bit leaves -1 or 0.
+    return lx.convert_element_type(right_shift(bits, dtype.itemsize * 8 - 1), np.bool_)
+
+
+def copysign(x1, x2, /):
+    """|x1| with the sign (bit) of x2."""
+    x1, x2 = promote_args("copysign", x1, x2, kind="inexact")
+    _reject_complex("copysign", x1)
+    magnitude = lx.abs(x1)
+    return where(signbit(x2), lx.neg(magnitude), magnitude)
+
+
+nextafter = _binary("nextafter", lx.nextafter, "inexact", names=("x", "y"))
+
+
+def spacing(x, /):
+    """The distance from x to the next float away from zero (NumPy's rule)."""
+    (x,) = promote_args("spacing", x, kind="inexact")
+    _reject_complex("spacing", x, ValueError)
+    dtype = aval_of(x).dtype
+    inf = _const(x, np.inf)
+    if dtype == np.float16:
+        return subtract(lx.nextafter(x, inf), x)
+    result = subtract(nextafter(x, copysign(inf, x)), x)
+    smallest = finfo(dtype).smallest_subnormal
+    return where(equal(result, 0), copysign(smallest, x), result)
+
+
+def heaviside(x1, x2, /):
+    """0 where x1 < 0, 1 where x1 > 0, and x2 where x1 is 0."""
+    check_arraylike("heaviside", x1, x2)
+    x1, x2 = promote_dtypes(x1, x2, kind="inexact")
+    zero = _const(x1, 0)
+    return where(lx.lt(x1, zero), zero,
+                 where(lx.gt(x1, zero), _const(x1, 1), where(_is_nan(x1), x1, x2)))
+
+
+def _is_signed_infinity(name: str, infinity: float):
+    def function(x, /, out=None):
+        check_arraylike(name, x)
+        if out is not None:
+            raise NotImplementedError(at_user_line(
+                f"fgrad.numpy.{name} does not support `out`: arrays are immutable, use the "
+                f"result."))
+        aval = aval_of(x)
+        if dt.is_float(aval.dtype):
+            return lx.eq(x, constant(aval.shape, infinity, aval.dtype))
+        if dt.is_complex(aval.dtype):
+            raise ValueError(at_user_line(
+                f"fgrad.numpy.{name} is not defined for complex numbers (which infinity?)."))
+        return ls.full(aval.shape, False, np.dtype(np.bool_))
+
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+isposinf = _is_signed_infinity("isposinf", np.inf)
+isneginf = _is_signed_infinity("isneginf", -np.inf)
+
+
+def nan_to_num(x, copy: bool = True, nan=0.0, posinf=None, neginf=None):
+    """x with NaN replaced by `nan` and infinities by `posinf` / `neginf` (by default the
+    largest and smallest finite floats); complex numbers part by part."""
+    del copy  # arrays are immutable
+    x = as_array(x, "nan_to_num")
+    dtype = aval_of(x).dtype
+    if not dt.is_inexact(dtype):
+        return x
+    if dt.is_complex(dtype):
+        return lx.complex(nan_to_num(lx.real(x), nan=nan, posinf=posinf, neginf=neginf),
+                          nan_to_num(lx.imag(x), nan=nan, posinf=posinf, neginf=neginf))
+    info = finfo(dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    out = where(isnan(x), convert(nan, dtype), x)
+    out = where(isposinf(out), convert(posinf, dtype), out)
+    return where(isneginf(out), convert(neginf, dtype), out)
+
+
+# -- frexp and ldexp: floats as mantissa and exponent ----------------------------------------
+
+
+@custom_jvp
+def _frexp(x):
+    # JAX's algorithm on the bits, with one change: a subnormal x is scaled up to a normal
+    # number from its integer mantissa, not by a float multiplication, and zero is recognised
+    # in the bits, because XLA's CPU kernels may treat subnormal floats as zero (an eager
+    # x * 2**23 or x == 0 sees 0 for x = 1e-40; a fused program may not).
+    dtype = aval_of(x).dtype
+    info, int_type = finfo(dtype), _SIGNED_OF_WIDTH[dtype.itemsize]
+    mask = (1 << info.nexp) - 1
+    bias = 1 - info.minexp
+    bits = lx.bitcast_convert_type(x, int_type)
+    subnormal = equal(bitwise_and(right_shift(bits, info.nmant), mask), 0)  # or zero
+    fraction = bitwise_and(bits, (1 << info.nmant) - 1)
+    # m 2^(minexp - nmant) is 2^nmant times the normal number m 2^minexp (0 for m = 0).
+    scaled = copysign(lx.mul(lx.convert_element_type(fraction, dtype), _const(x, info.tiny)), x)
+    bits = where(subnormal, lx.bitcast_convert_type(scaled, int_type), bits)
+    exponent = where(subnormal, int_type(-info.nmant), int_type(0))
+    exponent = add(exponent, subtract(bitwise_and(right_shift(bits, info.nmant), mask),
+                                      bias - 1))
+    # Keep sign and mantissa; set the exponent field to that of [0.5, 1).
+    bits = bitwise_or(bitwise_and(bits, ~(mask << info.nmant)), (bias - 1) << info.nmant)
+    mantissa = lx.bitcast_convert_type(bits, dtype)
+    zero = logical_and(subnormal, equal(fraction, 0))
+    special = logical_or(logical_or(isinf(x), isnan(x)), zero)
+    exponent = where(special, 0, exponent)
+    return where(special, x, mantissa), lx.convert_element_type(exponent, np.int32)
+
+
+@_frexp.defjvp
+def _frexp_jvp(primals, tangents):
+    # x = m 2^e with e piecewise constant: dm = dx 2^-e (JAX's rule).
+    (x,), (t,) = primals, tangents
+    m, e = _frexp(x)
+    scale = lx.exp2(lx.neg(lx.convert_element_type(e, aval_of(t).dtype)))
+    return (m, e), (lx.mul(t, scale), np.zeros(aval_of(e).shape, float0))
+
+
+def frexp(x, /):
+    """The mantissa in [0.5, 1) (or 0, inf, NaN as x) and the int32 exponent with
+    x = mantissa * 2**exponent."""
+    check_arraylike("frexp", x)
+    (x,) = promote_dtypes(x, kind="inexact")
+    _reject_complex("frexp", x)
+    return _frexp(as_array(x, "frexp"))
+
+
+def ldexp(x1, x2, /):
+    """x1 * 2**x2, for an integer x2, without overflow on the way."""
+    check_arraylike("ldexp", x1, x2)
+    d1, d2 = aval_of(x1).dtype, aval_of(x2).dtype
+    if dt.is_complex(d1) or dt.is_inexact(d2):
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.ldexp takes a real x1 and an integer x2, not {d1.name} and "
+            f"{d2.name}."))
+    (x1,) = promote_args("ldexp", x1, kind="inexact")
+    x2 = lx.convert_element_type(x2, aval_of(x1).dtype)
+    # The mantissa and exponent of x1 first: 2**(e1 + x2) may be finite where 2**x2 is not.
+    m, e = frexp(x1)
+    e = add(lx.convert_element_type(e, aval_of(x2).dtype), x2)
+    # The exponent may overflow by one with a finite result: fold one factor 2 into m.
+    positive = greater(e, 0)
+    m = where(positive, multiply(m, 2), m)
+    e = where(positive, subtract(e, 1), e)
+    x = multiply(m, power(2, e))
+    return where(logical_or(isinf(x1), equal(x1, 0)), x1, x)
+
+
+# -- rounding towards zero ---------------------------------------------------------------------
+
+
+def rint(x, /):
+    """Rounds to the nearest integer, halves to even; integers become floats."""
+    check_arraylike("rint", x)
+    dtype = aval_of(x).dtype
+    if dt.is_bool(dtype) or dt.is_integer(dtype):
+        return lx.convert_element_type(x, dt.default_float())
+    if dt.is_complex(dtype):
+        return lx.complex(rint(lx.real(x)), rint(lx.imag(x)))
+    return lx.round(x, 1)
+
+
+def trunc(x):
+    """Rounds towards zero."""
+    check_arraylike("trunc", x)
+    dtype = aval_of(x).dtype
+    if dt.is_bool(dtype) or dt.is_integer(dtype):
+        return as_array(x, "trunc")
+    return where(lx.lt(x, _const(x, 0)), ceil(x), floor(x))
+
+
+def modf(x, /, out=None):
+    """The fractional and the whole parts of x, both with x's sign."""
+    check_arraylike("modf", x)
+    if out is not None:
+        raise NotImplementedError(at_user_line(
+            "fgrad.numpy.modf does not support `out`: arrays are immutable, use the result."))
+    (x,) = promote_dtypes(as_array(x, "modf"), kind="inexact")
+    whole = where(lx.ge(x, _full_like(x, 0)), floor(x), ceil(x))
+    return subtract(x, whole), whole
+
+
+# -- remainders, and integers' divisors and multiples ------------------------------------------
+
+
+def fmod(x1, x2, /):
+    """The remainder with the dividend's sign (C's fmod), unlike `remainder`."""
+    check_arraylike("fmod", x1, x2)
+    if dt.is_integer(dt.promote(aval_of(x1), aval_of(x2))[0]):
+        x2 = where(equal(x2, 0), 1, x2)  # no integer division by zero on any backend
+    x1, x2 = promote_args("fmod", x1, x2, kind="numeric")
+    _reject_complex("fmod", x1)
+    return lx.rem(x1, x2)
+
+
+def gcd(x1, x2):
+    """The greatest common divisor of integers (Euclid's algorithm, elementwise)."""
+    check_arraylike("gcd", x1, x2)
+    x1, x2 = promote_args("gcd", x1, x2)
+    if not dt.is_integer(aval_of(x1).dtype):
+        raise ValueError(at_user_line("fgrad.numpy.gcd takes integers."))
+
+    def step(pair):
+        a, b = pair
+        a, b = where(not_equal(b, 0), b, a), where(not_equal(b, 0), lx.rem(a, b), 0)
+        return where(less(a, b), b, a), where(less(a, b), a, b)
+
+    def any_left(pair):
+        return lr.reduce_max(not_equal(pair[1], 0), tuple(range(aval_of(pair[1]).ndim)))
+
+    return while_loop(any_left, step, (absolute(x1), absolute(x2)))[0]
+
+
+def lcm(x1, x2):
+    """The least common multiple of integers (0 if either is 0)."""
+    check_arraylike("lcm", x1, x2)
+    x1, x2 = promote_args("lcm", x1, x2)
+    if not dt.is_integer(aval_of(x1).dtype):
+        raise ValueError(at_user_line("fgrad.numpy.lcm takes integers."))
+    x1, x2 = absolute(x1), absolute(x2)
+    d = gcd(x1, x2)
+    return where(equal(d, 0), _const(d, 0), multiply(x1, floor_divide(x2, d)))
+
+
+# -- minimum and maximum that ignore NaN -------------------------------------------------------
+
+
+def fmax(x1, x2):
+    """The larger element, ignoring a NaN (NaN only where both are)."""
+    return where(logical_or(greater(x1, x2), isnan(x2)), x1, x2)
+
+
+def fmin(x1, x2):
+    """The smaller element, ignoring a NaN (NaN only where both are)."""
+    return where(logical_or(less(x1, x2), isnan(x2)), x1, x2)
+
+
+# -- closeness and equality of whole arrays ----------------------------------------------------
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
+    """|a - b| <= atol + rtol |b| elementwise (infinities only equal to themselves)."""
+    a, b = promote_args("isclose", a, b)
+    a, b = promote_args("isclose", a, b, kind="inexact")
+    real_dtype = dt.real_dtype(aval_of(a).dtype)
+    rtol = lx.convert_element_type(rtol, real_dtype)
+    atol = lx.convert_element_type(atol, real_dtype)
+    in_range = less_equal(lx.abs(lx.sub(a, b)), add(atol, multiply(rtol, lx.abs(b))))
+    out = logical_or(lx.eq(a, b), logical_and(isfinite(b), in_range))
+    return logical_or(out, logical_and(isnan(a), isnan(b))) if equal_nan else out
+
+
+def _all(x):
+    """Whether every element of the bool array x is True (strongly typed, as jnp.all)."""
+    x = convert(x, np.dtype(np.bool_))
+    return lr.reduce_min(x, tuple(range(aval_of(x).ndim)))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
+    """Whether every element of a is close to b's (see `isclose`)."""
+    check_arraylike("allclose", a, b)
+    return _all(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1, a2, equal_nan: bool = False):
+    """Whether a1 and a2 have one shape and equal elements."""
+    a1, a2 = as_array(a1, "array_equal"), as_array(a2, "array_equal")
+    if aval_of(a1).shape != aval_of(a2).shape:
+        return ls.full((), False, np.dtype(np.bool_))
+    eq = equal(a1, a2)
+    if equal_nan:
+        eq = logical_or(eq, logical_and(isnan(a1), isnan(a2)))
+    return _all(eq)
+
+
+def array_equiv(a1, a2):
+    """Whether a1 and a2 broadcast together and are equal everywhere."""
+    a1, a2 = as_array(a1, "array_equiv"), as_array(a2, "array_equiv")
+    try:
+        eq = equal(a1, a2)
+    except ShapeDtypeError:  # the shapes do not broadcast together
+        return ls.full((), False, np.dtype(np.bool_))
+    return _all(eq)
+
+
+# -- complex numbers ---------------------------------------------------------------------------
+
+
+def real(val, /):
+    """The real part (a real number is its own)."""
+    val = as_array(val, "real")
+    return lx.real(val) if dt.is_complex(aval_of(val).dtype) else val
+
+
+def imag(val, /):
+    """The imaginary part (0 for a real number)."""
+    val = as_array(val, "imag")
+    return lx.imag(val) if dt.is_complex(aval_of(val).dtype) else _full_like(val, 0)
+
+
+def conjugate(x, /):
+    """The complex conjugate (a real number is its own)."""
+    x = as_array(x, "conjugate")
+    return lx.conj(x) if dt.is_complex(aval_of(x).dtype) else x
+
+
+conj = conjugate
+
+
+def iscomplex(x):
+    """Whether the imaginary part is nonzero, elementwise."""
+    i = imag(x)
+    return lx.ne(i, _const(i, 0))
+
+
+def isreal(x):
+    """Whether the imaginary part is zero, elementwise."""
+    i = imag(x)
+    return lx.eq(i, _const(i, 0))
+
+
+def angle(z, deg: bool = False):
+    """The argument of a complex number, in radians (degrees with deg=True)."""
+    z = as_array(z, "angle")
+    aval = aval_of(z)
+    re, im = real(z), imag(z)
+    if not dt.is_inexact(aval_of(re).dtype) or (dt.is_float(aval.dtype) and aval.ndim == 0):
+        # As jax.numpy: integers, and real scalars, in the default float (strongly typed).
+        re = lx.convert_element_type(re, dt.default_float())
+        im = lx.convert_element_type(im, dt.default_float())
+    result = lx.atan2(im, re)
+    return rad2deg(result) if deg else result
+
+
+# -- bits ----------------------------------------------------------------------------------------
+
+bitwise_invert = invert
+
+
+def left_shift(x, y, /):
+    """x shifted left by y bits."""
+    return lx.shift_left(*promote_args("left_shift", x, y, kind="numeric"))
+
+
+def right_shift(x1, x2, /):
+    """x1 shifted right by x2 bits: arithmetic (sign-filling) for signed integers."""
+    x1, x2 = promote_args("right_shift", x1, x2, kind="numeric")
+    unsigned = np.issubdtype(aval_of(x1).dtype, np.unsignedinteger)
+    return (lx.shift_right_logical if unsigned else lx.shift_right_arithmetic)(x1, x2)
+
+
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+def bitwise_count(x, /):
+    """How many bits of |x| are set, as uint8."""
+    (x,) = promote_args("bitwise_count", x, kind="numeric")
+    return lx.convert_element_type(lx.population_count(absolute(x)), np.uint8)
+
+
+def _bit_order(name: str, bitorder: str) -> None:
+    if bitorder not in ("little", "big"):
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.{name}: bitorder must be 'little' or 'big', not {bitorder!r}."))
+
+
+def _last_axis(x, axis: int | None, name: str):
+    """x with `axis` moved last (x flattened when axis is None), and the permutation that
+    moves it back (None: x was flattened)."""
+    aval = aval_of(x)
+    if axis is None:
+        return ls.reshape(x, (aval.size,)), None
+    axis = canonical_axis(axis, aval.ndim, name)
+    order = [d for d in range(aval.ndim) if d != axis] + [axis]
+    back = tuple(int(i) for i in np.argsort(order))
+    return ls.transpose(x, order), back
+
+
+def _bit_weights(bitorder: str, shape: tuple[int, ...]):
+    """1, 2, 4, ..., 128 as uint8 along a last axis of 8 (reversed for 'big'), broadcast to
+    `shape`."""
+    weights = np.left_shift(np.uint8(1), np.arange(8, dtype=np.uint8))
+    weights = weights[::-1] if bitorder == "big" else weights
+    return ls.broadcast_in_dim(np.ascontiguousarray(weights), shape, (len(shape) - 1,))
+
+
+def packbits(a, axis: int | None = None, bitorder: str = "big"):
+    """Booleans (nonzero elements) along `axis` packed into uint8, eight to a byte."""
+    check_arraylike("packbits", a)
+    dtype = aval_of(a).dtype
+    if not (dt.is_integer(dtype) or dt.is_bool(dtype)):
+        raise TypeError(at_user_line(
+            f"fgrad.numpy.packbits takes integers or booleans, not {dtype.name}."))
+    _bit_order("packbits", bitorder)
+    bits = lx.convert_element_type(not_equal(a, 0), np.uint8)
+    bits, back = _last_axis(bits, axis, "packbits")
+    shape = aval_of(bits).shape
+    remainder = shape[-1] % 8
+    if remainder:
+        bits = ls.pad(bits, np.uint8(0), [(0, 0, 0)] * (len(shape) - 1) + [(0, 8 - remainder, 0)])
+    shape = (*shape[:-1], aval_of(bits).shape[-1] // 8, 8)
+    bits = ls.reshape(bits, shape)
+    # Distinct powers of two sum to at most 255: no overflow in uint8.
+    packed = lr.reduce_sum(lx.mul(bits, _bit_weights(bitorder, shape)), (len(shape) - 1,))
+    return packed if back is None else ls.transpose(packed, back)
+
+
+def unpackbits(a, axis: int | None = None, count: int | None = None, bitorder: str = "big"):
+    """The bits of uint8 elements along `axis`, eight per byte (the first `count`)."""
+    check_arraylike("unpackbits", a)
+    if aval_of(a).dtype != np.uint8:
+        raise TypeError(at_user_line(
+            f"fgrad.numpy.unpackbits takes uint8, not {aval_of(a).dtype.name}."))
+    _bit_order("unpackbits", bitorder)
+    x, back = _last_axis(as_array(a, "unpackbits"), axis, "unpackbits")
+    shape = aval_of(x).shape
+    wide = (*shape, 8)
+    spread = ls.broadcast_in_dim(x, wide, tuple(range(len(shape))))
+    bits = lx.convert_element_type(
+        greater(lx.bitwise_and(spread, _bit_weights(bitorder, wide)), 0), np.uint8)
+    n = shape[-1] * 8
+    bits = ls.reshape(bits, (*shape[:-1], n))
+    if count is not None:
+        count = operator.index(count)
+        if count > n:
+            config = [(0, 0, 0)] * (len(shape) - 1) + [(0, count - n, 0)]
+            bits = ls.pad(bits, np.uint8(0), config)
+        else:
+            kept = len(range(n)[:count])  # Python's slice rule: a negative count drops bits
+            bits = li.slice(bits, [0] * len(shape), [*shape[:-1], kept])
+    return bits if back is None else ls.transpose(bits, back)

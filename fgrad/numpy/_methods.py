@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 
+import fgrad.numpy as fnp
 from fgrad.core import Tracer
 from fgrad.core.errors import at_user_line
 from fgrad.numpy import _creation, _einsum, _indexing, _math, _reductions, _shapes
@@ -104,7 +105,47 @@ _METHODS = {
     "cumsum": _reductions.cumsum, "astype": _creation.astype, "ravel": _shapes.ravel,
     "flatten": _shapes.ravel, "squeeze": _shapes.squeeze, "swapaxes": _shapes.swapaxes,
     "repeat": _shapes.repeat, "clip": _math.clip, "round": _math.round, "dot": _einsum.dot,
+    "nonzero": _indexing.nonzero, "take": _indexing.take,
 }
+
+
+def _compress(self, condition, axis=None, *, out=None, size=None, fill_value=0):
+    """x.compress(condition, axis): fgrad.numpy.compress(condition, x, axis)."""
+    return _indexing.compress(condition, self, axis, size=size, fill_value=fill_value, out=out)
+
+
+def _choose(self, choices, out=None, mode: str = "raise"):
+    """x.choose(choices): fgrad.numpy.choose(x, choices)."""
+    return _indexing.choose(self, choices, out, mode)
+
+
+def _copy(self):
+    """A copy (the same value: arrays are immutable)."""
+    return _creation.array(self, copy=True)
+
+
+# Methods whose functions may live in any module of the package, some loaded after this one
+# or not yet written: they are looked up on the package when called (`fnp` is bound while
+# the package is still importing, so nothing may read it at import time).
+_PACKAGE_METHODS = ("argpartition", "argsort", "conj", "conjugate", "cumprod", "diagonal",
+                    "ptp", "searchsorted", "sort", "trace")
+
+
+def _package_method(name: str):
+    def method(self, *args, **kwargs):
+        return getattr(fnp, name)(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"fgrad.numpy.{name}(x, ...)."
+    return method
+
+
+def _real(self):
+    return fnp.real(self)
+
+
+def _imag(self):
+    return fnp.imag(self)
 
 
 def install(cls=Tracer) -> None:
@@ -123,6 +164,13 @@ def install(cls=Tracer) -> None:
     cls.__iter__ = _iter
     for name, function in _METHODS.items():
         setattr(cls, name, _method(function, name))
+    for name in _PACKAGE_METHODS:
+        setattr(cls, name, _package_method(name))
+    cls.compress = _compress
+    cls.choose = _choose
+    cls.copy = _copy
+    cls.real = property(_real, doc="The real part (fgrad.numpy.real).")
+    cls.imag = property(_imag, doc="The imaginary part (fgrad.numpy.imag).")
     cls.reshape = _reshape
     cls.transpose = _transpose
     cls.T = property(_shapes.transpose, doc="The array with its axes reversed.")
