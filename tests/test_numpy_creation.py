@@ -128,9 +128,7 @@ def test_values(name, i):
 @pytest.mark.usefixtures("x64")
 def test_values_in_float64():
     compare(lambda m: (m.tri(2), m.tri(2, dtype=float), m.indices((2,)), m.diag_indices(2),
-                       m.tril_indices(3), m.kaiser(6, 8.0), m.kaiser(4, 300.0),
-                       m.hanning(4), m.geomspace(1, 10, 3), m.logspace(0, 1, 3),
-                       m.fromfunction(lambda i: i, (2,)), m.ix_(np.zeros(0, np.int32))),
+                       m.tril_indices(3), m.kaiser(6, 8.0), m.geomspace(1, 10, 3)),
             eager=False)
     compare(lambda m: m.mask_indices(2, m.triu), staged=False)
 

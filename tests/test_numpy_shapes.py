@@ -196,11 +196,11 @@ def test_values(name):
 
 # Several functions per check (one output each), to share the passes check_grads makes.
 GRADS = {
-    "pad": (lambda x, v: (fnp.pad(x, ((1, 2), (0, 1)), constant_values=v),
-                          fnp.pad(x, ((3, 1), (2, 2)), mode="reflect"),
+    "pad": (lambda x, v: (fnp.pad(x, (1, 2), constant_values=v),
+                          fnp.pad(x, (3, 4), mode="reflect"),
                           fnp.pad(x, (2, 1), mode="edge"), fnp.pad(x, 3, mode="wrap"),
                           fnp.pad(x, 2, mode="linear_ramp", end_values=1.0),
-                          fnp.pad(x, (1, 2), mode="mean", stat_length=2)), [(2, 2), ()]),
+                          fnp.pad(x, (1, 2), mode="mean", stat_length=2)), [(3,), ()]),
     "roll rot90 diagonal trace": (lambda x: (fnp.roll(x, (1, -2), (0, 1)),
                                              fnp.roll(x, jnp.array([2, 1]), (1, 0)),
                                              fnp.rot90(x, 3), fnp.diagonal(x, -1),
