@@ -782,7 +782,7 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices: bool = Fals
     if axis is None:
         a, axis = _ravel(a), 0
     else:
-        axis = canonical_axis(operator.index(axis), aval_of(a).ndim, "take")
+        axis = canonical_axis(axis, aval_of(a).ndim, "take")
     _integer_indices("take", indices)
     indices = as_array(indices, "take")
     shape = aval_of(a).shape
@@ -840,11 +840,8 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     after argsort. Out-of-bounds indices read `fill_value` (NaN for inexact types) unless
     `mode` says otherwise."""
     check_arraylike("take_along_axis", arr, indices)
+    _integer_indices("take_along_axis", indices)
     index_aval = aval_of(indices)
-    if not dt.is_integer(index_aval.dtype):
-        raise TypeError(at_user_line(
-            f"fgrad.numpy.take_along_axis: indices must be integers, not "
-            f"{index_aval.dtype.name}."))
     a = arr
     if axis is None:
         if index_aval.ndim != 1:

@@ -277,7 +277,7 @@ def argpartition(a, kth: int, axis: int = -1):
     _, bottom = _smallest(x, kth + 1)
     # The rest, in their original order: top_k of a proxy that is 0 at the bottom positions.
     shape = aval_of(x).shape
-    taken = lx.eq(ls.expand_dims(bottom, (len(shape),)),
+    taken = equal(ls.expand_dims(bottom, (len(shape),)),
                   ls.broadcasted_iota(np.int32, shape[:-1] + (kth + 1, n), len(shape)))
     proxy = where(any(taken, axis=-2), np.float32(0), np.float32(1))
     _, top = lsort.top_k(proxy, n - kth - 1)
@@ -1141,7 +1141,7 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002 (Nu
     if isinstance(bins, str):
         raise NotImplementedError(at_user_line(
             "fgrad.numpy.histogram_bin_edges: string values for bins are not supported."))
-    check_arraylike("histogram_bin_edges", a)
+    check_arraylike("histogram_bin_edges", a, bins)
     dtype = to_inexact(aval_of(a).dtype)
     if (aval_of(bins).ndim if is_arraylike(bins) else np.ndim(bins)) == 1:
         return asarray(bins, dtype=dtype)
@@ -1163,7 +1163,7 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002 (Nu
 def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
     """Counts of `a`'s elements (or sums of their `weights`) in each bin, and the bins'
     edges; every bin but the last is half-open, [low, high)."""
-    check_arraylike("histogram", a)
+    check_arraylike("histogram", a, bins)
     if weights is None:
         (a,) = promote_dtypes(a, kind="inexact")
         weights = ones_like(a)
