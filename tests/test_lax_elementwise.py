@@ -243,7 +243,7 @@ def test_jax_jit_and_vmap_around_fgrad_lax():
     (lambda: fl.imag(np.ones(2, np.int32)), r"imag accepts complex numbers, not int32"),
     (lambda: fl.conj(np.ones(2, np.int32)), r"conj accepts complex, float32 or float64"),
     (lambda: fl.complex(np.ones(2, np.int32), np.ones(2, np.int32)),
-     r"both float32 or both float64"),
+     r"must both be float32 or both float64"),
     (lambda: fl.complex(np.ones(2, np.float32), np.ones(3, np.float32)), r"the shapes differ"),
     (lambda: fl.shift_left(np.ones(2, np.float32), np.ones(2, np.float32)), r"integers"),
     (lambda: fl.population_count(np.ones(2, bool)), r"population_count accepts integers"),

@@ -25,14 +25,28 @@ def assert_same(got, want, rtol=1e-6, atol=1e-6, where="eagerly"):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=where)
 
 
-def compare(f, jf, *args, traced=True, **tolerances):
-    """f(*args) has jf(*args)'s pytree, types and values, eagerly and (traced) as a typechecked
-    program whose outputs declare JAX's types; array arguments are the program's inputs."""
+_EAGERLY_CHECKED: set = set()
+
+
+def compare(f, jf, *args, traced=True, eager=None, **tolerances):
+    """f(*args) has jf(*args)'s pytree, types and values.
+
+    Traced: the typechecked program (array arguments its inputs) declares JAX's output types,
+    and evaluated under jax.jit gives JAX's values. Eagerly as well when `eager`, which by
+    default is the first comparison of each function `f` is named after (`f.__qualname__`)
+    and always when not `traced` (value-dependent sizes need concrete values). Compiling
+    is most of these tests' time: one jitted program costs less than compiling each
+    primitive of an eager call, so most comparisons are traced only.
+    """
     want = jax.tree.leaves(jf(*args))
-    got = jax.tree.leaves(f(*args))
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert_same(g, w, **tolerances)
+    if eager is None:
+        eager = getattr(f, "__name__", f) not in _EAGERLY_CHECKED
+        _EAGERLY_CHECKED.add(getattr(f, "__name__", f))
+    if eager or not traced:
+        got = jax.tree.leaves(f(*args))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_same(g, w, **tolerances)
     if not traced:
         return
     positions = [i for i, a in enumerate(args)
@@ -48,9 +62,9 @@ def compare(f, jf, *args, traced=True, **tolerances):
     program, _ = trace_to_program(with_inputs, inputs, "make_ir")
     typecheck(program)
     assert program.out_avals == [aval_of(w) for w in want]
-    for g, w in zip(eval_program(program, *inputs), want):
-        assert_same(jnp.asarray(g, w.dtype) if not isinstance(g, jax.Array) else g, w,
-                    where="traced", **tolerances)
+    outputs = jax.jit(lambda *a: eval_program(program, *a))(*inputs)
+    for g, w in zip(outputs, want):
+        assert_same(g, w, where="traced, under jax.jit", **tolerances)
 
 
 def expect_same_error(f, jf, *args):
@@ -99,7 +113,7 @@ def test_reductions_against_jax(name, array):
         except Exception:  # an empty max, complex argmax, ptp of bools ...
             expect_same_error(f, jf, x)
             continue
-        compare(f, jf, x, rtol=2e-6, atol=2e-6)
+        compare(f, jf, x, eager=not kwargs, rtol=2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize("name, kwargs", [
@@ -124,7 +138,8 @@ def test_arguments_against_jax(name, kwargs):
         except Exception:
             expect_same_error(f, jf, x)
             continue
-        compare(f, jf, x, rtol=1e-3 if "float16" in str(kwargs) else 2e-6, atol=2e-6)
+        compare(f, jf, x, eager=x is X, rtol=1e-3 if "float16" in str(kwargs) else 2e-6,
+                atol=2e-6)
 
 
 def test_complex_numbers_where_jax_takes_them():
