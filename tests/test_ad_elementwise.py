@@ -164,7 +164,9 @@ def test_unary_second_order(name):
     assert_same(hessian(f)(x0), jax.hessian(jf)(x0))
 
 
-@pytest.mark.parametrize("name", sorted(set(UNARY) - {"convert_f32"}))
+# bitcast_f64 is the identity on values, but a bitcast is piecewise constant to a
+# differentiator (JAX's rule), so finite differences do not see its derivative.
+@pytest.mark.parametrize("name", sorted(set(UNARY) - {"convert_f32", "bitcast_f64"}))
 def test_unary_against_finite_differences(name):
     f, _, sample = UNARY[name]
     check_grads(f, (sample((3,)),), order=2)
@@ -212,7 +214,7 @@ def test_binary_jvp_and_vjp(name, shape):
                           (lambda y: f(x, y), lambda y: jf(x, y), y, ty)]:
         assert_same(jvp(fx, (p,), (t,))[1], jax.jvp(jfx, (p,), (t,))[1])
 
-    ct = normal(shape)
+    ct = cotangent_like(want[0])  # complex for complex(x, y)
     want_cts = jax.vjp(jf, x, y)[1](ct)
     got_cts = vjp(f, x, y)[1](ct)
     for g, w in zip(got_cts, want_cts):

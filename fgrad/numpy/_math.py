@@ -51,21 +51,23 @@ __all__ = [
 ]
 
 
-def _unary(name: str, primitive, kind: str | None = None):
+def _unary(name: str, primitive, kind: str | None = None, doc: str = ""):
     def function(x, /):
         (x,) = promote_args(name, x, kind=kind)
         return primitive(x)
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
-def _binary(name: str, primitive, kind: str | None = None, names=("x1", "x2")):
+def _binary(name: str, primitive, kind: str | None = None, doc: str = "", names=("x1", "x2")):
     def function(x1, x2, /):
         x1, x2 = promote_args(name, x1, x2, kind=kind)
         return primitive(x1, x2)
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     # jax.numpy's names for the (positional-only) operands, for help() and signatures
     function.__signature__ = inspect.Signature(
         [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
@@ -74,33 +76,37 @@ def _binary(name: str, primitive, kind: str | None = None, names=("x1", "x2")):
 
 # -- arithmetic ------------------------------------------------------------------------------
 
-negative = _unary("negative", lx.neg)
+negative = _unary("negative", lx.neg, doc="-x, elementwise.")
 neg = negative
-subtract = _binary("subtract", lx.sub)
-true_divide = _binary("true_divide", lx.div, "inexact")
+subtract = _binary("subtract", lx.sub, doc="x1 - x2, elementwise.")
+true_divide = _binary("true_divide", lx.div, "inexact", "x1 / x2 in floating point.")
 divide = true_divide
-maximum = _binary("maximum", lx.max)
-minimum = _binary("minimum", lx.min)
-sign = _unary("sign", lx.sign)
-arctan2 = _binary("arctan2", lx.atan2, "inexact")
+maximum = _binary("maximum", lx.max, doc="The larger element (NaN if either is NaN).")
+minimum = _binary("minimum", lx.min, doc="The smaller element (NaN if either is NaN).")
+sign = _unary("sign", lx.sign, doc="-1, 0 or 1 by the sign of x; x / |x| for complex x.")
+arctan2 = _binary("arctan2", lx.atan2, "inexact", "The angle of the point (x2, x1).")
 
 
 def positive(x, /):
+    """x itself, as an array (+x)."""
     return as_array(x, "positive")
 
 
 def add(x1, x2, /):
+    """x1 + x2, elementwise (or of bools)."""
     x1, x2 = promote_args("add", x1, x2)
     # NumPy adds booleans with `or`.
     return lx.bitwise_or(x1, x2) if dt.is_bool(aval_of(x1).dtype) else lx.add(x1, x2)
 
 
 def multiply(x1, x2, /):
+    """x1 * x2, elementwise (and of bools)."""
     x1, x2 = promote_args("multiply", x1, x2)
     return lx.bitwise_and(x1, x2) if dt.is_bool(aval_of(x1).dtype) else lx.mul(x1, x2)
 
 
 def floor_divide(x1, x2, /):
+    """x1 // x2: the quotient rounded down."""
     x1, x2 = promote_args("floor_divide", x1, x2, kind="numeric")
     dtype = aval_of(x1).dtype
     if np.issubdtype(dtype, np.unsignedinteger):
@@ -144,6 +150,7 @@ mod = remainder
 
 
 def divmod(x1, x2, /):  # noqa: A001 (NumPy's name)
+    """(x1 // x2, x1 % x2), NumPy's floor quotient and remainder."""
     x1, x2 = promote_args("divmod", x1, x2, kind="numeric")
     if dt.is_inexact(aval_of(x1).dtype):
         return _float_divmod(x1, x2)
@@ -196,6 +203,7 @@ def _integer_power(base, exponent):
 
 
 def absolute(x, /):
+    """|x|; the modulus, a real number, of complex x."""
     check_arraylike("absolute", x)
     dtype = aval_of(x).dtype
     if dt.is_bool(dtype) or np.issubdtype(dtype, np.unsignedinteger):
@@ -207,6 +215,7 @@ abs = absolute  # noqa: A001
 
 
 def square(x, /):
+    """x * x."""
     (x,) = promote_args("square", x, kind="numeric")
     return lx.integer_pow(x, 2)
 
@@ -214,7 +223,7 @@ def square(x, /):
 # -- rounding --------------------------------------------------------------------------------
 
 
-def _rounding(name: str, primitive):
+def _rounding(name: str, primitive, doc: str):
     def function(x, /):
         check_arraylike(name, x)
         dtype = aval_of(x).dtype
@@ -223,11 +232,12 @@ def _rounding(name: str, primitive):
         return primitive(x)
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
-floor = _rounding("floor", lx.floor)
-ceil = _rounding("ceil", lx.ceil)
+floor = _rounding("floor", lx.floor, "Rounds down.")
+ceil = _rounding("ceil", lx.ceil, "Rounds up.")
 
 
 def round(a, decimals: int = 0, out=None):  # noqa: A001
@@ -272,23 +282,23 @@ around = round
 
 # -- transcendental --------------------------------------------------------------------------
 
-exp = _unary("exp", lx.exp, "inexact")
-log = _unary("log", lx.log, "inexact")
-log1p = _unary("log1p", lx.log1p, "inexact")
-expm1 = _unary("expm1", lx.expm1, "inexact")
-sqrt = _unary("sqrt", lx.sqrt, "inexact")
-sin = _unary("sin", lx.sin, "inexact")
-cos = _unary("cos", lx.cos, "inexact")
-tan = _unary("tan", lx.tan, "inexact")
-tanh = _unary("tanh", lx.tanh, "inexact")
-arcsin = _unary("arcsin", lx.asin, "inexact")
-arccos = _unary("arccos", lx.acos, "inexact")
-arctan = _unary("arctan", lx.atan, "inexact")
-sinh = _unary("sinh", lx.sinh, "inexact")
-cosh = _unary("cosh", lx.cosh, "inexact")
+exp = _unary("exp", lx.exp, "inexact", "e**x.")
+log = _unary("log", lx.log, "inexact", "The natural logarithm (the principal one of complex x).")
+log1p = _unary("log1p", lx.log1p, "inexact", "log(1 + x), accurate for small x.")
+expm1 = _unary("expm1", lx.expm1, "inexact", "exp(x) - 1, accurate for small x.")
+sqrt = _unary("sqrt", lx.sqrt, "inexact", "The square root (the principal one of complex x).")
+sin = _unary("sin", lx.sin, "inexact", "The sine.")
+cos = _unary("cos", lx.cos, "inexact", "The cosine.")
+tan = _unary("tan", lx.tan, "inexact", "The tangent.")
+tanh = _unary("tanh", lx.tanh, "inexact", "The hyperbolic tangent.")
+arcsin = _unary("arcsin", lx.asin, "inexact", "The inverse sine.")
+arccos = _unary("arccos", lx.acos, "inexact", "The inverse cosine.")
+arctan = _unary("arctan", lx.atan, "inexact", "The inverse tangent.")
+sinh = _unary("sinh", lx.sinh, "inexact", "The hyperbolic sine.")
+cosh = _unary("cosh", lx.cosh, "inexact", "The hyperbolic cosine.")
 
 
-def _float_test(name: str, test, complex_test, value_for_integers: bool):
+def _float_test(name: str, test, complex_test, value_for_integers: bool, doc: str):
     def function(x, /):
         check_arraylike(name, x)
         aval = aval_of(x)
@@ -299,6 +309,7 @@ def _float_test(name: str, test, complex_test, value_for_integers: bool):
         return ls.full(aval.shape, value_for_integers, np.dtype(np.bool_))
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
@@ -312,18 +323,20 @@ def _is_nan(x):
 
 
 isfinite = _float_test("isfinite", lx.is_finite, lambda z: lx.bitwise_and(
-    lx.is_finite(lx.real(z)), lx.is_finite(lx.imag(z))), True)
-isnan = _float_test("isnan", _is_nan, _is_nan, False)
+    lx.is_finite(lx.real(z)), lx.is_finite(lx.imag(z))), True,
+    "Whether x is neither infinite nor NaN (in both parts, if complex).")
+isnan = _float_test("isnan", _is_nan, _is_nan, False, "Whether x is NaN (either part, if complex).")
 isinf = _float_test("isinf", _is_infinite, lambda z: lx.bitwise_or(
-    _is_infinite(lx.real(z)), _is_infinite(lx.imag(z))), False)
+    _is_infinite(lx.real(z)), _is_infinite(lx.imag(z))), False,
+    "Whether x is infinite (either part, if complex).")
 
 # -- comparisons and logic -------------------------------------------------------------------
 
-equal = _binary("equal", lx.eq, names=("x", "y"))
-not_equal = _binary("not_equal", lx.ne, names=("x", "y"))
+equal = _binary("equal", lx.eq, doc="x == y, elementwise.", names=("x", "y"))
+not_equal = _binary("not_equal", lx.ne, doc="x != y, elementwise.", names=("x", "y"))
 
 
-def _ordering(name: str, primitive):
+def _ordering(name: str, primitive, doc: str):
     def function(x, y, /):
         x, y = promote_args(name, x, y)
         if dt.is_complex(aval_of(x).dtype):
@@ -334,17 +347,18 @@ def _ordering(name: str, primitive):
         return primitive(x, y)
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
-less = _ordering("less", lx.lt)
-less_equal = _ordering("less_equal", lx.le)
-greater = _ordering("greater", lx.gt)
-greater_equal = _ordering("greater_equal", lx.ge)
-bitwise_and = _binary("bitwise_and", lx.bitwise_and)
-bitwise_or = _binary("bitwise_or", lx.bitwise_or)
-bitwise_xor = _binary("bitwise_xor", lx.bitwise_xor)
-bitwise_not = _unary("bitwise_not", lx.bitwise_not)
+less = _ordering("less", lx.lt, "x < y, elementwise.")
+less_equal = _ordering("less_equal", lx.le, "x <= y, elementwise.")
+greater = _ordering("greater", lx.gt, "x > y, elementwise.")
+greater_equal = _ordering("greater_equal", lx.ge, "x >= y, elementwise.")
+bitwise_and = _binary("bitwise_and", lx.bitwise_and, doc="x1 & x2 (and of bools).")
+bitwise_or = _binary("bitwise_or", lx.bitwise_or, doc="x1 | x2 (or of bools).")
+bitwise_xor = _binary("bitwise_xor", lx.bitwise_xor, doc="x1 ^ x2 (xor of bools).")
+bitwise_not = _unary("bitwise_not", lx.bitwise_not, doc="~x (not of bools).")
 invert = bitwise_not
 
 
@@ -359,21 +373,25 @@ def _to_bool(x):
 
 
 def logical_and(x1, x2, /):
+    """Whether both are nonzero."""
     x1, x2 = promote_args("logical_and", x1, x2)
     return lx.bitwise_and(_to_bool(x1), _to_bool(x2))
 
 
 def logical_or(x1, x2, /):
+    """Whether either is nonzero."""
     x1, x2 = promote_args("logical_or", x1, x2)
     return lx.bitwise_or(_to_bool(x1), _to_bool(x2))
 
 
 def logical_xor(x1, x2, /):
+    """Whether exactly one is nonzero."""
     x1, x2 = promote_args("logical_xor", x1, x2)
     return lx.bitwise_xor(_to_bool(x1), _to_bool(x2))
 
 
 def logical_not(x, /):
+    """Whether x is zero."""
     (x,) = promote_args("logical_not", x)
     return lx.bitwise_not(_to_bool(x))
 
@@ -445,11 +463,12 @@ def _reject_complex(name: str, x, error=TypeError) -> None:
 
 # -- inverse hyperbolic functions and the array API's names ----------------------------------
 
-arcsinh = _unary("arcsinh", lx.asinh, "inexact")
-arctanh = _unary("arctanh", lx.atanh, "inexact")
+arcsinh = _unary("arcsinh", lx.asinh, "inexact", "The inverse hyperbolic sine.")
+arctanh = _unary("arctanh", lx.atanh, "inexact", "The inverse hyperbolic tangent.")
 
 
 def arccosh(x, /):
+    """The inverse hyperbolic cosine (NumPy's branch for complex x)."""
     (x,) = promote_args("arccosh", x, kind="inexact")
     result = lx.acosh(x)
     if dt.is_complex(aval_of(result).dtype):
@@ -463,11 +482,11 @@ acosh, asinh, atanh = arccosh, arcsinh, arctanh
 
 # -- exponentials, logarithms and powers -----------------------------------------------------
 
-cbrt = _unary("cbrt", lx.cbrt, "inexact")
-exp2 = _unary("exp2", lx.exp2, "inexact")
+cbrt = _unary("cbrt", lx.cbrt, "inexact", "The real cube root.")
+exp2 = _unary("exp2", lx.exp2, "inexact", "2**x.")
 
 
-def _log_base(name: str, scale_of):
+def _log_base(name: str, scale_of, doc: str):
     """log(x) times 1/log(base); a complex logarithm scales both of its parts."""
     def function(x, /):
         (x,) = promote_args(name, x, kind="inexact")
@@ -478,6 +497,7 @@ def _log_base(name: str, scale_of):
         return scale_of(r)
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
@@ -492,8 +512,8 @@ def _times_log10_e(r):
     return lx.mul(r, constant(aval.shape, 0.4342944819032518, aval.dtype))  # 1 / log(10)
 
 
-log2 = _log_base("log2", _over_log2)
-log10 = _log_base("log10", _times_log10_e)
+log2 = _log_base("log2", _over_log2, "The base-2 logarithm.")
+log10 = _log_base("log10", _times_log10_e, "The base-10 logarithm.")
 
 
 def _replace_inf(x):
@@ -558,10 +578,12 @@ def logaddexp2(x1, x2, /):
     return _logaddexp2(*promote_args("logaddexp2", x1, x2, kind="inexact"))
 
 
-float_power = _binary("float_power", lx.pow, "inexact", names=("x", "y"))
+float_power = _binary("float_power", lx.pow, "inexact", "x**y in floating point.",
+                      names=("x", "y"))
 
 
 def reciprocal(x, /):
+    """1 / x in floating point."""
     (x,) = promote_dtypes(as_array(x, "reciprocal"), kind="inexact")
     return lx.integer_pow(x, -1)
 
@@ -570,11 +592,13 @@ def reciprocal(x, /):
 
 
 def deg2rad(x, /):
+    """Degrees in radians."""
     (x,) = promote_args("deg2rad", x, kind="inexact")
     return lx.mul(x, _const(x, np.pi / 180))
 
 
 def rad2deg(x, /):
+    """Radians in degrees."""
     (x,) = promote_args("rad2deg", x, kind="inexact")
     return lx.mul(x, _const(x, 180 / np.pi))
 
@@ -672,7 +696,8 @@ def copysign(x1, x2, /):
     return where(signbit(x2), lx.neg(magnitude), magnitude)
 
 
-nextafter = _binary("nextafter", lx.nextafter, "inexact", names=("x", "y"))
+nextafter = _binary("nextafter", lx.nextafter, "inexact",
+                    "The next float after x in the direction of y.", names=("x", "y"))
 
 
 def spacing(x, /):
@@ -697,7 +722,7 @@ def heaviside(x1, x2, /):
                  where(lx.gt(x1, zero), _const(x1, 1), where(_is_nan(x1), x1, x2)))
 
 
-def _is_signed_infinity(name: str, infinity: float):
+def _is_signed_infinity(name: str, infinity: float, doc: str):
     def function(x, /, out=None):
         check_arraylike(name, x)
         if out is not None:
@@ -713,11 +738,12 @@ def _is_signed_infinity(name: str, infinity: float):
         return ls.full(aval.shape, False, np.dtype(np.bool_))
 
     function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
     return function
 
 
-isposinf = _is_signed_infinity("isposinf", np.inf)
-isneginf = _is_signed_infinity("isneginf", -np.inf)
+isposinf = _is_signed_infinity("isposinf", np.inf, "Whether x is +inf.")
+isneginf = _is_signed_infinity("isneginf", -np.inf, "Whether x is -inf.")
 
 
 def nan_to_num(x, copy: bool = True, nan=0.0, posinf=None, neginf=None):
