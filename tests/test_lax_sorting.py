@@ -85,8 +85,7 @@ DTYPES = {"cumprod": ["float32", "int32", "complex64"],
 @pytest.mark.parametrize("name, dtype_name",
                          [(n, d) for n, dtypes in DTYPES.items() for d in dtypes])
 @pytest.mark.parametrize("shape, axis, reverse",
-                         [((5,), 0, False), ((3, 4), 1, True), ((2, 0, 3), 1, False),
-                          ((2, 3, 4), 2, True)])
+                         [((3, 4), 1, True), ((2, 0, 3), 1, False)])
 def test_running_reductions(request, name, dtype_name, shape, axis, reverse):
     dtype = use_dtype(request, dtype_name)
     fgrad_fn, jax_fn = CUMULATIVE[name]

@@ -104,15 +104,29 @@ def check_same(fgrad_fn, jax_fn, args, *, rtol=1e-5, atol=1e-6, trace=True):
             assert_same(g, w, rtol=rtol, atol=atol)
 
 
+def check_types(fgrad_fn, jax_fn, args):
+    """fgrad_fn's traced program has jax_fn's output types (shapes, dtypes, weak types), or
+    both refuse the operands: without computing anything (nothing compiles)."""
+    want, error = jax_or_error(lambda *a: jax.eval_shape(jax_fn, *a), *args)
+    if error is not None:
+        with pytest.raises(type(error)):
+            fgrad.make_ir(fgrad_fn)(*args)
+        return
+    program = fgrad.make_ir(fgrad_fn)(*args)
+    assert [(a.shape, a.dtype, a.weak_type) for a in program.out_avals] == [
+        (w.shape, w.dtype, w.weak_type) for w in jax.tree_util.tree_leaves(want)]
+
+
 def operands(name, dtype, shape, seed=0):
     return [operand(dtype if domain != "shift" or not np.issubdtype(dtype, np.inexact)
                     else I32, shape, domain, seed + i)
             for i, domain in enumerate(ELEMENTWISE[name])]
 
 
-# (dtype, shape): each dtype, each shape (every new pair compiles on both sides: each
-# function sees four), float32 traced too
-CASES = [(F32, (2, 3)), (C64, (2, 3)), (I32, (3,)), (BOOL, ()), (F32, (2, 0))]
+# (dtype, shape): each dtype and each shape, with values (every new pair compiles on both
+# sides) or only the types (booleans, whose values promotion decides, and size 0)
+CASES = [(F32, (2, 3)), (C64, (2, 3)), (I32, (3,))]
+TYPE_CASES = [(BOOL, ()), (BOOL, (2, 3)), (F32, (2, 0)), (I32, (0,))]
 
 
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
@@ -120,6 +134,9 @@ def test_values_dtypes_and_weak_types(name):
     fn, jfn = getattr(fnp, name), getattr(jnp, name)
     for dtype, shape in CASES:  # a value, or JAX's refusal of the dtype
         check_same(fn, jfn, operands(name, dtype, shape), trace=(dtype, shape) == CASES[0])
+    for dtype, shape in TYPE_CASES:
+        check_types(fn, jfn, operands(name, dtype, shape))
+    check_types(fn, jfn, [0.5 - 0.25j] * len(ELEMENTWISE[name]))  # weak complex scalars
     # Python scalars are weakly typed; beside a float32 array they take its dtype
     scalars = [{"above1": 1.5, "positive": 2.5, "unit": 0.5, "shift": 2}.get(d, 0.75)
                for d in ELEMENTWISE[name]]
@@ -173,7 +190,8 @@ BITWISE_FLOATS = ["signbit", "spacing", "nan_to_num"]
 def test_special_values(dtype, request):
     if dtype == "float64":
         request.getfixturevalue("x64")
-    x = SPECIAL.astype(dtype)
+    with np.errstate(over="ignore"):  # 3e38 is infinite in float16
+        x = SPECIAL.astype(dtype)
     y = OTHER.astype(dtype)
     tol = dict(rtol=1e-6 if dtype != "float16" else 1e-3, atol=0.0)
     unary = BITWISE_FLOATS + (["isposinf", "rint", "trunc", "modf"]
@@ -330,7 +348,7 @@ def nested_grads(f, jf, x, orders):
 
 
 @pytest.mark.parametrize("name, x, orders", [
-    ("sinc", 0.0, 4), ("i0", 0.0, 2), ("hypot", 0.0, 2), ("logaddexp", 0.0, 2),
+    ("sinc", 0.0, 4), ("i0", 0.0, 2), ("hypot", 0.0, 1), ("logaddexp", 0.0, 2),
     ("copysign", -0.0, 1), ("fabs", 0.0, 1),
 ])
 def test_higher_derivatives_at_special_points_match_jax(name, x, orders, x64):

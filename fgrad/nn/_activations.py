@@ -1,8 +1,9 @@
 """Activation functions, each jax.nn's formula written with fgrad.numpy, so values, dtypes
 and weak types come out as JAX's, and derivatives follow JAX's conventions at kinks: where
 jax.nn composes `where`, `maximum` and `clip`, fgrad's rules for those give the same
-one-sided or half derivatives; where jax.nn has a custom JVP (relu, relu6, softplus's
-logaddexp, log1mexp), the same derivative comes from a select (see `_util`).
+one-sided or half derivatives; where jax.nn has a custom JVP (relu, relu6, log1mexp), the
+same derivative comes from a select (see `_util`); softplus is fgrad.numpy's logaddexp,
+whose rule is JAX's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
 from fgrad.nn._util import array, check_float, gradient_only_where, inexact, where_safe
-from fgrad.numpy._core import canonical_axis, promote_dtypes
+from fgrad.numpy._core import canonical_axis
 
 __all__ = [
     "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
@@ -100,21 +101,9 @@ swish = silu
 
 
 def softplus(x):
-    """log(1 + exp(x)), computed without overflow.
-
-    JAX computes `logaddexp(x, 0)`: max(x, 0) + log1p(exp(-|x|)), whose custom JVP gives
-    the derivative sigmoid(x). The two branches below compute the same numbers, each smooth
-    on its side of 0 and fed only values valid there, so differentiating them gives
-    sigmoid(x) too, at 0 as well (where |x| and max would cancel into 0) and at ±inf.
-    """
-    (x,) = promote_dtypes(array("softplus", x), 0, kind="inexact")[:1]
-    check_float("softplus", x)
-    positive = fnp.greater(x, 0)
-    above = where_safe(positive, x, 0.0)
-    below = where_safe(fnp.logical_not(positive), x, 0.0)
-    return fnp.where(positive,
-                     fnp.add(above, fnp.log1p(fnp.exp(fnp.negative(above)))),
-                     fnp.log1p(fnp.exp(below)))
+    """log(1 + exp(x)), computed without overflow: logaddexp(x, 0), as in JAX (whose rule
+    gives the derivative sigmoid(x), 1/2 at 0)."""
+    return fnp.logaddexp(array("softplus", x), 0)
 
 
 def log_sigmoid(x):

@@ -134,13 +134,13 @@ def _grouped(t, K: int, G: int):
 
 @functools.cache
 def _precision_supported(preset, dtype: np.dtype, backend: str) -> bool:
-    """Whether the backend's dot_general takes the dot algorithm `preset` (XLA's CPU, for
-    one, refuses F16_F16_F32): asked once, by lowering a tiny dot."""
+    """Whether the default backend's dot_general takes the dot algorithm `preset` (XLA's
+    CPU, for one, refuses F16_F16_F32): asked once per backend, by lowering a tiny dot."""
     operand = jax.ShapeDtypeStruct((1,), dtype)
     try:
         jax.jit(lambda a, b: lax.dot_general(a, b, (((0,), (0,)), ((), ())), precision=preset,
-                                             preferred_element_type=np.float32),
-                backend=backend).lower(operand, operand)
+                                             preferred_element_type=np.float32)
+                ).lower(operand, operand)
     except Exception:  # noqa: BLE001 (any refusal means: use the default precision)
         return False
     return True

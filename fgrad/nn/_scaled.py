@@ -3,9 +3,11 @@
 JAX runs these through cuDNN kernels for NVIDIA's narrow formats (mxfp8, nvfp4), on CUDA
 GPUs only. fgrad computes scaled_matmul by the formula jax.nn documents (each operand times
 its scales, repeated over their blocks, then a batched matmul in float32), on any backend.
-scaled_dot_general without `configs` is lax.dot_general, as in JAX; with `configs` it would
-quantize its operands first, which takes bit-level casts (float32 to float8_e8m0fnu
-exponents) that fgrad.lax does not have, so fgrad refuses it with an explanation.
+scaled_dot_general without `configs` is lax.dot_general, as in JAX. With `configs` it
+quantizes its operands (bit-level float8 exponent arithmetic) and has a custom
+straight-through backward pass with quantized cotangents; JAX computes it on CUDA GPUs only,
+so there is no reference to check an fgrad version against on other machines, and fgrad
+refuses it with an explanation.
 """
 
 from __future__ import annotations
@@ -111,8 +113,8 @@ def scaled_dot_general(lhs, rhs, dimension_numbers, preferred_element_type=np.fl
     """lax.dot_general with block-scaled quantization of its operands (`configs`, from
     get_scaled_dot_general_config); without configs it is lax.dot_general itself.
 
-    Quantizing (configs given) is not available in fgrad: it needs bit-level casts to
-    float8 exponents that fgrad.lax lacks (and JAX runs it on CUDA GPUs only).
+    Quantizing (configs given) is not available in fgrad: JAX runs it on CUDA GPUs only
+    (see the module's docstring).
     """
     if implementation is not None:
         warnings.warn("Backend selector, now ignored. The system chooses the backend "
@@ -120,9 +122,9 @@ def scaled_dot_general(lhs, rhs, dimension_numbers, preferred_element_type=np.fl
     if configs is not None:
         raise NotImplementedError(at_user_line(
             "fgrad.nn.scaled_dot_general with `configs` (block-scaled mxfp8/nvfp4 "
-            "quantization) is not available in fgrad: quantizing needs bit-level casts to "
-            "float8 exponents that fgrad.lax does not have. Call it without configs for a "
-            "plain dot_general, or quantize yourself and use fgrad.nn.scaled_matmul."))
+            "quantization, which JAX runs on CUDA GPUs only) is not available in fgrad. Call "
+            "it without configs for a plain dot_general, or quantize yourself and use "
+            "fgrad.nn.scaled_matmul."))
     lhs, rhs = array("scaled_dot_general", lhs, rhs)
     preferred = None if preferred_element_type is None else dt.canonicalize(
         user_dtype(preferred_element_type))

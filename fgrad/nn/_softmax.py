@@ -99,19 +99,23 @@ def softmax(x, axis=-1, where=None):
     where = _mask("softmax", where, x)
     if jax.config.jax_softmax_custom_jvp:
         return _softmax_with_rule(x, axes, where)
-    return _softmax(x, axes, where, stop_gradient)
+    return _softmax(x, axes, where, stop_max_gradient=True)
 
 
-def _softmax(x, axes, where, treat_max=lambda m: m):
+def _softmax(x, axes, where, stop_max_gradient: bool):
     x_max = _max(x, axes, where, keepdims=True)
+    if stop_max_gradient:
+        x_max = stop_gradient(x_max)
     safe = x if where is None else fnp.where(where, x, -np.inf)
-    unnormalized = fnp.exp(fnp.subtract(safe, treat_max(x_max)))
+    unnormalized = fnp.exp(fnp.subtract(safe, x_max))
     result = fnp.divide(unnormalized, _sum(unnormalized, axes, where, keepdims=True))
     return result if where is None else fnp.where(where, result, 0)
 
 
 def _softmax_by_rule(x, axes, where):
-    return _softmax(x, axes, where)
+    """softmax's value for the custom rule below, which replaces its derivative (so the
+    maximum need not be a constant: JAX's custom softmax does not stop its gradient)."""
+    return _softmax(x, axes, where, stop_max_gradient=False)
 
 
 _softmax_with_rule = custom_jvp(_softmax_by_rule, nondiff_argnums=(1, 2))
@@ -119,6 +123,7 @@ _softmax_with_rule = custom_jvp(_softmax_by_rule, nondiff_argnums=(1, 2))
 
 @_softmax_with_rule.defjvp
 def _softmax_jvp(axes, where, primals, tangents):
+    """JAX's rule: y * (t - sum(y * t)), 0 wherever y is (masked entries, masked rows)."""
     (x,), (t,) = primals, tangents
     y = _softmax_with_rule(x, axes, where)
     return y, fnp.multiply(y, fnp.subtract(t, _sum(fnp.multiply(y, t), axes, where, True)))
