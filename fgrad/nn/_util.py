@@ -7,7 +7,7 @@ import fgrad.numpy as fnp
 from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
-from fgrad.numpy._core import as_array, is_arraylike, promote_dtypes
+from fgrad.numpy._core import as_array, check_arraylike, promote_dtypes
 from fgrad.transforms.stop_gradient import stop_gradient
 
 
@@ -17,13 +17,7 @@ def array(name: str, *args):
     jax.nn's functions are jitted, so a Python scalar arrives in them as a weakly typed
     array; converting here keeps `x > 0` and friends on fgrad's operations, never Python's.
     """
-    for position, x in enumerate(args):
-        if not is_arraylike(x):
-            hint = (" Convert a list or tuple with fgrad.numpy.asarray first."
-                    if isinstance(x, (list, tuple)) else "")
-            raise TypeError(at_user_line(
-                f"fgrad.nn.{name} requires arrays or scalars, but argument {position} is a "
-                f"{type(x).__name__}.{hint}"))
+    check_arraylike(name, *args, namespace="fgrad.nn")
     arrays = [as_array(x, name) for x in args]
     return arrays[0] if len(arrays) == 1 else arrays
 

@@ -39,8 +39,7 @@ __all__ = [
 class Initializer(Protocol):
     """What the builders return: `init(key, shape, dtype=None, out_sharding=None)`."""
 
-    def __call__(self, key, shape, dtype=None, out_sharding=None):
-        raise NotImplementedError
+    def __call__(self, key, shape, dtype=None, out_sharding=None): ...
 
 
 def _dtype(dtype):

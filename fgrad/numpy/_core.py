@@ -33,13 +33,13 @@ def is_arraylike(x) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
-def check_arraylike(name: str, *args) -> None:
+def check_arraylike(name: str, *args, namespace: str = "fgrad.numpy") -> None:
     for position, x in enumerate(args):
         if not is_arraylike(x):
             hint = (" Convert a list or tuple with fgrad.numpy.array first."
                     if isinstance(x, (list, tuple)) else "")
             raise TypeError(at_user_line(
-                f"fgrad.numpy.{name} requires arrays or scalars, but argument {position} is a "
+                f"{namespace}.{name} requires arrays or scalars, but argument {position} is a "
                 f"{type(x).__name__}.{hint}"))
 
 
