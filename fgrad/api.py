@@ -390,6 +390,22 @@ def _captured(tree, trace: Trace):
         lambda leaf: trace.capture(leaf) if isinstance(leaf, jax.Array) else leaf, tree)
 
 
+def _check_jacobian_dtypes(avals, holomorphic, name, what, real_allowed):
+    """JAX's rule for jacfwd's inputs and outputs and jacrev's outputs: complex ones only
+    with holomorphic=True, and then only complex ones (jacfwd's outputs may be complex
+    without it, as they may in JAX)."""
+    for aval in avals:
+        if holomorphic and not dt.is_complex(aval.dtype):
+            raise TypeError(at_user_line(
+                f"{name} with holomorphic=True needs complex {what}s, but one has dtype "
+                f"{aval.dtype.name}."))
+        if not holomorphic and not real_allowed(aval.dtype):
+            raise TypeError(at_user_line(
+                f"{name} needs real {what}s (a floating-point dtype), but one has dtype "
+                f"{aval.dtype.name}. For a holomorphic function pass holomorphic=True; "
+                f"otherwise use fgrad.{'jvp' if name == 'jacfwd' else 'vjp'}."))
+
+
 def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
     for i in argnums:
         for leaf in jax.tree_util.tree_leaves(args[i]):
@@ -415,6 +431,10 @@ def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:
             f"Sum the output (f(x).sum()) for the gradient of the sum, or use fgrad.vjp or "
             f"fgrad.jacrev for the derivatives of every output."))
     dtype = avals[0].dtype
+    if holomorphic and not dt.is_complex(dtype):
+        raise TypeError(at_user_line(
+            f"{name} with holomorphic=True needs a complex output, but the output has dtype "
+            f"{dtype.name}. A real function of complex inputs is differentiated without it."))
     if dt.is_complex(dtype) and not holomorphic:
         raise TypeError(at_user_line(
             f"{name} requires real-valued outputs, but the output has dtype {dtype.name}. "
@@ -557,6 +577,8 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
                                           "jacfwd")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacfwd", has_aux), flat_in)
+        _check_jacobian_dtypes(lin.in_avals, holomorphic, "jacfwd", "input", dt.is_float)
+        _check_jacobian_dtypes(lin.out_avals, holomorphic, "jacfwd", "output", lambda d: True)
         basis, offsets = _basis(lin.in_avals)
         columns = lin.tangents(basis, batch=int(offsets[-1]))  # each: (n_in, *out.shape)
         blocks = [[_cast_like(_batch_axis_last(col[lo:hi]).reshape(
@@ -584,6 +606,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
                                           allow_int, "jacrev")
         flat_in, in_tree = tree_flatten(diff_args)
         lin = _Linearized(_trace_flat(restricted, flat_in, in_tree, "jacrev", has_aux), flat_in)
+        _check_jacobian_dtypes(lin.out_avals, holomorphic, "jacrev", "output", dt.is_float)
         basis, offsets = _basis(lin.out_avals)
         rows = lin.cotangents(basis, batch=int(offsets[-1]))  # each: (n_out, *in.shape)
         blocks = [[_cast_like(row[lo:hi].reshape(tuple(out.shape) + tuple(a.shape)), a)

@@ -268,15 +268,33 @@ def test_real_parameters_through_complex_intermediates():
     # holomorphic=True with a real input
     lambda G: G.grad(lambda z: z * z, holomorphic=True)(1.5),
     lambda G: G.jacrev(lambda z: z * z, holomorphic=True)(np.ones(2)),
+    # holomorphic=True with a real output
+    lambda G: G.grad(lambda z: (z * z).real, holomorphic=True)(np.complex128(1 + 1j)),
+    lambda G: G.jacfwd(lambda z: (z * z).real, holomorphic=True)(np.ones(2, np.complex128)),
+    # complex inputs to jacfwd, complex outputs of jacrev, without holomorphic=True
+    lambda G: G.jacfwd(lambda z: z * z)(np.ones(2, np.complex128)),
+    lambda G: G.jacrev(lambda x: x * (1 + 1j))(np.ones(2)),
     # integer inputs
     lambda G: G.grad(lambda z: z * 1.0)(np.int32(1)),
 ], ids=["complex-output", "holomorphic-real-input", "jacrev-holomorphic-real-input",
-        "integer-input"])
+        "grad-holomorphic-real-output", "jacfwd-holomorphic-real-output",
+        "jacfwd-complex-input", "jacrev-complex-output", "integer-input"])
 def test_errors_where_jax_raises(case):
     _, error = jax_or_error(case, jax)
     assert isinstance(error, TypeError)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as info:
         case(fgrad)
+    message = str(info.value)
+    assert "test_complex.py:" in message, message  # the user's line
+    if "holomorphic" in str(error):
+        assert "holomorphic" in message, message
+
+
+def test_jacfwd_of_complex_output_of_real_input_is_allowed():
+    """JAX's jacfwd pushes real basis vectors forward, so complex outputs need no flag."""
+    x = np.array([0.5, -1.0])
+    f = lambda M: lambda x: M.exp(x * (1 + 2j))  # noqa: E731
+    assert_same(fgrad.jacfwd(f(fnp))(x), jax.jacfwd(f(jnp))(x))
 
 
 def test_grad_of_real_output_of_complex_input_is_allowed():

@@ -1009,14 +1009,6 @@ def test_fgrad_explains_what_jax_fails_on(case):
 # The test checks both sides, so a case moves up when fgrad (or JAX) changes its mind.
 
 JAX_ACCEPTS = {
-    "a result shape that depends on values (nonzero): not traceable": (
-        "numpy",
-        lambda m: m.where(N([[True, False, False], [False, True, True]], "bool")),
-    ),
-    "einsum diagonals ('ii') are not supported yet": (
-        "numpy",
-        lambda m: m.einsum("ii->", N((3, 3), "float64")),
-    ),
     "matrix 2-norms need an SVD, which fgrad.numpy.linalg does not have yet": (
         "linalg",
         lambda m: m.norm(N((2, 2), "float64"), ord=2),

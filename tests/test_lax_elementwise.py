@@ -20,8 +20,9 @@ rng = np.random.default_rng(0)
 
 # name -> (fgrad function, jax function, operand kind, arity)
 UNARY_FLOAT = ["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
-               "asin", "acos", "atan", "sinh", "cosh", "logistic", "erf", "erf_inv", "floor",
-               "ceil", "asinh", "acosh", "atanh", "cbrt", "exp2", "bessel_i0e", "bessel_i1e"]
+               "asin", "acos", "atan", "sinh", "cosh", "logistic", "erf", "erf_inv", "erfc",
+               "floor", "ceil", "asinh", "acosh", "atanh", "cbrt", "exp2", "bessel_i0e",
+               "bessel_i1e"]
 UNARY_NUMBER = ["neg", "abs", "sign"]
 BINARY_NUMBER = ["add", "sub", "mul", "div", "rem", "max", "min"]
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]

@@ -250,6 +250,7 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
         ("", fl.logistic, uniform(-3, 3, *S)),
         ("", fl.erf, uniform(-2, 2, *S)),
         ("", fl.erf_inv, uniform(-0.9, 0.9, *S)),
+        ("", fl.erfc, uniform(-2, 2, *S)),
         ("", fgrad.stop_gradient, normal(*S)),
         ("scalar", fl.exp, normal()),
         ("", fl.is_finite, np.array([[1.5, np.inf, -2.0], [np.nan, 0.25, -np.inf]])),

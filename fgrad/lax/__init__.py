@@ -35,9 +35,9 @@ from fgrad.lax.control_flow import (
 from fgrad.lax.elementwise import (
     abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bessel_i0e, bessel_i1e,
     bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clamp,
-    clz, complex, conj, convert_element_type, cos, cosh, div, eq, erf, erf_inv, exp, exp2, expm1,
-    floor, ge, gt, imag, integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne,
-    neg, nextafter, population_count, pow, real, rem, round, rsqrt, select_n, shift_left,
+    clz, complex, conj, convert_element_type, cos, cosh, div, eq, erf, erf_inv, erfc, exp, exp2,
+    expm1, floor, ge, gt, imag, integer_pow, is_finite, le, log, log1p, logistic, lt, max, min,
+    mul, ne, neg, nextafter, population_count, pow, real, rem, round, rsqrt, select_n, shift_left,
     shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, sub, tan, tanh,
 )
 from fgrad.lax.implicit import custom_linear_solve, custom_root
@@ -69,7 +69,7 @@ __all__ = [
     "clamp", "concatenate", "cond", "convert_element_type", "cos", "cosh", "cumlogsumexp",
     "cummax", "cummin", "cumprod", "cumsum",
     "custom_linear_solve", "custom_root", "div",
-    "dot_general", "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "exp",
+    "dot_general", "dynamic_slice", "dynamic_update_slice", "eq", "erf", "erf_inv", "erfc", "exp",
     "expand_dims", "expm1", "floor", "fori_loop", "full", "full_like", "gather", "ge", "gt",
     "integer_pow", "iota", "is_finite", "le", "log", "log1p", "logistic", "lt", "map", "max",
     "min", "mul", "ne", "neg", "nextafter", "pad", "pow", "primitives", "reduce_max", "reduce_min",

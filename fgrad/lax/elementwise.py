@@ -293,6 +293,10 @@ defjvp(logistic_p, lambda t, ans, x: mul(t, mul(ans, sub(_full_like(ans, 1), ans
 erf_p = elementwise("erf", lax.erf, "float")
 defjvp(erf_p, lambda t, ans, x: mul(
     t, mul(_const(x, _TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
+erfc_p = elementwise("erfc", lax.erfc, "float")
+# 1 - erf(x) as its own primitive: keeps relative precision where erfc(x) is tiny (x > 4).
+defjvp(erfc_p, lambda t, ans, x: mul(
+    t, mul(_const(x, -_TWO_OVER_SQRT_PI), exp(neg(_square(x))))))
 erf_inv_p = elementwise("erf_inv", lax.erf_inv, "float")
 # erf'(y) = 2/sqrt(pi) exp(-y^2), so the inverse's derivative is sqrt(pi)/2 exp(ans^2).
 defjvp(erf_inv_p, lambda t, ans, x: mul(
@@ -642,6 +646,7 @@ def cosh(x): return cosh_p.bind1(x)
 def logistic(x): return logistic_p.bind1(x)
 def erf(x): return erf_p.bind1(x)
 def erf_inv(x): return erf_inv_p.bind1(x)
+def erfc(x): return erfc_p.bind1(x)
 def nextafter(x, y): return nextafter_p.bind1(x, y)
 def atan2(x, y): return atan2_p.bind1(x, y)
 def is_finite(x): return is_finite_p.bind1(x)

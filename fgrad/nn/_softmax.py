@@ -19,7 +19,7 @@ from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
 from fgrad.lax.custom import custom_jvp
-from fgrad.nn._util import array, check_float
+from fgrad.nn._util import array
 from fgrad.numpy._core import canonical_axes, promote_dtypes, upcast_f16, to_inexact
 from fgrad.transforms.stop_gradient import stop_gradient
 
@@ -171,25 +171,28 @@ def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = 
         a = fnp.where(fnp.not_equal(b, 0), a, -np.inf)
     else:
         (a,) = promote_dtypes(a, kind="inexact")
-    check_float("logsumexp", a)
+    dtype = aval_of(a).dtype
     shape = aval_of(a).shape
     if where is not None:
         where = fnp.broadcast_to(where, shape)
     axes = canonical_axes(axis, len(shape), "logsumexp")
-    amax = _max(a, axes, where, keepdims)
+    amax = _max(fnp.real(a), axes, where, keepdims)
     # The maximum only keeps exp in range: a constant to differentiation, and 0 where it
     # is infinite (all -inf, or an inf), so that inf - inf never makes a NaN.
     amax = stop_gradient(fnp.where(fnp.isfinite(amax), amax, 0))
     amax_with_dims = amax if keepdims else fnp.expand_dims(amax, axes)
-    exp_a = fnp.exp(fnp.subtract(a, amax_with_dims))
+    exp_a = fnp.exp(fnp.subtract(a, fnp.astype(amax_with_dims, dtype)))
     if b is not None:
         exp_a = fnp.multiply(exp_a, b)
     sumexp = _sum(exp_a, axes, where, keepdims)
     sign = fnp.sign(sumexp)
-    out = fnp.add(fnp.log(fnp.abs(sumexp)), amax)
+    complex_out = dt.is_complex(dtype) and not return_sign
+    # A complex sum keeps its phase in the log (JAX's choice), unless the sign is returned.
+    log_sum = fnp.log(sumexp if complex_out else fnp.abs(sumexp))
+    out = fnp.add(log_sum, fnp.astype(amax, aval_of(log_sum).dtype))
     if return_sign:
         return out, sign
-    if b is not None:
+    if b is not None and not complex_out:
         out = fnp.where(fnp.less(sign, 0), np.array(np.nan, aval_of(out).dtype), out)
     return out
 

@@ -29,11 +29,12 @@ def inexact(name: str, x):
     return as_array(x, name)
 
 
-def check_float(name: str, x) -> None:
-    """Refuses complex operands, which fgrad's primitives do not support yet."""
-    if dt.is_complex(aval_of(x).dtype):
+def check_float(name: str, x, what: str) -> None:
+    """Refuses complex operands where jax.nn does (with the same TypeError)."""
+    dtype = aval_of(x).dtype
+    if dt.is_complex(dtype):
         raise TypeError(at_user_line(
-            f"fgrad.nn.{name} does not support complex numbers yet."))
+            f"fgrad.nn.{name} does not accept dtype {dtype.name} in {what}."))
 
 
 def gradient_only_where(condition, y):

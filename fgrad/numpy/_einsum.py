@@ -58,19 +58,10 @@ def _result_type(name: str, preferred_element_type, *avals) -> tuple[np.dtype, b
 
 
 def conj_if_complex(x):
-    """The complex conjugate of `x` when it is complex, else `x` itself (as an array).
-
-    fgrad.lax has no conjugation primitive yet, so this is composed of exact steps: with r
-    the real part (a conversion to the real dtype and back), r - (x - r) = a - bi for
-    x = a + bi, every rounding exact. Only an infinite real part (inf - inf) gives NaN.
-    """
+    """The complex conjugate of `x` when it is complex, else `x` itself (as an array)."""
     x = as_array(x, "conj")
-    aval = aval_of(x)
-    if not dt.is_complex(aval.dtype):
-        return x
-    real = lx.convert_element_type(x, dt.real_dtype(aval.dtype), weak_type=aval.weak_type)
-    real = lx.convert_element_type(real, aval.dtype, weak_type=aval.weak_type)
-    return lx.sub(real, lx.sub(x, real))
+    return lx.conj(x) if dt.is_complex(aval_of(x).dtype) else x
+
 
 def _contraction_operands(a, b):
     """a and b in their common dtype, as jax.numpy's dot and matmul hand them to

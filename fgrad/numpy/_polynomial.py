@@ -43,6 +43,7 @@ from fgrad.numpy._math import (
     negative, not_equal, power, remainder, sqrt, subtract, true_divide, where,
 )
 from fgrad.numpy._reductions import cumsum, mean, sum
+from fgrad.numpy._sorting import searchsorted
 from fgrad.numpy._shapes import (
     broadcast_to, concatenate, flip, moveaxis, ravel, reshape, squeeze, stack, transpose,
 )
@@ -550,11 +551,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
                           add(_along(xp, 0, None, 1), period)])
         fp = concatenate([_along(fp, 0, -1), fp, _along(fp, 0, None, 1)])
     count = aval_of(xp).shape[0]
-    # searchsorted(xp, x, side='right'), by counting the points at or below each x: exact,
-    # in one comparison of every x with every point.
-    below = sum(less_equal(ls.expand_dims(xp, tuple(range(aval_of(x).ndim))),
-                           ls.expand_dims(x, (aval_of(x).ndim,))), axis=-1)
-    i = clip(below, 1, count - 1)
+    i = clip(searchsorted(xp, x, side="right"), 1, count - 1)
     i_minus_1 = subtract(i, 1)
     fp_low, xp_low = _take(fp, i_minus_1), _take(xp, i_minus_1)
     df = subtract(_take(fp, i), fp_low)
