@@ -593,6 +593,108 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
     example("symmetric", lambda m, b: fl.custom_linear_solve(
         lambda v: fl.dot_general(m, v, (((1,), (0,)), ((), ()))), b, _cholesky_solve(m),
         symmetric=True), spd, normal(3))
+
+    # Each family below draws from its own generator, so its rows never move another's values.
+    # -- factorizations (fgrad/lax/factorizations.py)
+
+    # -- eigen (fgrad/lax/eigen.py)
+    r = np.random.default_rng(16016)
+
+    def hermitian(*shape, complex_=False):
+        """Well-separated spectra: the eigenvector rules divide by eigenvalue gaps."""
+        m = r.standard_normal(shape) + (1j * r.standard_normal(shape) if complex_ else 0)
+        return m + np.conj(np.swapaxes(m, -1, -2)) + np.diag(np.arange(shape[-1]) * 3.0)
+
+    def general(*shape, complex_=False):
+        return r.standard_normal(shape) + (1j * r.standard_normal(shape) if complex_ else 0)
+
+    for label, kwargs, a in [("3x3", {}, hermitian(3, 3)),
+                             ("upper, batch of 2", dict(lower=False), hermitian(2, 3, 3)),
+                             ("complex", {}, hermitian(3, 3, complex_=True))]:
+        example(label, lambda a, kwargs=kwargs: fl.eigen.eigh(a, symmetrize_input=False,
+                                                              **kwargs), a)
+    for label, kwargs, a in [
+        ("3x3, full", {}, general(3, 3)),
+        ("4x2, reduced", dict(full_matrices=False), general(4, 2)),
+        ("batch of 2, 2x4, reduced", dict(full_matrices=False), general(2, 2, 4)),
+        ("4x3, values only", dict(compute_uv=False), general(4, 3)),
+        ("complex 2x3, reduced", dict(full_matrices=False), general(2, 3, complex_=True)),
+    ]:
+        example(label, lambda a, kwargs=kwargs: fl.eigen.svd(a, **kwargs), a)
+    for label, kwargs, a in [
+        ("eigenvalues only", dict(compute_left_eigenvectors=False,
+                                  compute_right_eigenvectors=False), general(3, 3)),
+        ("eigenvectors", dict(enable_eigvec_derivs=True), general(2, 3, 3)),
+        ("complex, left only", dict(compute_right_eigenvectors=False,
+                                    enable_eigvec_derivs=True), general(3, 3, complex_=True)),
+    ]:
+        example(label, lambda a, kwargs=kwargs: fl.eigen.eig(a, **kwargs), a)
+
+    # -- fft (fgrad/lax/fft.py)
+    from fgrad.lax.fft import fft as lax_fft
+    r = np.random.default_rng(1616)
+
+    def spectrum(*shape):
+        return r.standard_normal(shape) + 1j * r.standard_normal(shape)
+
+    for label, fft_type, lengths, operand in [
+        ("FFT 1-d", "FFT", (5,), spectrum(2, 5)),
+        ("IFFT 2-d", "IFFT", (3, 4), spectrum(3, 4)),
+        ("RFFT 1-d even", "RFFT", (6,), r.standard_normal((2, 6))),
+        ("RFFT 2-d odd", "RFFT", (3, 5), r.standard_normal((3, 5))),
+        ("IRFFT 1-d even", "IRFFT", (6,), spectrum(2, 4)),
+        ("IRFFT 3-d odd", "IRFFT", (2, 3, 5), spectrum(2, 3, 3)),
+    ]:
+        example(label, lambda x, t=fft_type, n=lengths: lax_fft(x, t, n), operand)
+
+    # -- special (fgrad/lax/special.py)
+    rs = np.random.default_rng(1616)
+    fl_special = fl.special  # the module, whatever fgrad.lax exports
+    orders = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, 0.0]])  # polygamma's m: fixed (diff=(1,))
+    shape_a, shape_b = rs.uniform(0.5, 3, S), rs.uniform(0.5, 3, S)
+    for label, fn, operands, diff in [
+        ("positive", fl_special.lgamma, [rs.uniform(0.3, 4, S)], None),
+        ("negative, between poles", fl_special.lgamma,
+         [-rs.integers(0, 3, S) - rs.uniform(0.2, 0.8, S)], None),
+        ("", fl_special.digamma, [rs.uniform(0.3, 4, S)], None),
+        ("in x", fl_special.polygamma, [orders, rs.uniform(0.5, 3, S)], (1,)),
+        ("in x", fl_special.igamma, [shape_a, rs.uniform(0.2, 4, S)], (1,)),
+        ("in a and x", fl_special.igamma, [shape_a, rs.uniform(0.2, 4, S)], None),
+        ("in x", fl_special.igammac, [shape_a, rs.uniform(0.2, 4, S)], (1,)),
+        ("in a and x", fl_special.igammac, [shape_a, rs.uniform(0.2, 4, S)], None),
+        ("", fl_special.igamma_grad_a, [shape_a, rs.uniform(0.2, 4, S)], None),
+        ("in x", fl_special.betainc, [shape_a, shape_b, rs.uniform(0.1, 0.9, S)], (2,)),
+        ("in q", fl_special.zeta, [rs.uniform(1.5, 4, S), rs.uniform(0.5, 3, S)], (1,)),
+    ]:
+        example(label, fn, *operands, diff=diff)
+    # igamma_grad_a (dP/da) has no derivative on either side; JAX's lax.zeta has none at all,
+    # while fgrad differentiates it in q (-x zeta(x + 1, q)); fgrad's side of both is checked
+    # against finite differences in tests/test_scipy_special.py.
+    REFUSED["igamma_grad_a"] = ("a series for dP(a, x)/da: JAX defines no derivative of "
+                                "lax.igamma_grad_a, so neither side differentiates it")
+    JAX_DIFFERS.update({(check, "zeta:in q"): (
+        NotImplementedError, "JAX defines no derivative of lax.zeta; fgrad's in q is "
+        "-x zeta(x + 1, q)") for check in ("jvp", "vjp", "hvp")})
+    JAX_DIFFERS.update({("hvp", f"{name}:in a and x"): (
+        NotImplementedError, "the second derivative in a needs igamma_grad_a's derivative, "
+        "which neither side has") for name in ("igamma", "igammac")})
+
+    # -- convolution (fgrad/lax/convolution.py)
+    rc = np.random.default_rng(16160)
+    conv = fl.convolution.conv_general_dilated
+    for label, lhs_shape, rhs_shape, kwargs in [
+        ("2-d, strides, negative padding, dilations", (2, 3, 6, 5), (4, 3, 3, 2),
+         dict(window_strides=(2, 1), padding=((1, -1), (2, 0)), lhs_dilation=(1, 2),
+              rhs_dilation=(2, 1))),
+        ("NHWC/HWIO, SAME, feature groups", (2, 5, 4, 4), (2, 3, 2, 6),
+         dict(window_strides=(1, 1), padding="SAME", feature_group_count=2,
+              dimension_numbers=("NHWC", "HWIO", "NHWC"))),
+        ("1-d, batch groups", (4, 2, 7), (6, 2, 3),
+         dict(window_strides=(2,), padding="VALID", batch_group_count=2)),
+    ]:
+        example(label, lambda x, w, kwargs=kwargs: conv(x, w, **kwargs),
+                rc.standard_normal(lhs_shape), rc.standard_normal(rhs_shape))
+
     return cases
 
 

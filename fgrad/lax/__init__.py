@@ -17,10 +17,14 @@ from jax import lax as _jax_lax
 from fgrad.core import Primitive as _Primitive
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.lax import control_flow as _control_flow
+from fgrad.lax import convolution as _convolution
 from fgrad.lax import custom as _custom
 from fgrad.lax import debugging as _debugging
 from fgrad.lax import effects as _effects
+from fgrad.lax import eigen as _eigen
 from fgrad.lax import elementwise as _elementwise
+from fgrad.lax import factorizations as _factorizations
+from fgrad.lax import fft as _fft
 from fgrad.lax import implicit as _implicit
 from fgrad.lax import indexing as _indexing
 from fgrad.lax import linalg as _linalg
@@ -29,6 +33,7 @@ from fgrad.lax import reductions as _reductions
 from fgrad.lax import remat as _remat
 from fgrad.lax import shapes as _shapes
 from fgrad.lax import sorting as _sorting
+from fgrad.lax import special as _special
 from fgrad.lax.control_flow import (
     associative_scan, cond, fori_loop, map, scan, switch, while_loop,
 )
@@ -83,7 +88,8 @@ __all__ = [
 def primitives() -> list[_Primitive]:
     """Every primitive fgrad defines, found in its family modules (tests walk them all)."""
     families = (_elementwise, _shapes, _reductions, _indexing, _linalg, _random,
-                _control_flow, _custom, _implicit, _remat, _debugging, _effects, _sorting)
+                _control_flow, _custom, _implicit, _remat, _debugging, _effects, _sorting,
+                _factorizations, _eigen, _fft, _special, _convolution)
     found = {id(v): v for family in families for v in vars(family).values()
              if isinstance(v, _Primitive)}
     return list(found.values())
