@@ -44,7 +44,6 @@ LEFT_OUT = {
                       "maps a Python function over arrays",
         "polyfit": _LATER,
         "roots": _LATER,
-        "fft": "the FFT namespace comes with the linear-algebra and FFT issue",
         "ufunc": "JAX's ufunc class wraps jax.numpy functions; fgrad's functions are plain "
                  "functions (use fgrad.numpy.vectorize, or reduce with the reductions)",
     },

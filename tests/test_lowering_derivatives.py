@@ -596,6 +596,21 @@ def _table() -> list[Case]:  # noqa: C901 (a table)
 
     # Each family below draws from its own generator, so its rows never move another's values.
     # -- factorizations (fgrad/lax/factorizations.py)
+    from fgrad.lax import factorizations as ffact
+    fr_rng = np.random.default_rng(1616)
+    for label, shape in [("4x3", (4, 3)), ("batch of 2, 2x3", (2, 2, 3))]:
+        example(label, ffact.lu, fr_rng.standard_normal(shape))
+    example("", lambda p: ffact.lu_pivots_to_permutation(p, 4), np.array([2, 3, 2], np.int32))
+    # (not wide and pivoted, where JAX's rule uses the unpermuted columns, nor a batch of
+    # pivoted ones, where it fails: tests/test_lax_factorizations.py checks those)
+    for label, shape, options in [
+        ("4x3 full", (4, 3), {}),
+        ("3x4", (3, 4), {}),
+        ("3x2 reduced, pivoting", (3, 2), dict(pivoting=True, full_matrices=False)),
+    ]:
+        example(label, lambda x, o=options: ffact.qr(x, **o), fr_rng.standard_normal(shape))
+    example("complex 3x2 full", ffact.qr,
+            fr_rng.standard_normal((3, 2)) + 1j * fr_rng.standard_normal((3, 2)))
 
     # -- eigen (fgrad/lax/eigen.py)
     r = np.random.default_rng(16016)

@@ -51,6 +51,11 @@ from fgrad.lax.indexing import (
     dynamic_update_slice, gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
     slice,
 )
+from fgrad.lax.convolution import (
+    ConvDimensionNumbers, conv, conv_dimension_numbers, conv_general_dilated, conv_transpose,
+    conv_with_general_padding,
+)
+from fgrad.lax.fft import FftType, fft
 from fgrad.lax.linalg import cholesky, dot_general, triangular_solve
 from fgrad.lax.reductions import (
     argmax, argmin, cumlogsumexp, cummax, cummin, cumprod, cumsum, reduce_max, reduce_min,
@@ -64,6 +69,8 @@ from fgrad.lax.sorting import sort, sort_key_val, top_k
 
 # The family modules (fgrad.lax.elementwise, ...) are imported by name, not by `import *`.
 __all__ = [
+    "ConvDimensionNumbers", "FftType", "conv", "conv_dimension_numbers", "conv_general_dilated",
+    "conv_transpose", "conv_with_general_padding", "fft",
     "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "abs", "acos", "add",
     # elementwise: inverse hyperbolics, roots and powers, Bessel, complex parts, bits
     "acosh", "asinh", "atanh", "bessel_i0e", "bessel_i1e", "bitcast_convert_type", "cbrt", "clz",
@@ -83,6 +90,15 @@ __all__ = [
     "slice", "sort", "sort_key_val", "sqrt", "squeeze", "sub", "switch", "tan", "tanh", "top_k",
     "transpose", "triangular_solve", "while_loop",
 ]
+
+
+# fgrad.lax.linalg offers jax.lax.linalg's decompositions too; they are defined in their own
+# family modules (eigen, factorizations), which import the linalg family, so they are attached
+# here.
+for _family, _names in ((_eigen, ("eig", "eigh", "svd")),
+                        (_factorizations, ("lu", "lu_pivots_to_permutation", "qr"))):
+    for _name in _names:
+        setattr(_linalg, _name, getattr(_family, _name))
 
 
 def primitives() -> list[_Primitive]:

@@ -16,6 +16,7 @@ from fgrad.core import Tracer as _Tracer
 from fgrad.core.dtypes import bfloat16 as _bfloat16
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.numpy import _methods  # noqa: F401 (installs the tracer's operators and methods)
+from fgrad.numpy import fft as fft
 from fgrad.numpy import linalg as linalg
 from fgrad.numpy._creation import ScalarType as _ScalarType
 from fgrad.numpy import (

@@ -1,0 +1,4 @@
+"""fgrad.scipy: SciPy's functions as jax.scipy has them, written with fgrad's primitives, so
+every transform of fgrad applies to them: `signal` (convolutions), `special`, `linalg`."""
+
+from fgrad.scipy import signal as signal
