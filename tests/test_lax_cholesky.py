@@ -234,3 +234,31 @@ def test_errors():
         fll.triangular_solve(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         fnp.linalg.cholesky(np.ones(3))
+
+
+@pytest.mark.usefixtures("x64")
+def test_triangular_solve_of_complex_matrices_against_jax():
+    """Every combination of side, triangle, transpose_a and conjugate_a on complex matrices:
+    the values, JVPs and VJPs are JAX's (op(dA) is conjugated when op(A) is)."""
+    rng = np.random.default_rng(7)
+
+    def cplx(*shape):
+        return rng.normal(size=shape) + 1j * rng.normal(size=shape)
+
+    a, ta = cplx(3, 3) + 3 * np.eye(3), cplx(3, 3)
+    b, tb, ct = cplx(3, 2), cplx(3, 2), cplx(3, 2)
+    for left, lower, transpose_a, conjugate_a in itertools.product([True, False], repeat=4):
+        kw = dict(left_side=left, lower=lower, transpose_a=transpose_a, conjugate_a=conjugate_a)
+        bb, tbb, cc = (b, tb, ct) if left else (b.T, tb.T, ct.T)
+
+        def ours(a, b, kw=kw):
+            return fll.triangular_solve(a, b, **kw)
+
+        def theirs(a, b, kw=kw):
+            return jax.lax.linalg.triangular_solve(a, b, **kw)
+
+        oracle.assert_same(ours(a, bb), theirs(a, bb), rtol=1e-12, atol=1e-12)
+        oracle.assert_same(fgrad.jvp(ours, (a, bb), (ta, tbb))[1],
+                           jax.jvp(theirs, (a, bb), (ta, tbb))[1], rtol=1e-12, atol=1e-12)
+        oracle.assert_trees_same(fgrad.vjp(ours, a, bb)[1](cc), jax.vjp(theirs, a, bb)[1](cc),
+                                 rtol=1e-12, atol=1e-12)

@@ -29,31 +29,26 @@ The derivatives are the matrix-calculus ones JAX uses, written with fgrad's prim
   agrees with finite differences), and the permutation has no tangent. All of it needs R's
   leading block invertible (x of full column rank, or X₁ of full rank when wide).
 
-None of these is linear, so there are no transpose rules. fgrad's triangular_solve only
-takes real matrices so far; complex systems are solved through their real embedding (see
-`_solve`) until it takes complex ones, which `_solve` then uses.
+None of these is linear, so there are no transpose rules.
 """
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 from jax import lax
 
-from fgrad.core import Aval, Primitive, ShapeDtypeError, Zero, aval_of
+from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.lax._batching import move_axis
 from fgrad.lax._rules import as_int, fail
 from fgrad.lax.elementwise import (
-    add, complex, conj, div, eq, ge, gt, imag, le, neg, real, select_n, sub,
+    add, complex, conj, eq, ge, gt, imag, le, select_n, sub,
 )
 from fgrad.lax.indexing import slice
-from fgrad.lax.linalg import dot_general, triangular_solve, triangular_solve_p
-from fgrad.lax.reductions import reduce_sum
+from fgrad.lax.linalg import dot_general, triangular_solve
 from fgrad.lax.shapes import (
-    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, full, pad, reshape,
-    transpose,
+    broadcast_in_dim, broadcasted_iota, concatenate, full, pad, transpose,
 )
 from fgrad.lax.sorting import gather_along
 from fgrad.transforms.rules import batch_rules, jvp_rules, transpose_rules
@@ -143,67 +138,11 @@ def _along_cols(indices, shape: tuple):
     return broadcast_in_dim(indices, shape, (*range(lead), lead + 1))
 
 
-# -- triangular solves, complex ones included ------------------------------------------------
-
-
-@functools.cache
-def _triangular_solve_takes_complex() -> bool:
-    c = Aval((1, 1), np.dtype(np.complex64))
-    try:
-        triangular_solve_p.abstract_eval(c, c, left_side=True, lower=True, transpose_a=False,
-                                         conjugate_a=False, unit_diagonal=False)
-    except ShapeDtypeError:
-        return False
-    return True
-
-
 def _solve(a, b, *, left_side: bool, lower: bool, unit_diagonal: bool = False):
     """X with a X = b (left_side) or X a = b, for triangular a (only its `lower` or upper
     triangle is read, and not its diagonal when unit_diagonal)."""
-    params = dict(left_side=left_side, lower=lower, unit_diagonal=unit_diagonal)
-    if not dt.is_complex(aval_of(a).dtype) or _triangular_solve_takes_complex():
-        return triangular_solve(a, b, **params)
-    if not left_side:  # X a = b  <=>  aᵀ Xᵀ = bᵀ
-        return _mT(_solve(_mT(a), _mT(b), left_side=True, lower=not lower,
-                          unit_diagonal=unit_diagonal))
-    return _complex_left_solve(a, b, lower, unit_diagonal)
-
-
-def _complex_left_solve(a, b, lower: bool, unit_diagonal: bool):
-    """a X = b for complex triangular a (..., n, n), with real triangular solves.
-
-    Rows scaled by a's diagonal give a unit-diagonal matrix I + N, N strictly triangular.
-    Writing each complex number u + iv as the 2 x 2 real block [[u, -v], [v, u]] (and each
-    element of b as the column [u, v]) turns N into a real (2n, 2n) matrix that is still
-    strictly triangular, since N's diagonal blocks are zero: one real unit-diagonal solve.
-    """
-    a_aval, b_aval = aval_of(a), aval_of(b)
-    *batch, n, k = b_aval.shape
-    lead = len(batch)
-    if not unit_diagonal:
-        rows, cols = _rows_cols(a_aval.shape)
-        diagonal = reduce_sum(select_n(eq(rows, cols), _filled(a_aval, 0), a), (lead + 1,))
-        a = div(a, broadcast_in_dim(diagonal, a_aval.shape, tuple(range(lead + 1))))
-        b = div(b, broadcast_in_dim(diagonal, b_aval.shape, tuple(range(lead + 1))))
-    rows, cols = _rows_cols(a_aval.shape)
-    strict = gt(rows, cols) if lower else gt(cols, rows)
-    a = select_n(strict, _filled(a_aval, 0), a)
-    re, im = real(a), imag(a)
-
-    def blocks(x):  # (..., n, n) -> (..., n, 1, n, 1)
-        return expand_dims(x, (lead + 1, lead + 3))
-
-    top = concatenate([blocks(re), blocks(neg(im))], lead + 3)
-    bottom = concatenate([blocks(im), blocks(re)], lead + 3)
-    embedded = reshape(concatenate([top, bottom], lead + 1), (*batch, 2 * n, 2 * n))
-    parts = [expand_dims(real(b), (lead + 1,)), expand_dims(imag(b), (lead + 1,))]
-    rhs = reshape(concatenate(parts, lead + 1), (*batch, 2 * n, k))
-    x = triangular_solve(embedded, rhs, left_side=True, lower=lower, unit_diagonal=True)
-    x = reshape(x, (*batch, n, 2, k))
-    start, limit = (0,) * (lead + 3), (*batch, n, 1, k)
-    x_re = reshape(slice(x, start, limit), b_aval.shape)
-    x_im = reshape(slice(x, (*start[:-2], 1, 0), (*batch, n, 2, k)), b_aval.shape)
-    return complex(x_re, x_im)
+    return triangular_solve(a, b, left_side=left_side, lower=lower,
+                            unit_diagonal=unit_diagonal)
 
 
 # -- lu --------------------------------------------------------------------------------------

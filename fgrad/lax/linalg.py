@@ -21,7 +21,7 @@ from fgrad.lax._ad import defjvp, is_undefined
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax._rules import as_ints, check_available, check_dims, fail, user_dtype
 from fgrad.lax.elementwise import (
-    add, convert_element_type, div, eq, ge, gt, le, lt, mul, neg, select_n,
+    add, conj, convert_element_type, div, eq, ge, gt, le, lt, mul, neg, select_n,
 )
 from fgrad.lax.shapes import (
     broadcasted_iota, expand_dims, full, reshape, squeeze, transpose,
@@ -277,13 +277,13 @@ def _batch_matmul(x, y):
                               precision=None, preferred_element_type=None)
 
 
-def _check_real_matrix_dtype(name: str, avals) -> None:
+def _check_matrix_dtype(name: str, avals, *, complex_ok: bool) -> None:
     for a in avals:
-        if dt.is_complex(a.dtype):
-            raise fail(name, avals, "complex matrices are not supported yet (their rules "
-                       "need a complex conjugate, which fgrad.lax does not have)")
-        if not dt.is_float(a.dtype):
-            raise fail(name, avals, f"{name} accepts floating-point matrices, not "
+        if dt.is_complex(a.dtype) and not complex_ok:
+            raise fail(name, avals, "complex matrices are not supported yet: its derivative "
+                       "rule is written for real ones")
+        if not (dt.is_float(a.dtype) or dt.is_complex(a.dtype)):
+            raise fail(name, avals, f"{name} accepts floating-point or complex matrices, not "
                        f"{a.dtype.name}", "Convert with fgrad.lax.convert_element_type.")
 
 
@@ -298,7 +298,7 @@ def _cholesky_abstract_eval(x):
     if x.ndim < 2 or x.shape[-2] != x.shape[-1]:
         raise fail(name, avals, f"the operand must be a square matrix or a batch of them, of "
                    f"shape (..., n, n), not {x.shape}")
-    _check_real_matrix_dtype(name, avals)
+    _check_matrix_dtype(name, avals, complex_ok=False)
     return x
 
 
@@ -375,7 +375,7 @@ def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conj
     if a.dtype != b.dtype:
         raise fail(name, avals, "the dtypes differ",
                    "Convert with fgrad.lax.convert_element_type.")
-    _check_real_matrix_dtype(name, avals)
+    _check_matrix_dtype(name, avals, complex_ok=True)
     return b
 
 
@@ -394,6 +394,8 @@ def _triangular_solve_jvp_a(t, ans, a, b, *, left_side, lower, transpose_a, conj
     # op(A) X = B gives op(dA) X + op(A) dX = 0, so dX = -op(A)⁻¹ op(dA) X; on the right,
     # dX = -X op(dA) op(A)⁻¹. Only the elements of dA the solve reads count.
     d_op = neg(_triangle(t, lower, strict=unit_diagonal))
+    if conjugate_a:
+        d_op = conj(d_op)
     if transpose_a:
         d_op = _matrix_transpose(d_op)
     product = _batch_matmul(d_op, ans) if left_side else _batch_matmul(ans, d_op)
@@ -497,7 +499,7 @@ def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
     """X with op(a) X = b (left_side) or X op(a) = b, for triangular a (..., m, m); op(a) is
     aᵀ with transpose_a. A b with one dimension fewer than a is a vector (a column for
     left_side, a row otherwise), as in jax.lax.linalg.triangular_solve."""
-    # conjugate_a means nothing for real matrices, the only ones fgrad solves yet.
+    # conjugate_a means nothing for real matrices: normalized away so their programs agree.
     conjugate_a = bool(conjugate_a) and dt.is_complex(aval_of(a).dtype)
     vector = aval_of(b).ndim == aval_of(a).ndim - 1
     if vector:
