@@ -6,7 +6,8 @@ Prints the machine, the command and ONE markdown table (fgrad, JAX, the ratio fg
 the issue's target and whether it is met), writes the same to benchmarks/results.md and
 plots the ratios against their targets in benchmarks/results.svg. Sections, by number or
 name for --only: 1 train_step, 2 lowering, 3 hlo_ops, 4 eager, 5 memory, 6 hessian, the
-extras 7 vmap, 8 eager_ops and 9 random, 10 control_flow and 11 custom_rules.
+extras 7 vmap, 8 eager_ops and 9 random, 10 control_flow, 11 custom_rules and
+12 linalg.
 
 How it measures: fgrad and JAX run in one process, interleaved round by round (the order
 flips every round); a round times a batch of calls of each (one call for first-call and
@@ -975,14 +976,58 @@ def section_custom_rules(cfg: Config) -> list[Row]:
             + custom_forward_rows(cfg))
 
 
+# -- 12. linear algebra ------------------------------------------------------------------------
+
+
+def gaussian_loglik(np_, solve_triangular):
+    """log N(x; 0, S S^T + n I) by a Cholesky factor: -1/2 |L^-1 x|^2 - sum log diag L."""
+    def loglik(s, x):
+        n = x.shape[0]
+        cov = s @ s.T + n * np_.eye(n)
+        chol = np_.linalg.cholesky(cov)
+        z = solve_triangular(chol, x, lower=True)
+        return (-0.5 * np_.sum(z * z) - np_.sum(np_.log(np_.diagonal(chol)))
+                - 0.5 * n * np_.log(2 * np_.pi))
+    return loglik
+
+
+def section_linalg(cfg: Config) -> list[Row]:
+    """Jitted gradients through the decompositions: fgrad's matrix-calculus rules against
+    JAX's, float32, one n x n matrix (n = 256; 64 with --quick)."""
+    import fgrad.scipy.linalg as fsl
+    import jax.scipy.linalg as jsl
+    rng = np.random.default_rng(0)
+    n = cfg.sizes(64, 256)
+    a = rng_array(rng, (n, n)) + n ** 0.5 * jnp.eye(n)
+    s, x = rng_array(rng, (n, n)), rng_array(rng, (n,))
+    sym = (a + a.T) / 2
+    problems = {
+        f"grad of slogdet, {n}x{n}": (lambda np_: lambda a: np_.linalg.slogdet(a)[1], (a,)),
+        f"grad of a Gaussian log-likelihood by cholesky, {n}x{n}": (
+            lambda np_: gaussian_loglik(np_, {fnp: fsl, jnp: jsl}[np_].solve_triangular),
+            (s, x)),
+        f"grad of sum(eigh(A).eigenvalues ** 2 + eigenvectors[0] ** 2), {n}x{n}": (
+            lambda np_: lambda a: (np_.sum(np_.linalg.eigh(a)[0] ** 2)
+                                   + np_.sum(np_.linalg.eigh(a)[1][0] ** 2)), (sym,)),
+    }
+    rows = []
+    for name, (make, args) in problems.items():
+        fns = {"fgrad": jax.jit(fgrad.grad(make(fnp))), "jax": jax.jit(jax.grad(make(jnp)))}
+        assert_same(fns["fgrad"](*args), fns["jax"](*args), rtol=2e-3, atol=2e-4)
+        stats = compare({k: (lambda g=g: g(*args)) for k, g in fns.items()}, cfg)
+        rows.append(timing_row("12", f"{name}, jitted (jax.jit)", stats, target=1.05))
+    return rows
+
+
 # -- the report ------------------------------------------------------------------------------
+
 
 SECTIONS = {"1": ("train_step", section_train_step), "2": ("lowering", section_lowering),
             "3": ("hlo_ops", section_hlo_ops), "4": ("eager", section_eager),
             "5": ("memory", section_memory), "6": ("hessian", section_hessian),
             "7": ("vmap", section_vmap), "8": ("eager_ops", section_eager_ops),
             "9": ("random", section_random), "10": ("control_flow", section_control_flow),
-            "11": ("custom_rules", section_custom_rules)}
+            "11": ("custom_rules", section_custom_rules), "12": ("linalg", section_linalg)}
 
 
 def machine() -> str:
