@@ -17,7 +17,7 @@ transformation and inside jax.jit, and its derivative is the one matrix calculus
   (Golub and Pereyra), as JAX's; `lstsq`, `norm` of ord 2/-2/'nuc', `cond`, `svdvals`,
   `matrix_rank`... differentiate through the SVD.
 
-docs/linalg.md says what each derivative means, with examples.
+docs/linalg_derivatives.md explains the eigen- and singular-value derivatives.
 """
 
 
