@@ -1009,10 +1009,6 @@ def test_fgrad_explains_what_jax_fails_on(case):
 # The test checks both sides, so a case moves up when fgrad (or JAX) changes its mind.
 
 JAX_ACCEPTS = {
-    "matrix 2-norms need an SVD, which fgrad.numpy.linalg does not have yet": (
-        "linalg",
-        lambda m: m.norm(N((2, 2), "float64"), ord=2),
-    ),
     "a mode JAX reads as one-hot indexing is not a scatter mode": (
         "lax",
         lambda m: m.scatter(

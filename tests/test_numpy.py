@@ -681,9 +681,11 @@ def test_norm(shape, kwargs):
 
 def test_norm_of_integers_and_errors():
     check(fnp.linalg.norm, jnp.linalg.norm, operand("i32[2,3]"), rtol=1e-6)
-    with pytest.raises(ValueError, match="needs singular values"):
-        fnp.linalg.norm(np.ones((2, 2)), ord=2)
-    with pytest.raises(ValueError, match="vector or a matrix"):
+    x = np.array([[3.0, 1.0], [1.0, 2.0]], np.float32)
+    for order in (2, -2, "nuc"):  # through the SVD
+        np.testing.assert_allclose(fnp.linalg.norm(x, ord=order),
+                                   jnp.linalg.norm(x, ord=order), rtol=1e-6)
+    with pytest.raises(ValueError, match="one axis for a vector norm or two for a matrix norm"):
         fnp.linalg.norm(np.ones((2, 2, 2)), ord=1)
 
 
