@@ -335,8 +335,10 @@ def explain_jax_failure(error: BaseException, trace_name: str) -> Exception | No
             return None  # NumPy's own conversion (np.sin(x)): its message says it
     elif (isinstance(error, FgradError)
           or not isinstance(error, (TypeError, ValueError, IndexError))
-          or not _TRACER_NAMED.search(str(error))):
-        return None
+          or not _TRACER_NAMED.search(str(error))
+          or (not called and frames
+              and os.path.abspath(frames[-1][0].f_code.co_filename).startswith(_FGRAD_DIR))):
+        return None  # not JAX's, or fgrad's own message that names a tracer
     user = None
     for frame, lineno, _ in frames:
         if _is_user_file(frame.f_code.co_filename):
