@@ -336,9 +336,8 @@ def explain_jax_failure(error: BaseException, trace_name: str) -> Exception | No
     elif (isinstance(error, FgradError)
           or not isinstance(error, (TypeError, ValueError, IndexError))
           or not _TRACER_NAMED.search(str(error))
-          or (not called and frames
-              and os.path.abspath(frames[-1][0].f_code.co_filename).startswith(_FGRAD_DIR))):
-        return None  # not JAX's, or fgrad's own message that names a tracer
+          or str(error).startswith("fgrad.")):
+        return None  # not JAX's, or fgrad's own message ("fgrad.<function>: ...") naming one
     user = None
     for frame, lineno, _ in frames:
         if _is_user_file(frame.f_code.co_filename):
