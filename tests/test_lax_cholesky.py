@@ -221,7 +221,6 @@ def test_errors():
     square = np.eye(3, dtype=np.float32)
     oracle.check_error(lambda: fll.cholesky(np.ones((2, 3), np.float32)), "cholesky",
                        "square matrix", "(2, 3)")
-    oracle.check_error(lambda: fll.cholesky(np.eye(2, dtype=np.complex64)), "complex")
     oracle.check_error(lambda: fll.cholesky(np.eye(2, dtype=np.int32)), "floating-point")
     oracle.check_error(lambda: fll.triangular_solve(square, np.ones((2, 4), np.float32),
                                                     left_side=True), "triangular_solve",
@@ -262,3 +261,43 @@ def test_triangular_solve_of_complex_matrices_against_jax():
                            jax.jvp(theirs, (a, bb), (ta, tbb))[1], rtol=1e-12, atol=1e-12)
         oracle.assert_trees_same(fgrad.vjp(ours, a, bb)[1](cc), jax.vjp(theirs, a, bb)[1](cc),
                                  rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.usefixtures("x64", "quick_compile")
+def test_cholesky_of_complex_matrices_against_jax():
+    """Hermitian positive-definite complex matrices: L with a = L Lᴴ, its JVP and VJP, a
+    second derivative, fgrad.numpy.linalg.cholesky(upper=True) and fgrad.scipy.linalg's
+    cho_factor/cho_solve, all against JAX's, in one compiled program per side."""
+    import jax.scipy.linalg as jsl
+
+    import fgrad.scipy.linalg as fsl
+
+    rng = np.random.default_rng(8)
+
+    def cplx(*shape):
+        return rng.normal(size=shape) + 1j * rng.normal(size=shape)
+
+    x = cplx(2, 3, 3)
+    a = x @ np.conj(np.swapaxes(x, -1, -2)) + np.eye(3)  # a batch of two
+    t, ct, b = cplx(2, 3, 3), cplx(2, 3, 3), cplx(2, 3, 2)
+    weights = np.arange(9.0).reshape(3, 3)
+
+    def run(chol, grad, jvp, vjp, np_chol, cho_factor, cho_solve, np_):
+        def energy(a):  # real-valued, through the factor's moduli
+            return np_.sum(np_.abs(chol(a)) ** 2 * weights)
+
+        def along(s):
+            return grad(energy)(a[0] + s * t[0])
+
+        return dict(value=chol(a), jvp=jvp(chol, (a,), (t,))[1], vjp=vjp(chol, a)[1](ct),
+                    grad=grad(energy)(a[0]), second=jvp(along, (0.0,), (1.0,))[1],
+                    upper=np_chol(a, upper=True),
+                    solve=cho_solve(cho_factor(a[0], lower=False), b[0]))
+
+    got = fgrad.jit(lambda: run(fll.cholesky, fgrad.grad, fgrad.jvp, fgrad.vjp,
+                                fnp.linalg.cholesky, fsl.cho_factor, fsl.cho_solve, fnp))()
+    want = jax.jit(lambda: run(jll.cholesky, jax.grad, jax.jvp, jax.vjp,
+                               jnp.linalg.cholesky, jsl.cho_factor, jsl.cho_solve, jnp))()
+    oracle.assert_trees_same(got, want, **F64)
+    np.testing.assert_allclose(got["value"] @ np.conj(np.swapaxes(got["value"], -1, -2)), a,
+                               rtol=1e-12)

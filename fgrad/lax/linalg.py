@@ -277,20 +277,17 @@ def _batch_matmul(x, y):
                               precision=None, preferred_element_type=None)
 
 
-def _check_matrix_dtype(name: str, avals, *, complex_ok: bool) -> None:
+def _check_matrix_dtype(name: str, avals) -> None:
     for a in avals:
-        if dt.is_complex(a.dtype) and not complex_ok:
-            raise fail(name, avals, "complex matrices are not supported yet: its derivative "
-                       "rule is written for real ones")
         if not (dt.is_float(a.dtype) or dt.is_complex(a.dtype)):
             raise fail(name, avals, f"{name} accepts floating-point or complex matrices, not "
                        f"{a.dtype.name}", "Convert with fgrad.lax.convert_element_type.")
 
 
 # -- cholesky --------------------------------------------------------------------------------
-# The lower triangular L with A = L Lᵀ, for symmetric positive-definite A. Only A's lower
-# triangle is read (the user function symmetrizes first, as jax.lax.linalg.cholesky does);
-# a matrix that is not positive definite gives NaNs.
+# The lower triangular L with A = L Lᴴ, for Hermitian (real: symmetric) positive-definite A.
+# Only A's lower triangle is read (the user function symmetrizes first, as
+# jax.lax.linalg.cholesky does); a matrix that is not positive definite gives NaNs.
 
 
 def _cholesky_abstract_eval(x):
@@ -298,7 +295,7 @@ def _cholesky_abstract_eval(x):
     if x.ndim < 2 or x.shape[-2] != x.shape[-1]:
         raise fail(name, avals, f"the operand must be a square matrix or a batch of them, of "
                    f"shape (..., n, n), not {x.shape}")
-    _check_matrix_dtype(name, avals, complex_ok=False)
+    _check_matrix_dtype(name, avals)
     return x
 
 
@@ -314,11 +311,13 @@ def _cholesky_jvp(primals, tangents):
     L = cholesky_p.bind1(x)
     if isinstance(t, Zero):
         return L, Zero(aval_of(L))
-    # dA = dL Lᵀ + L dLᵀ, so L⁻¹ dA L⁻ᵀ = L⁻¹dL + (L⁻¹dL)ᵀ. L⁻¹dL is lower triangular: it
-    # is the lower triangle of L⁻¹ dA L⁻ᵀ with the diagonal halved (Φ), and dL = L Φ(...).
-    # Linear in dA: two solves with L, a mask, and a product with L.
+    # dA = dL Lᴴ + L dLᴴ, so L⁻¹ dA L⁻ᴴ = L⁻¹dL + (L⁻¹dL)ᴴ. L⁻¹dL is lower triangular with
+    # a real diagonal (L's is positive): it is the lower triangle of L⁻¹ dA L⁻ᴴ with the
+    # diagonal halved (Φ), and dL = L Φ(...). Linear in dA: two solves with L, a mask, and a
+    # product with L.
     right = triangular_solve_p.bind1(L, t, left_side=False, lower=True, transpose_a=True,
-                                    conjugate_a=False, unit_diagonal=False)
+                                    conjugate_a=dt.is_complex(aval_of(L).dtype),
+                                    unit_diagonal=False)
     inner = triangular_solve_p.bind1(L, right, left_side=True, lower=True, transpose_a=False,
                                     conjugate_a=False, unit_diagonal=False)
     return L, _batch_matmul(L, mul(inner, _phi_mask(aval_of(inner))))
@@ -375,7 +374,7 @@ def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conj
     if a.dtype != b.dtype:
         raise fail(name, avals, "the dtypes differ",
                    "Convert with fgrad.lax.convert_element_type.")
-    _check_matrix_dtype(name, avals, complex_ok=True)
+    _check_matrix_dtype(name, avals)
     return b
 
 
@@ -483,13 +482,15 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
 
 
 def cholesky(x, *, symmetrize_input: bool = True):
-    """The lower-triangular Cholesky factor L of symmetric positive-definite matrices
-    (..., n, n), with x = L Lᵀ; NaNs where x is not positive definite. With
-    symmetrize_input, x is first replaced by (x + xᵀ) / 2 (as jax.lax.linalg.cholesky does),
-    which also makes the derivative symmetric."""
-    shape = aval_of(x).shape
-    if symmetrize_input and len(shape) >= 2 and shape[-1] == shape[-2]:  # else: the rule says
-        x = div(add(x, _matrix_transpose(x)), _filled(aval_of(x), 2))
+    """The lower-triangular Cholesky factor L of Hermitian (real: symmetric) positive-definite
+    matrices (..., n, n), with x = L Lᴴ; NaNs where x is not positive definite. With
+    symmetrize_input, x is first replaced by (x + xᴴ) / 2 (as jax.lax.linalg.cholesky does),
+    which also makes the derivative Hermitian."""
+    aval = aval_of(x)
+    if symmetrize_input and aval.ndim >= 2 and aval.shape[-1] == aval.shape[-2]:  # else: the
+        x_h = _matrix_transpose(x)                                              # rule says
+        x_h = conj(x_h) if dt.is_complex(aval.dtype) else x_h
+        x = div(add(x, x_h), _filled(aval, 2))
     return cholesky_p.bind1(x)
 
 

@@ -562,13 +562,14 @@ def _geqrf(a):
 
 
 def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
-    """The Cholesky factor of symmetric positive-definite matrices, as jax.numpy.linalg.
+    """The Cholesky factor of Hermitian (real: symmetric) positive-definite matrices, as
+    jax.numpy.linalg.
 
     Arguments:
-        a: matrices of shape (..., n, n) (integers are promoted to floats).
-        upper: return the upper factor U = Lᵀ (a = Uᵀ U) instead of the lower L (a = L Lᵀ).
-        symmetrize_input: factor (a + aᵀ) / 2, so both triangles of `a` count (and the
-            gradient with respect to `a` is symmetric); otherwise only the lower one is read.
+        a: matrices of shape (..., n, n), real or complex (integers are promoted to floats).
+        upper: return the upper factor U = Lᴴ (a = Uᴴ U) instead of the lower L (a = L Lᴴ).
+        symmetrize_input: factor (a + aᴴ) / 2, so both triangles of `a` count (and the
+            gradient with respect to `a` is Hermitian); otherwise only the lower one is read.
 
     Returns:
         The factor, of a's shape; NaNs for a matrix that is not positive definite.
