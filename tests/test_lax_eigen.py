@@ -1,4 +1,4 @@
-"""eigh, svd and eig (fgrad/lax/eigen.py) against jax.lax.linalg.
+"""eigh, svd, eig and schur (fgrad/lax/eigen.py) against jax.lax.linalg.
 
 Values: eigenvalues and singular values against JAX's, eigenvectors up to their sign or
 phase, reconstructions and orthonormality, batched, real and complex, output types
@@ -8,6 +8,8 @@ arbitrary signs or phases, check_grads(order=2) against finite differences, two 
 (the gradient of the nuclear norm is U Vᵀ; of the trace as a sum of eigenvalues, the
 identity), and the degenerate case (repeated eigenvalues), where fgrad must return what JAX
 returns, NaNs included. vmap against jax.vmap, fgrad.jit and jax.jit, and the errors.
+schur: JAX's outputs, the decomposition's properties (A = Z T Zᴴ, Z unitary, T triangular or
+quasi-triangular), vmap against each matrix's own, and no derivative, as in JAX.
 
 Most comparisons run many cases under one jax.jit per side (compiling dominates this
 file's time), with XLA's optimizations off where values are compared with a tolerance.
@@ -465,3 +467,100 @@ def test_unsupported_implementation_is_jaxs_error():
         warnings.simplefilter("ignore")
         with pytest.raises(NotImplementedError, match="Jacobi"):
             fe.svd(np.eye(2, dtype=np.float32), algorithm=jll.SvdAlgorithm.JACOBI)
+
+
+# -- schur -----------------------------------------------------------------------------------
+
+
+def _with_complex_pairs(rng):
+    """A real 5x5 matrix with two pairs of complex conjugate eigenvalues (1 ± 2i and
+    -0.5 ± 1.7i) and one real one: its real Schur form has two 2x2 blocks."""
+    blocks = np.zeros((5, 5))
+    blocks[:2, :2] = [[1.0, 2.0], [-2.0, 1.0]]
+    blocks[2:4, 2:4] = [[-0.5, 1.7], [-1.7, -0.5]]
+    blocks[4, 4] = 3.0
+    p = general((5, 5), rng=rng) + 3 * np.eye(5)
+    return p @ blocks @ np.linalg.inv(p)
+
+
+def _check_schur(a, t, z, tol):
+    """A = Z T Zᴴ with Z unitary and T upper triangular (complex A) or quasi-triangular
+    (real A: nothing below the first subdiagonal, and no two adjacent subdiagonal entries,
+    each a 2x2 block of a complex pair)."""
+    a, t, z = np.asarray(a), np.asarray(t), np.asarray(z)
+    n = a.shape[-1]
+    np.testing.assert_allclose(z @ t @ _H(z), a, rtol=0, atol=tol)
+    np.testing.assert_allclose(_H(z) @ z, np.broadcast_to(np.eye(n), a.shape), rtol=0,
+                               atol=tol)
+    assert not np.tril(t, -2).any()
+    sub = np.diagonal(t, -1, -2, -1)
+    if np.iscomplexobj(a):
+        assert not sub.any()
+    else:
+        assert not ((sub[..., 1:] != 0) & (sub[..., :-1] != 0)).any()
+
+
+def test_schur_values(x64, quick_compile):
+    """The same LAPACK call as jax.lax.linalg.schur (the same outputs and types), under
+    jax.jit, eagerly and under fgrad.jit; the decomposition's properties in float64, real
+    (with 2x2 blocks) and complex, batched; the form alone without vectors."""
+    r = np.random.default_rng(2024)
+    real, cplx = _with_complex_pairs(r), general((4, 4), np.complex128, rng=r)
+    batch, single = general((2, 3, 3), rng=r), general((3, 3), np.float32, rng=r)
+    args = (real, cplx, batch, single)
+
+    def run(module):
+        return lambda real, cplx, batch, single: (
+            module.schur(real), module.schur(cplx), module.schur(batch), module.schur(single),
+            module.schur(real, compute_schur_vectors=False))
+
+    got = jax.jit(run(fe))(*args)
+    want = jax.jit(run(jll))(*args)
+    oracle.assert_trees_same(got, want, **F64)  # types included
+    for x in (got, fgrad.jit(run(fe))(*args), run(fe)(*args)):
+        oracle.assert_trees_same(jax.tree.map(jnp.asarray, x), want, **F64)
+    assert len(got[-1]) == 1 and fgrad.lax.linalg.schur is fe.schur
+    for a, (t, z) in zip(args[:3], got[:3]):
+        _check_schur(a, t, z, 1e-10)
+    assert np.count_nonzero(np.diagonal(np.asarray(got[0][0]), -1)) == 2  # two 2x2 blocks
+    _check_schur(single, *got[3], 1e-5)
+
+
+def test_schur_vmap(x64, quick_compile):
+    """The batch axis before, among and after the matrices' own axes: each matrix's own
+    decomposition (the batching rule moves the axis to the front)."""
+    a = general((3, 4, 4), rng=np.random.default_rng(7))
+    want = [np.stack(m) for m in zip(*[jll.schur(x) for x in a])]
+    for axis in (0, 1, 2):
+        got = fgrad.vmap(fe.schur, in_axes=axis)(jnp.moveaxis(a, 0, axis))
+        oracle.assert_trees_same([jnp.asarray(x) for x in got], [jnp.asarray(w) for w in want],
+                                 **F64)
+    got = jax.jit(fgrad.vmap(lambda x: fe.schur(x, compute_schur_vectors=False)[0]))(a)
+    oracle.assert_same(got, want[0], **F64)
+
+
+def test_schur_has_no_derivative_as_in_jax(x64):
+    a = general((3, 3))
+    with pytest.raises(NotImplementedError, match="schur"):  # JAX has none
+        jax.jvp(jll.schur, (a,), (a,))
+    for attempt in (lambda: fgrad.jvp(fe.schur, (a,), (a,)),
+                    lambda: fgrad.grad(lambda x: fnp.sum(fe.schur(x)[0]))(a),
+                    lambda: fgrad.vjp(fe.schur, a)):
+        with pytest.raises(MissingRuleError, match="'schur' has no jvp rule") as info:
+            attempt()
+        message = str(info.value)
+        assert "JAX defines none" in message and "eig" in message and "eigh" in message
+    # Outside what is differentiated it is fine: grad in b of a function using schur(a).
+    g = fgrad.grad(lambda b: fnp.sum(fe.schur(a)[0] * b))(a)
+    np.testing.assert_array_equal(g, jll.schur(a)[0])
+
+
+def test_schur_errors():
+    oracle.check_error(lambda: fe.schur(np.ones((3, 2))), "schur", "square", "(3, 2)")
+    oracle.check_error(lambda: fe.schur(np.ones(3, np.float32)), "schur", "square", "(3,)")
+    oracle.check_error(lambda: fe.schur(np.eye(2, dtype=np.int32)), "schur", "int32",
+                       "convert_element_type")
+    oracle.check_error(lambda: fe.schur(np.eye(2, dtype=np.float16)), "float16", "float32")
+    oracle.check_error(lambda: fe.schur(np.eye(2), sort_eig_vals=True), "sort_eig_vals",
+                       "not implemented")
+    oracle.check_error(lambda: fe.schur(np.eye(2), select_callable=3), "select_callable")

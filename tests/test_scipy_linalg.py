@@ -63,7 +63,8 @@ ABATCH = np.stack([_general(), 0.5 * _general()])  # (2, 3, 3)
 
 def _both(calls):
     """Every call (name -> f(module)) on fgrad's and on JAX's module, each side in one
-    jax.jit; the outputs' types (shape, dtype, weak type) and values must agree."""
+    jax.jit; the outputs' types (shape, dtype, weak type) and values must agree. Returns
+    fgrad's outputs by name."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # neither side may warn on these calls
         got = jax.jit(lambda: {k: f(fsl) for k, f in calls.items()})()
@@ -73,6 +74,7 @@ def _both(calls):
             oracle.assert_trees_same(got[name], want[name], **TOL)
         except AssertionError as error:
             raise AssertionError(f"{name}: {error}") from None
+    return got
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -355,14 +357,10 @@ def test_value_errors():
 
 
 def test_unimplemented_paths_say_why():
-    with pytest.raises(AttributeError, match="'schur'.*Schur decomposition"):
-        fsl.schur  # noqa: B018
-    with pytest.raises(AttributeError, match="jax.scipy.linalg has no 'shur' either"):
+    with pytest.raises(AttributeError, match="jax.scipy.linalg has no 'shur' either.*schur"):
         fsl.shur  # noqa: B018
     with pytest.raises(NotImplementedError, match="method='qdwh'.*pass method='svd'"):
         fsl.polar(A)
-    with pytest.raises(NotImplementedError, match="method='schur'.*pass method='eigen'"):
-        fsl.solve_sylvester(A, S, A)
     with pytest.raises(TypeError, match="func must be callable"):
         fsl.funm(S, 3)
 
@@ -375,3 +373,92 @@ def test_batched_vector_solve_warns_like_jax():
     with pytest.warns(FutureWarning):
         want = jsl.solve_triangular(a, B.T)
     oracle.assert_same(x, want, **TOL)
+
+
+# -- schur, rsf2csf and solve_sylvester(method='schur') --------------------------------------
+
+_rs = np.random.default_rng(4242)  # its own generator: the draws above stay as they were
+
+
+def _complex_pairs():
+    """A real 4x4 matrix with eigenvalues 1 ± 2i and -0.5 ± 1.7i: two 2x2 Schur blocks."""
+    blocks = np.zeros((4, 4))
+    blocks[:2, :2] = [[1.0, 2.0], [-2.0, 1.0]]
+    blocks[2:, 2:] = [[-0.5, 1.7], [-1.7, -0.5]]
+    p = _rs.standard_normal((4, 4)) + 3 * np.eye(4)
+    return p @ blocks @ np.linalg.inv(p)
+
+
+PAIRS = _complex_pairs()
+PAIRS_BATCH = np.stack([PAIRS, _complex_pairs()])
+SYL_B = _rs.standard_normal((2, 2)) + 2 * np.eye(2)  # n = 2 against A's m = 3
+SYL_C = _rs.standard_normal((2, N, 2))  # a batch of right-hand sides
+
+
+def test_schur_and_rsf2csf_match_jax_and_scipy():
+    got = _both({
+        "schur real": lambda m: m.schur(PAIRS),
+        "schur complex": lambda m: m.schur(PAIRS, output="complex"),
+        "schur complex input": lambda m: m.schur(AC),
+        "schur batched": lambda m: m.schur(ABATCH),
+        "rsf2csf": lambda m: m.rsf2csf(*m.schur(PAIRS)),
+        "rsf2csf batched": lambda m: m.rsf2csf(*m.schur(PAIRS_BATCH)),
+        "rsf2csf broadcast": lambda m: m.rsf2csf(m.schur(PAIRS_BATCH)[0], m.schur(PAIRS)[1]),
+        "rsf2csf 1x1": lambda m: m.rsf2csf(A[:1, :1], S[:1, :1]),
+    })
+    t, z = (np.asarray(x) for x in got["schur real"])
+    assert np.count_nonzero(np.diagonal(t, -1)) == 2  # two 2x2 blocks
+    for tt, zz in (got["rsf2csf"], got["schur complex"]):
+        tt, zz = np.asarray(tt), np.asarray(zz)
+        assert tt.dtype == np.complex128 and not np.tril(tt, -1).any()
+        np.testing.assert_allclose(zz @ tt @ zz.conj().T, PAIRS, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(zz.conj().T @ zz, np.eye(4), rtol=0, atol=1e-10)
+    oracle.assert_trees_same(got["rsf2csf"], sl.rsf2csf(t, z), **TOL)
+
+
+def test_solve_sylvester_schur_matches_jax_and_scipy():
+    c = B @ B[:N].T
+    got = _both({
+        "default (schur)": lambda m: m.solve_sylvester(A, S, c),
+        "complex": lambda m: m.solve_sylvester(AC, A, BC @ BC[:N].T, method="schur"),
+        "m != n, batched": lambda m: m.solve_sylvester(ABATCH, SYL_B, SYL_C),
+        "defective A": lambda m: m.solve_sylvester(np.triu(np.ones((N, N))), S, c),
+        # NaNs where the equation has no unique solution (eig(S) + eig(-S) hits 0)
+        "no unique solution": lambda m: m.solve_sylvester(S, -S, c),
+    })
+    for name, (a, b_, c_) in {"default (schur)": (A, S, c),
+                              "m != n, batched": (ABATCH, SYL_B, SYL_C)}.items():
+        x = np.asarray(got[name])
+        np.testing.assert_allclose(x, np.vectorize(sl.solve_sylvester, signature=(
+            "(m,m),(n,n),(m,n)->(m,n)"))(a, b_, c_), **TOL)
+        np.testing.assert_allclose(a @ x + x @ b_, c_, **TOL)
+    assert np.isnan(np.asarray(got["no unique solution"])).all()
+
+
+def test_solve_sylvester_schur_derivative_in_c():
+    """Differentiable in C (JAX's is too; neither in A or B: no derivative of schur)."""
+    c = B @ B[:N].T
+
+    t = oracle.rand(c.shape, 1)
+
+    def derivatives(m, jvp, vjp):
+        def f(c):
+            return m.solve_sylvester(A, S, c)
+        return lambda c, t: (jvp(f, (c,), (t,)), vjp(f, c)[1](t))
+
+    # (one jax.jit per side: the back substitution's loop is costly to compile)
+    got = jax.jit(derivatives(fsl, fgrad.jvp, fgrad.vjp))(c, t)
+    oracle.assert_trees_same(got, jax.jit(derivatives(jsl, jax.jvp, jax.vjp))(c, t), **D_TOL)
+    check_grads(lambda c: fsl.solve_sylvester(A, S, c), (c,), order=1, modes=("rev",))
+    with pytest.raises(fgrad.core.MissingRuleError, match="'schur' has no jvp rule"):
+        fgrad.grad(lambda a: fnp.sum(fsl.solve_sylvester(a, S, c)))(A)
+
+
+def test_schur_errors():
+    with pytest.raises(ValueError, match="output must be 'real' or 'complex', got 'cplx'"):
+        fsl.schur(A, output="cplx")
+    oracle.check_error(lambda: fsl.schur(WIDE), "schur", "(..., n, n)", "(3, 4)")
+    oracle.check_error(lambda: fsl.rsf2csf(WIDE, A), "rsf2csf", "T", "(3, 4)")
+    oracle.check_error(lambda: fsl.rsf2csf(A, H4), "rsf2csf", "(3, 3)", "(4, 4)")
+    with pytest.raises(ValueError, match="unknown method 'qz'"):
+        fsl.solve_sylvester(A, S, A, method="qz")

@@ -95,7 +95,7 @@ __all__ = [
 # fgrad.lax.linalg offers jax.lax.linalg's decompositions too; they are defined in their own
 # family modules (eigen, factorizations), which import the linalg family, so they are attached
 # here.
-for _family, _names in ((_eigen, ("eig", "eigh", "svd")),
+for _family, _names in ((_eigen, ("eig", "eigh", "schur", "svd")),
                         (_factorizations, ("lu", "lu_pivots_to_permutation", "qr"))):
     for _name in _names:
         setattr(_linalg, _name, getattr(_family, _name))

@@ -1,10 +1,11 @@
-"""Eigen- and singular-value decompositions: `eigh`, `svd` and `eig`, with jax.lax.linalg's
-signatures and output conventions.
+"""Eigen- and singular-value decompositions: `eigh`, `svd`, `eig` and `schur`, with
+jax.lax.linalg's signatures and output conventions.
 
-Each acts on the last two axes; leading axes are a batch. The three primitives lower to
-jax.lax.linalg (LAPACK on CPU; `eig` only exists there). None is linear, so each has a JVP
-rule and no transpose rule; reverse mode transposes the JVP's tangent equations, which are
-products with the decomposition's factors, elementwise scalings and sums.
+Each acts on the last two axes; leading axes are a batch. The primitives lower to
+jax.lax.linalg (LAPACK on CPU; `eig` and `schur` only exist there). None is linear, so none
+has a transpose rule. `eigh`, `svd` and `eig` have JVP rules; reverse mode transposes the
+JVP's tangent equations, which are products with the decomposition's factors, elementwise
+scalings and sums.
 
 The JVP rules are first-order perturbation theory, as JAX's are (see Giles, "An extended
 collection of matrix derivative results for forward and reverse mode algorithmic
@@ -25,6 +26,10 @@ eigenvector JVP of `eig` unless enable_eigvec_derivs=True (the eigenvector deriv
 only valid for distinct eigenvalues under LAPACK's normalization, which cannot be checked
 while tracing). `subset_by_index` (which JAX's CPU lowering refuses) is the full
 decomposition sliced, so it works everywhere, and is differentiable.
+
+`schur` (A = Z T Zᴴ, T upper triangular, or quasi-triangular with 2x2 blocks for a real
+matrix's complex eigenvalue pairs) has no derivative, in fgrad as in JAX: its JVP is
+declared absent, and the error says to differentiate through `eig` or `eigh` instead.
 """
 
 from __future__ import annotations
@@ -383,6 +388,44 @@ batch_rules.define(eig_p, _batch_matrix_primitive(
     eig_p, lambda compute_left_eigenvectors, compute_right_eigenvectors, **_:
     1 + compute_left_eigenvectors + compute_right_eigenvectors), lists=True)
 
+# -- schur -----------------------------------------------------------------------------------
+# A = Z T Zᴴ with Z unitary: for a complex A, T is upper triangular (the complex Schur form);
+# for a real A, T is real and quasi-upper-triangular, a 2x2 block on its diagonal for each
+# pair of complex conjugate eigenvalues (the real Schur form). LAPACK's gees, CPU only, as in
+# JAX. Outputs [t, z], or [t] without compute_schur_vectors.
+
+
+def _schur_abstract_eval(x, *, compute_schur_vectors, sort_eig_vals, select_callable):
+    name = "schur"
+    _check_matrix(name, x, square=True)
+    _check_flags(name, x, compute_schur_vectors=compute_schur_vectors,
+                 sort_eig_vals=sort_eig_vals)
+    if sort_eig_vals:
+        raise fail(name, [x], "sort_eig_vals=True is not implemented: JAX's lowering does not "
+                   "implement the sorting of LAPACK's gees routine either",
+                   "Pass sort_eig_vals=False (the default).")
+    if select_callable is not None and not callable(select_callable):
+        raise fail(name, [x], f"select_callable must be None or a function, not "
+                   f"{select_callable!r}")
+    return [x] * (1 + compute_schur_vectors)
+
+
+def _schur_lower(x, *, compute_schur_vectors, sort_eig_vals, select_callable):
+    return list(jll.schur(x, compute_schur_vectors=compute_schur_vectors,
+                          sort_eig_vals=sort_eig_vals, select_callable=select_callable))
+
+
+schur_p = Primitive("schur", _schur_abstract_eval, _schur_lower, multiple_results=True)
+jvp_rules.absent(schur_p, (
+    "the Schur decomposition has no derivative, and JAX defines none for "
+    "jax.lax.linalg.schur either (the Schur vectors are not unique: each is fixed only up to "
+    "a phase, and a real Schur form's 2x2 blocks only up to a rotation). Differentiate "
+    "through the eigendecomposition instead: fgrad.lax.linalg.eig for general matrices, "
+    "eigh for Hermitian ones (fgrad.scipy.linalg.sqrtm and funm are built on eig)"))
+transpose_rules.absent(schur_p, "it is not linear in any operand")
+batch_rules.define(schur_p, _batch_matrix_primitive(
+    schur_p, lambda compute_schur_vectors, **_: 1 + compute_schur_vectors), lists=True)
+
 # -- the functions users call (jax.lax.linalg signatures) ------------------------------------
 
 
@@ -524,3 +567,23 @@ def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors
                       compute_right_eigenvectors=bool(compute_right_eigenvectors),
                       enable_eigvec_derivs=bool(enable_eigvec_derivs),
                       implementation=implementation)
+
+
+def schur(x, *, compute_schur_vectors: bool = True, sort_eig_vals: bool = False,
+          select_callable=None):
+    """Schur decomposition x = z t zᴴ of general square matrices (CPU only, as in JAX).
+
+    Arguments:
+      x: matrices of shape (..., n, n), float32/64 or complex64/128.
+      compute_schur_vectors: also return the unitary z.
+      sort_eig_vals: must be False: JAX's lowering does not implement LAPACK's sorting.
+      select_callable: unused, as in JAX.
+
+    Returns:
+      [t, z], or [t] without compute_schur_vectors (a list, as jax.lax.linalg.schur
+      returns). For complex x, t is upper triangular; for real x it is the real Schur form,
+      quasi-upper-triangular with a 2x2 block per pair of complex conjugate eigenvalues.
+      Not differentiable, as in JAX: use eig or eigh for derivatives.
+    """
+    return schur_p.bind(x, compute_schur_vectors=bool(compute_schur_vectors),
+                        sort_eig_vals=bool(sort_eig_vals), select_callable=select_callable)

@@ -12,13 +12,16 @@ fgrad.numpy.linalg), so it is differentiable, batchable and jittable through the
   the derivative of that computation, so `expm_frechet` is fgrad's JVP of it.
 - `solve(..., assume_a='pos')` solves with the Cholesky factors and differentiates
   implicitly (custom_linear_solve, symmetric), as JAX does.
-- `sqrtm` and `funm` use the eigendecomposition (fgrad has no Schur decomposition): they
-  need a diagonalizable matrix, and their derivatives distinct eigenvalues.
+- `schur` is fgrad.lax.linalg.schur's LAPACK decomposition (CPU only, not differentiable,
+  as in JAX); `rsf2csf` and `solve_sylvester(method='schur')` (the Bartels-Stewart
+  algorithm, differentiable in C) are built on it as in JAX.
+- `sqrtm` and `funm` use the eigendecomposition: they need a diagonalizable matrix, and
+  their derivatives distinct eigenvalues; JAX's Schur-based versions have no derivatives.
 - `eigh` also solves the generalized problems (b given, type 1, 2 or 3) by a Cholesky
   reduction, which JAX does not.
 
-jax.scipy.linalg names fgrad does not provide (`schur`, `rsf2csf`, `hessenberg`'s... see
-`_MISSING`) raise an AttributeError saying why.
+jax.scipy.linalg names fgrad does not provide (none at present: see `_MISSING`) raise an
+AttributeError saying why.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from fgrad.lax import control_flow as _cf
 from fgrad.lax import eigen as _lax_eigen
 from fgrad.lax import factorizations as _lax_fact
 from fgrad.lax import linalg as _lax_linalg
+from fgrad.lax.indexing import dynamic_slice as _dynamic_slice
+from fgrad.lax.indexing import dynamic_update_slice as _dynamic_update_slice
 from fgrad.lax.implicit import custom_linear_solve as _custom_linear_solve
 from fgrad.numpy import linalg as _fla
 from fgrad.numpy._core import broadcast_shapes as _broadcast_shapes
@@ -57,19 +62,15 @@ __all__ = [
     "convolution_matrix", "det", "dft", "eigh", "eigh_tridiagonal", "expm", "expm_frechet",
     "fiedler", "fiedler_companion", "funm", "hadamard", "hankel", "helmert", "hessenberg",
     "hilbert", "inv", "invhilbert", "invpascal", "leslie", "lu", "lu_factor", "lu_solve",
-    "pascal", "polar", "qr", "qr_multiply", "solve", "solve_sylvester", "solve_triangular",
-    "sqrtm", "svd", "toeplitz",
+    "pascal", "polar", "qr", "qr_multiply", "rsf2csf", "schur", "solve", "solve_sylvester",
+    "solve_triangular", "sqrtm", "svd", "toeplitz",
 ]
 
 _NS = "fgrad.scipy.linalg"
 _HIGHEST = _jax_lax.Precision.HIGHEST
 
 # The names of jax.scipy.linalg fgrad does not provide, and why (see __getattr__).
-_MISSING = {
-    "schur": "it needs a Schur decomposition primitive, which fgrad.lax does not have yet "
-             "(fgrad.scipy.linalg.sqrtm and funm use the eigendecomposition instead)",
-    "rsf2csf": "it converts the output of schur, which fgrad does not have",
-}
+_MISSING: dict[str, str] = {}
 
 
 def _shape(x) -> tuple:
@@ -452,6 +453,94 @@ def hessenberg(a, *, calc_q: bool = False, overwrite_a: bool = False,
     return (h, q) if calc_q else h
 
 
+# -- the Schur decomposition -----------------------------------------------------------------
+
+
+def _complex_dtype(dtype) -> np.dtype:
+    return np.dtype(np.result_type(dtype, np.complex64))
+
+
+def schur(a, output: str = "real"):
+    """The Schur decomposition a = z t zᴴ of square matrices (..., n, n) (CPU only), as the
+    list [t, z] jax.scipy.linalg.schur returns: z unitary, t upper triangular for
+    output='complex', and for output='real' (of a real matrix) quasi-upper-triangular, with
+    a 2x2 block on the diagonal per pair of complex conjugate eigenvalues. Integer input is
+    promoted to float (JAX refuses it). Not differentiable, as in JAX."""
+    if output not in ("real", "complex"):
+        raise ValueError(at_user_line(
+            f"{_NS}.schur: output must be 'real' or 'complex', got {output!r}."))
+    (a,) = _inexact("schur", a)
+    _square("schur", a)
+    if output == "complex":
+        a = _astype(a, _complex_dtype(_dtype(a)))
+    return _lax_eigen.schur(a)
+
+
+def _rsf2csf_step(i, carry, *, n: int, eps: float, batch: tuple):
+    """Step i of rsf2csf: with m = n - i, a Givens rotation of rows and columns m - 1, m
+    that zeroes t[m, m - 1] when it is not negligible (as SciPy and JAX: mu is the first
+    eigenvalue of the 2x2 block minus t[m, m]); then t[m, m - 1] is set to 0."""
+    t, z = carry
+    m = n - i
+    at = (0,) * len(batch)
+    block = _dynamic_slice(t, (*at, m - 1, m - 1), (*batch, 2, 2))
+    t_mm, sub = block[..., 1, 1], block[..., 1, 0]
+    significant = fnp.abs(sub) > eps * (fnp.abs(block[..., 0, 0]) + fnp.abs(t_mm))
+    (w,) = _lax_eigen.eig(block, compute_left_eigenvectors=False,
+                          compute_right_eigenvectors=False)
+    mu = w[..., 0] - t_mm
+    r = fnp.linalg.norm(fnp.stack([mu, sub], axis=-1), axis=-1)
+    # (1 where no rotation is made, so that branch divides by no 0, even in a derivative)
+    r = _astype(fnp.where(significant, r, 1), _dtype(t))
+    c, s = mu / r, sub / r
+    g = fnp.stack([fnp.stack([fnp.conj(c), s], axis=-1), fnp.stack([-s, c], axis=-1)],
+                  axis=-2)
+    gh = _fla._H(g)
+    index = fnp.arange(n)
+    # Rows m - 1 and m (from column m - 1 on) from the left by G ...
+    rows = _dynamic_slice(t, (*at, m - 1, 0), (*batch, 2, n))
+    right = index >= m - 1
+    rows = fnp.where(right, _mm(g, fnp.where(right, rows, 0)), rows)
+    rotated = _dynamic_update_slice(t, rows, (*at, m - 1, 0))
+    # ... columns m - 1 and m (down to row m) from the right by Gᴴ, and Z's columns too.
+    cols = _dynamic_slice(rotated, (*at, 0, m - 1), (*batch, n, 2))
+    above = (index < m + 1)[:, None]
+    cols = fnp.where(above, _mm(fnp.where(above, cols, 0), gh), cols)
+    rotated = _dynamic_update_slice(rotated, cols, (*at, 0, m - 1))
+    z_cols = _mm(_dynamic_slice(z, (*at, 0, m - 1), (*batch, n, 2)), gh)
+    rotated_z = _dynamic_update_slice(z, z_cols, (*at, 0, m - 1))
+    keep = significant[..., None, None]
+    t, z = fnp.where(keep, rotated, t), fnp.where(keep, rotated_z, z)
+    t = fnp.where((index[:, None] == m) & (index[None, :] == m - 1), 0, t)
+    return t, z
+
+
+def rsf2csf(T, Z, check_finite: bool = True):  # noqa: N803
+    """The complex Schur form (t, z) of a real Schur form T with its Schur vectors Z
+    (..., n, n) (batch axes broadcast), by Givens rotations that zero the subdiagonal of
+    each 2x2 block, as SciPy's and JAX's rsf2csf; complex results. check_finite is unused,
+    as in JAX."""
+    del check_finite  # unused, as in JAX
+    t, z = _inexact("rsf2csf", T, Z)
+    for what, x in (("T", t), ("Z", z)):
+        if len(_shape(x)) < 2 or _shape(x)[-1] != _shape(x)[-2]:
+            raise ShapeDtypeError(at_user_line(
+                f"{_NS}.rsf2csf: {what} must be a square matrix (..., n, n), got shape "
+                f"{_shape(x)}."))
+    n = _shape(t)[-1]
+    if _shape(z)[-1] != n:
+        raise ShapeDtypeError(at_user_line(
+            f"{_NS}.rsf2csf: T and Z must have matrices of one size, got T {_shape(t)} and "
+            f"Z {_shape(z)}."))
+    batch = _broadcast_shapes("rsf2csf", _shape(t)[:-2], _shape(z)[:-2])
+    dtype = _complex_dtype(_dtype(t))
+    t = fnp.broadcast_to(_astype(t, dtype), (*batch, n, n))
+    z = fnp.broadcast_to(_astype(z, dtype), (*batch, n, n))
+    step = functools.partial(_rsf2csf_step, n=n, eps=float(np.finfo(dtype).eps),
+                             batch=tuple(batch))
+    return tuple(_cf.fori_loop(1, n, step, (t, z))) if n > 1 else (t, z)
+
+
 def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",
                      select_range=None, tol=None, key=None):
     """Eigenvalues (ascending), and eigenvectors unless eigvals_only, of the Hermitian
@@ -553,9 +642,11 @@ def _eig_function(name: str, a, f):
 def sqrtm(A, blocksize: int = 1):  # noqa: N803
     """The principal square root of a diagonalizable square matrix, as a complex matrix
     (as jax.scipy.linalg.sqrtm returns it): V diag(√w) V⁻¹ from the eigendecomposition (CPU
-    only, as fgrad's eig). JAX uses the Schur form instead, which also handles defective
-    matrices; fgrad has no Schur decomposition. Differentiable where the eigenvalues are
-    distinct (and not on the negative real axis, √'s branch cut)."""
+    only, as fgrad's eig). JAX uses the Schur form instead (Björck and Hammarling's
+    recurrence), which also handles defective matrices but has no derivative; fgrad keeps
+    the eigendecomposition so that sqrtm is differentiable, where the eigenvalues are
+    distinct (and not on the negative real axis, √'s branch cut). The values agree with
+    JAX's to rounding for well-conditioned eigenvectors."""
     if blocksize > 1:
         raise NotImplementedError(at_user_line(
             f"{_NS}.sqrtm: the blocked algorithm (blocksize > 1) is not implemented, as in "
@@ -570,9 +661,10 @@ def sqrtm(A, blocksize: int = 1):  # noqa: N803
 def funm(A, func, disp: bool = True):  # noqa: N803
     """func applied to a diagonalizable square matrix, V diag(func(w)) V⁻¹ from its
     eigendecomposition (CPU only), as a complex matrix. JAX uses the Schur form and
-    Parlett's recurrence, which fgrad cannot (no Schur decomposition): the results agree for
-    diagonalizable matrices. disp=False (which also returns an error estimate from the Schur
-    form) is refused."""
+    Parlett's recurrence, which has no derivative (the Schur decomposition has none); fgrad
+    keeps the eigendecomposition, which is differentiable where the eigenvalues are
+    distinct: the results agree for diagonalizable matrices. disp=False (which also returns
+    an error estimate from the Schur form) is refused."""
     if not disp:
         raise NotImplementedError(at_user_line(
             f"{_NS}.funm: disp=False (the error estimate, computed from the Schur form) is "
@@ -586,13 +678,43 @@ def funm(A, func, disp: bool = True):  # noqa: N803
     return _eig_function("funm", a, func)
 
 
-def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):  # noqa: N803
-    """X with A X + X B = C, for A (..., m, m), B (..., n, n), C (..., m, n).
+def _triangular_sylvester(r, s, f):
+    """Y with R Y + Y Sᴴ = F, for upper triangular R (..., m, m) and S (..., n, n): the
+    Bartels-Stewart back substitution, one column of Y at a time from the last: column j
+    solves (R + conj(s_jj) I) y_j = f_j - Σ_{k > j} conj(s_jk) y_k, a triangular solve."""
+    m, n = _shape(f)[-2:]
+    sh = _fla._H(s)  # lower triangular: column j holds conj(s_jk), k >= j
+    index = fnp.arange(n)
+    eye = fnp.eye(m, dtype=_dtype(f))
 
-    method='eigen' (diagonalizing A and B; CPU only): implemented. method='schur' (JAX's
-    default, via Schur decompositions) is refused: fgrad has no Schur decomposition; pass
-    method='eigen'. Where some eigenvalue of A plus one of B is below tol in magnitude (no
-    unique solution) the result is NaN, as in JAX.
+    def column(t, y):
+        j = n - 1 - t
+        at_j = index == j
+        s_col = fnp.sum(fnp.where(at_j, sh, 0), axis=-1)  # sh[..., :, j]
+        later = fnp.where(index > j, s_col, 0)
+        rhs = fnp.sum(fnp.where(at_j, f, 0), axis=-1) - _mm(y, later[..., None])[..., 0]
+        diagonal = fnp.sum(fnp.where(at_j, s_col, 0), axis=-1)  # conj(s_jj)
+        y_j = _lax_linalg.triangular_solve(r + diagonal[..., None, None] * eye,
+                                           rhs[..., None], left_side=True, lower=False)
+        return fnp.where(at_j, y_j, y)
+
+    return _cf.fori_loop(0, n, column, fnp.zeros_like(f))
+
+
+def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):  # noqa: N803
+    """X with A X + X B = C, for A (..., m, m), B (..., n, n), C (..., m, n) (batch axes
+    broadcast). CPU only, as both methods decompose general matrices.
+
+    method='schur' (JAX's default): the Bartels-Stewart algorithm, as JAX's: complex Schur
+    forms A = U R Uᴴ and Bᴴ = V S Vᴴ turn the equation into R Y + Y Sᴴ = Uᴴ C V with
+    triangular R and S, solved by back substitution, and X = U Y Vᴴ. It needs no
+    diagonalizable A or B. Differentiable in C (the Schur decomposition, as in JAX, has no
+    derivative, so neither has X in A or B). method='eigen': diagonalizing A and B (their
+    eigenvectors, which must be well conditioned); differentiable in all three.
+
+    Where some eigenvalue of A plus one of B is below tol in magnitude (no unique solution)
+    the result is NaN, as in JAX (method='schur' reads the eigenvalues off the Schur forms'
+    diagonals, where JAX computes them once more with eig).
     """
     a, b, c = _inexact("solve_sylvester", A, B, C)
     m, n = _shape(c)[-2:]
@@ -601,19 +723,28 @@ def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):  # no
             f"{_NS}.solve_sylvester: incompatible shapes A {_shape(a)}, B {_shape(b)}, C "
             f"{_shape(c)}; A must be (m, m), B (n, n) and C (m, n)."))
     if method == "schur":
-        raise NotImplementedError(at_user_line(
-            f"{_NS}.solve_sylvester: method='schur' (JAX's default) needs a Schur "
-            f"decomposition, which fgrad does not have; pass method='eigen'."))
-    if method != "eigen":
+        batch = _broadcast_shapes("solve_sylvester", _shape(a)[:-2], _shape(b)[:-2],
+                                  _shape(c)[:-2])
+        cdtype = _complex_dtype(_dtype(c))
+        a = fnp.broadcast_to(_astype(a, cdtype), (*batch, m, m))
+        b = fnp.broadcast_to(_astype(b, cdtype), (*batch, n, n))
+        r, u = _lax_eigen.schur(a)
+        s, v = _lax_eigen.schur(_fla._H(b))
+        f = _mm(_mm(_fla._H(u), _astype(c, cdtype)), v)
+        x = _mm(_mm(u, _triangular_sylvester(r, s, f)), _fla._H(v))
+        wa, wb = fnp.diagonal(r, axis1=-2, axis2=-1), fnp.conj(fnp.diagonal(s, axis1=-2,
+                                                                             axis2=-1))
+    elif method == "eigen":
+        wa, ua = _lax_eigen.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
+        wb, ub = _lax_eigen.eig(b, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
+        cdtype = _dtype(ua)
+        f = _fla.solve(ua, fnp.matmul(_astype(c, cdtype), ub))
+        y = fnp.divide(f, fnp.add(wa[..., :, None], wb[..., None, :]))
+        x = fnp.matmul(fnp.matmul(ua, y), _fla.inv(ub))
+    else:
         raise ValueError(at_user_line(
             f"{_NS}.solve_sylvester: unknown method {method!r}; the methods are 'schur' and "
             f"'eigen'."))
-    wa, ua = _lax_eigen.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
-    wb, ub = _lax_eigen.eig(b, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
-    cdtype = _dtype(ua)
-    f = _fla.solve(ua, fnp.matmul(_astype(c, cdtype), ub))
-    y = fnp.divide(f, fnp.add(wa[..., :, None], wb[..., None, :]))
-    x = fnp.matmul(fnp.matmul(ua, y), _fla.inv(ub))
     if not dt.is_complex(_dtype(c)):
         x = fnp.real(x)
     singular = fnp.any(fnp.less(fnp.abs(fnp.add(wa[..., :, None], wb[..., None, :])), tol),
