@@ -29,7 +29,6 @@ NAMESPACES = [
 ]
 
 _FILES = "reads or writes files: use NumPy, then fgrad.numpy.asarray"
-_LATER = "needs an eigenvalue or least-squares solver, which the linear-algebra issue adds"
 
 # Names fgrad leaves out on purpose, with the reason a user reads.
 LEFT_OUT = {
@@ -42,8 +41,6 @@ LEFT_OUT = {
                        "jax.dlpack.from_dlpack, whose jax.Array every fgrad function takes",
         "frompyfunc": "returns a jax.numpy.ufunc object (see ufunc); fgrad.numpy.vectorize "
                       "maps a Python function over arrays",
-        "polyfit": _LATER,
-        "roots": _LATER,
         "ufunc": "JAX's ufunc class wraps jax.numpy functions; fgrad's functions are plain "
                  "functions (use fgrad.numpy.vectorize, or reduce with the reductions)",
     },

@@ -961,8 +961,8 @@ def triangular(key, left, mode, right, shape=None, dtype=None):
 
 
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
-    """Multivariate normal samples mean + L @ z, with L the Cholesky factor of cov and z
-    standard normal; differentiable in mean and cov.
+    """Multivariate normal samples mean + A @ z, with A A^T = cov and z standard normal;
+    differentiable in mean and cov.
 
     Arguments:
         mean: (..., n) means.
@@ -970,7 +970,11 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         shape: the batch shape of the result (without the last axis); default the
             broadcast of mean's and cov's batch shapes.
         dtype: a float dtype (default mean's).
-        method: 'cholesky' ('eigh' and 'svd' need decompositions fgrad does not have yet).
+        method: how cov is factored, as in JAX: 'cholesky' (A = L, the Cholesky factor;
+            cov must be positive-definite), 'eigh' (A = V sqrt(w), from cov = V diag(w)
+            V^T) or 'svd' (A = U sqrt(s), from cov = U diag(s) V^T); the last two accept
+            a positive-semidefinite cov. The eigenvector derivatives of 'eigh' and 'svd'
+            are infinite or NaN where eigenvalues repeat (as in JAX).
 
     Returns:
         shape + (n,) samples.
@@ -980,12 +984,6 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         raise ValueError(at_user_line(
             f"fgrad.random.multivariate_normal: method must be one of 'svd', 'eigh' and "
             f"'cholesky', not {method!r}."))
-    if method != "cholesky":
-        needs = "an eigendecomposition (eigh)" if method == "eigh" else "an SVD"
-        raise ValueError(at_user_line(
-            f"fgrad.random.multivariate_normal: method={method!r} needs {needs}, which "
-            f"fgrad.numpy.linalg does not have yet. Use method='cholesky' (the default) "
-            f"with a positive-definite cov."))
     mean, cov = promote_dtypes(_array("multivariate_normal", mean, "mean"),
                                _array("multivariate_normal", cov, "cov"), kind="inexact")
     dtype = aval_of(mean).dtype if dtype is None else _dtype("multivariate_normal", dtype,
@@ -1002,7 +1000,14 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
             f"but got cov.shape == {cov_shape}."))
     shape = _checked_shape("multivariate_normal", shape, {
         "mean's batch shape": mean_shape[:-1], "cov's batch shape": cov_shape[:-2]})
-    factor = fnp.linalg.cholesky(cov)
+    if method == "svd":
+        u, s, _ = fnp.linalg.svd(cov)
+        factor = u * fnp.sqrt(s[..., None, :])
+    elif method == "eigh":
+        w, v = fnp.linalg.eigh(cov)
+        factor = v * fnp.sqrt(w[..., None, :])
+    else:
+        factor = fnp.linalg.cholesky(cov)
     z = lr.random_normal(key, shape + (n,), dtype)
     return mean + fnp.einsum("...ij,...j->...i", factor, z)
 

@@ -283,14 +283,9 @@ def test_errors(k):
 def test_left_out_and_unsupported():
     with pytest.raises(ValueError, match="not a scalar"):  # JAX: an IndexError in its scan
         fnp.polyval(2.0, np.ones(3))
-    with pytest.raises(NotImplementedError, match="eigenvalues"):
-        fnp.poly(np.eye(3))
     with pytest.raises(NotImplementedError, match="first-order edges"):
         fnp.gradient(np.ones(4), edge_order=2)
     close(fnp.gradient(np.arange(4.0) ** 2, edge_order=1), jnp.gradient(np.arange(4.0) ** 2))
-    for name in ["polyfit", "roots"]:
-        with pytest.raises(AttributeError, match=name):
-            getattr(fnp, name)
 
 
 # -- derivatives, vmap, jit ------------------------------------------------------------------
@@ -390,3 +385,158 @@ def test_fgrad_jit():
         got = jit(lambda x, y: f(fnp, x, y))(x, y)
         for g, w in zip(got, want):
             assert_same(g, w, rtol=1e-4, atol=1e-4)
+
+
+# -- polyfit, roots, and poly of a matrix: least squares and eigenvalues -----------------------
+# Each comparison runs under one jit per side: eager evaluation would compile every
+# operation (the SVD, inverse and eigenvalues among them) on its own.
+
+HERE = "test_numpy_polynomial.py"
+FIT_X = np.linspace(-1.0, 2.0, 7)
+FIT_Y = np.stack([np.cos(3 * FIT_X) + 0.1 * rand((7,), 1, F64), rand((7,), 2, F64)], axis=1)
+FIT_W = 1.0 + np.abs(rand((7,), 3, F64))
+
+# (name, function of a namespace and x, y (7, 2), w): each output a value, or a tuple.
+POLYFITS = [
+    ("plain", lambda M, x, y, w: M.polyfit(x, y[:, 0], 3)),
+    ("2-D y, weights", lambda M, x, y, w: M.polyfit(x, y, 2, w=w)),
+    ("full, weights", lambda M, x, y, w: M.polyfit(x, y[:, 0], 2, full=True, w=w)),
+    ("full, 2-D y, rcond", lambda M, x, y, w: M.polyfit(x, y, 4, rcond=1e-3, full=True)),
+    ("cov", lambda M, x, y, w: M.polyfit(x, y[:, 0], 2, cov=True, w=w)),
+    ("cov, 2-D y", lambda M, x, y, w: M.polyfit(x, y, 3, cov=True)),
+    ("cov unscaled", lambda M, x, y, w: M.polyfit(x, y[:, 0], 2, cov="unscaled")),
+    ("cov unscaled, 2-D y", lambda M, x, y, w: M.polyfit(x, y, 2, cov="unscaled")),
+    ("degree 0, float32 x", lambda M, x, y, w: M.polyfit(x.astype(F32), y[:, 0], 0)),
+    ("rank deficient", lambda M, x, y, w: M.polyfit(M.ones(7) * x[0], y[:, 0], 1, full=True,
+                                                     cov=True)),  # full wins over cov
+]
+
+
+@pytest.mark.usefixtures("x64", "quick_compile")
+def test_polyfit_matches_jax():
+    """Every output (coefficients, residuals, rank, singular values, rcond, covariances)
+    with JAX's values, dtypes and weak types."""
+    def all_of(M):
+        return lambda x, y, w: {name: f(M, x, y, w) for name, f in POLYFITS}
+
+    got = jax.jit(all_of(fnp))(FIT_X, FIT_Y, FIT_W)
+    want = jax.jit(all_of(jnp))(FIT_X, FIT_Y, FIT_W)
+    for name, _ in POLYFITS:
+        try:
+            assert_trees_same(got[name], want[name], rtol=1e-9, atol=1e-11)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
+    assert int(want["rank deficient"][2]) == 1  # the case means what it says
+
+
+ROOTS = [
+    np.array([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]),  # leading and trailing zeros, +-i
+    np.array([0.0, 0.0, 0.0]),                      # all zero
+    np.array([0.0, 5.0]),                           # no root after stripping
+    np.array([3.0]),
+    np.array(2.0),
+    # no leading zeros: strip_zeros does not matter
+    np.array([2.0, 1.0, 3.0, -1.0]),                # a complex pair and a real root
+    np.array([1.0 + 1.0j, 0.0, -2.0j]),             # complex coefficients
+    np.array([2.0, 1.0, 3.0, -1.0], F32),           # complex64 roots
+]
+
+
+def all_roots(M):
+    """strip_zeros=False of the traced arguments; the roots of poly's polynomial; the
+    characteristic polynomial of a matrix (poly takes its eigenvalues)."""
+    def f(ps, matrix):
+        return {"kept": [M.roots(p, strip_zeros=False) for p in ps],
+                "of poly": M.roots(M.poly(np.array([-1.5, 0.25, 2.0])), strip_zeros=False),
+                "poly of a matrix": [M.poly(matrix), M.poly(np.ones((1, 1), F32))]}
+    return f
+
+
+@pytest.mark.usefixtures("x64", "quick_compile")
+def test_roots_and_poly_match_jax():
+    """JAX's roots (values, order, complex dtype; NaN for each leading zero that
+    strip_zeros=False keeps), strip_zeros=False under fgrad.jit; poly of a square matrix.
+    strip_zeros=True needs concrete values: fgrad reads those of the constants under
+    fgrad.jit (JAX refuses them under jax.jit), which JAX's eager results check."""
+    ps = [p for p in ROOTS if np.ndim(p) == 1 and len(p) >= 2]
+    matrix = rand((3, 3), 4, F64)
+    got = fgrad.jit(all_roots(fnp))(ps, matrix)
+    want = jax.jit(all_roots(jnp))(ps, matrix)
+    assert_trees_same(got, want, rtol=1e-6, atol=1e-6)  # float32 among them
+    assert_trees_same(got["kept"][:-1], want["kept"][:-1], rtol=1e-10, atol=1e-12)
+    stripped = fgrad.jit(lambda: [fnp.roots(p) for p in ROOTS])()
+    want = [jnp.roots(p) for p in ROOTS[:5]]  # the rest are "kept" above, eigenvalues alike
+    assert_trees_same(stripped[:5], want, rtol=1e-10, atol=1e-12)
+    assert_trees_same(stripped[5:], got["kept"][-3:])
+    assert stripped[0].shape == (4,)  # the two leading zeros stripped
+    assert np.isnan(got["kept"][0][-2:]).all()
+    close(np.sort_complex(np.asarray(got["of poly"])), np.array([-1.5, 0.25, 2.0], complex))
+
+
+def fit_losses(M, grad):
+    """Gradients of weighted sums of polyfit's coefficients (and covariance), and of the
+    roots, for both libraries."""
+    weights = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+
+    def fit(x, y, w):
+        p, c = M.polyfit(x, y, 2, w=w, cov=True)
+        return M.sum(weights * p) + M.sum(c[..., 0]) / 10
+
+    def root_sum(p):
+        r = M.roots(p, strip_zeros=False)
+        return M.sum(M.real(r) ** 2 + M.imag(r))
+
+    return lambda x, y, w, p: (grad(fit, (0, 1, 2))(x, y, w), grad(root_sum)(p))
+
+
+@pytest.mark.usefixtures("x64", "quick_compile")
+def test_gradients_match_jax():
+    """polyfit's derivatives in x, y and w (through lstsq's SVD and inv), and roots' (the
+    eigenvalues of the companion matrix), against jax.grad; each side in one jit."""
+    args = (FIT_X, FIT_Y, FIT_W, ROOTS[5])
+    got = jax.jit(fit_losses(fnp, fgrad.grad))(*args)
+    want = jax.jit(fit_losses(jnp, jax.grad))(*args)
+    assert all(np.any(np.asarray(g) != 0) for g in jax.tree.leaves(want))
+    assert_trees_same(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.usefixtures("x64")
+def test_polyfit_second_derivatives():
+    """Second order in y by finite differences, forward and reverse (of the function under
+    fgrad.jit, whose derivatives are its body's: each program compiles once instead of
+    operation by operation)."""
+    check_grads(fgrad.jit(lambda y: fnp.polyfit(FIT_X, y, 2)), (FIT_Y[:, 0],), order=2)
+
+
+def raises(error, call, *fragments):
+    """call() raises `error`, naming every fragment and the line of `call` in this file."""
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert f"{HERE}:{call.__code__.co_firstlineno}" in message, message
+
+
+def test_polyfit_and_roots_errors():
+    """The types JAX raises (or subclasses), with the problem and the user's line."""
+    x, y = np.arange(4.0), np.ones(4)
+    raises(ValueError, lambda: fnp.polyfit(x, y, -1), "deg >= 0")
+    raises(TypeError, lambda: fnp.polyfit(x, np.ones(5), 2), "same length", "4 and 5")
+    raises(TypeError, lambda: fnp.polyfit(np.ones((4, 1)), y, 2), "1-D vector for x")
+    raises(TypeError, lambda: fnp.polyfit(np.ones(0), np.ones(0), 1), "non-empty")
+    raises(TypeError, lambda: fnp.polyfit(x, np.ones((4, 1, 1)), 1), "1-D or 2-D array for y")
+    raises(TypeError, lambda: fnp.polyfit(x, y, 1, w=np.ones(3)), "w and y", "3 and 4")
+    raises(TypeError, lambda: fnp.polyfit(x, y, 1, w=np.ones((4, 1))), "the weights")
+    raises(ValueError, lambda: fnp.polyfit(x, y, 3, cov=True), "must exceed", "unscaled")
+    raises(ValueError, lambda: fnp.polyfit(np.arange(4), y, 1), "rcond", "int")
+    raises(TypeError, lambda: fgrad.jit(lambda d: fnp.polyfit(x, y, d))(2), "deg", "static")
+    raises(ValueError, lambda: fnp.roots(np.ones((2, 2))), "rank-1")
+    raises(TypeError, lambda: fgrad.jit(fnp.roots)(np.ones(3)), "strip_zeros=False",
+           "concrete")
+    for error, call in ((ValueError, lambda M: M.polyfit(x, y, -1)),
+                        (TypeError, lambda M: M.polyfit(x, np.ones(5), 2)),
+                        (TypeError, lambda M: jax.jit(M.roots)(np.ones(3)))):
+        for M in (jnp, fnp):
+            with pytest.raises(error):
+                call(M)

@@ -455,8 +455,8 @@ def test_errors_name_the_problem_and_the_users_line():
     raises(ValueError, lambda: frandom.choice(key, 3, (4,), replace=False),
            "larger sample (size 4)", "(size 3)")
     raises(ValueError, lambda: frandom.multivariate_normal(key, np.zeros(2), np.eye(2),
-                                                           method="eigh"),
-           "eigendecomposition", "method='cholesky'")
+                                                           method="qr"),
+           "method must be one of 'svd', 'eigh' and 'cholesky'", "not 'qr'")
     raises(TypeError, lambda: frandom.key(np.arange(2)), "scalar seed", "fgrad.vmap")
     raises(ValueError, lambda: frandom.split(jax.random.split(key)), "single key")
 
@@ -484,3 +484,71 @@ def test_vae_example_trains_like_jax(quick_compile):
     assert len(fgrad_elbo) == len(jax_elbo) == 20
     np.testing.assert_allclose(fgrad_elbo, jax_elbo, rtol=vae.RTOL)
     assert fgrad_elbo[-1] > fgrad_elbo[0]  # it learns
+
+
+# -- multivariate_normal's three factorizations of cov ------------------------------------------
+
+MVN_METHODS = ("cholesky", "eigh", "svd")
+
+
+def mvn_params(dtype):
+    """Means of batch shape (4, 1) and two positive-definite covariances (batch (2,)) with
+    distinct eigenvalues: the samples have shape (4, 2, 3)."""
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=(2, 3, 3))
+    cov = b @ b.swapaxes(-1, -2) + 0.5 * np.eye(3)
+    return rng.normal(size=(4, 1, 3)).astype(dtype), cov.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multivariate_normal_methods_match_jax(request, dtype, quick_compile):
+    """Each method factors cov as JAX does (cholesky; v sqrt(w) from eigh; u sqrt(s) from
+    svd), so the samples of the same key agree to rounding: under one jit per side, and
+    eagerly for one method."""
+    dtype = oracle.use_dtype(request, dtype)
+    key = jax.random.key(5)
+    mean, cov = mvn_params(dtype)
+
+    def all_of(m):
+        return lambda k, mu, c: {
+            **{method: m.multivariate_normal(k, mu, c, method=method)
+               for method in MVN_METHODS},
+            "eigh with shape": m.multivariate_normal(k, mu[0, 0], c, (5, 2), method="eigh"),
+        }
+
+    got = fgrad.jit(all_of(frandom))(key, mean, cov)
+    want = jax.jit(all_of(jax.random))(key, mean, cov)
+    tolerance = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12,
+                                                                            atol=1e-12)
+    assert set(got) == set(want)
+    for name in want:
+        assert want[name].shape == ((5, 2, 3) if name == "eigh with shape" else (4, 2, 3))
+        try:
+            same(got[name], want[name], **tolerance)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
+    # All three are samples of the same distribution, with different factors of cov.
+    assert not np.allclose(want["eigh"], want["cholesky"])
+    same(frandom.multivariate_normal(key, mean, cov, method="svd"),
+         jax.random.multivariate_normal(key, mean, cov, method="svd"), **tolerance)
+
+
+def test_multivariate_normal_gradients_match_jax(x64, quick_compile):
+    """Gradients with respect to mean and cov through eigh's and svd's derivatives (cov's
+    eigenvalues are distinct), against jax.grad of the same jax.random program."""
+    key = jax.random.key(6)
+    mean, cov = mvn_params(np.float64)
+    weights = np.linspace(-1.0, 2.0, 24).reshape(4, 2, 3)
+
+    def grads(m, grad, np_):
+        def loss(mu, c, method):
+            sample = m.multivariate_normal(key, mu, c, method=method)
+            return np_.sum(weights * sample + sample ** 2)
+        return lambda mu, c: {method: grad(loss, (0, 1))(mu, c, method)
+                              for method in ("eigh", "svd")}
+
+    got = fgrad.jit(grads(frandom, fgrad.grad, fnp))(mean, cov)
+    want = jax.jit(grads(jax.random, jax.grad, jnp))(mean, cov)
+    for method in want:
+        assert np.all(np.isfinite(want[method][1])) and np.any(want[method][1] != 0)
+        oracle.assert_trees_same(got[method], want[method], rtol=1e-10, atol=1e-12)

@@ -6,13 +6,13 @@ after jax.numpy's definitions so that the values (and their rounding) agree:
 - convolve and correlate slide one vector over the other: a gather lays the windows out as
   rows, and one dot_general takes each row's products with the kernel;
 - polynomials are 1-D coefficient arrays, highest power first (NumPy's convention); their
-  static bookkeeping (the factorials of polyder and polyint) is computed in NumPy;
+  static bookkeeping (the factorials of polyder and polyint) is computed in NumPy; polyfit
+  solves its least-squares problem with fgrad.numpy.linalg.lstsq (through the SVD, so it
+  is differentiable in x, y and w), and roots and poly of a square matrix take eigenvalues
+  with fgrad.numpy.linalg.eigvals (a companion matrix's, for roots);
 - diff, gradient and trapezoid are slices and arithmetic along one axis;
 - interp finds each point's interval by counting the sample points at or below it;
 - cov and corrcoef centre the samples and multiply them with `dot`.
-
-Left out: polyfit (it needs a least-squares solver) and roots (it needs the eigenvalues of
-the companion matrix); poly of a square matrix needs eigenvalues too, and says so.
 """
 
 from __future__ import annotations
@@ -35,24 +35,26 @@ from fgrad.numpy._core import (
     as_array, broadcast_shapes, canonical_axes, canonical_axis, check_arraylike, constant,
     convert, promote_dtypes, user_dtype,
 )
-from fgrad.numpy._creation import full, ones, zeros
+from fgrad.numpy._creation import arange, asarray, eye, full, ones, zeros
 from fgrad.numpy._einsum import conj_if_complex, dot, einsum
 from fgrad.numpy._indexing import getitem
 from fgrad.numpy._math import (
     abs, add, bitwise_and, clip, equal, floor_divide, greater, less, less_equal, multiply,
     negative, not_equal, power, remainder, sqrt, subtract, true_divide, where,
 )
-from fgrad.numpy._reductions import cumsum, mean, sum
+from fgrad.numpy._reductions import all as all_
+from fgrad.numpy._reductions import argmin, cumsum, mean, sum
 from fgrad.numpy._sorting import searchsorted
 from fgrad.numpy._shapes import (
-    broadcast_to, concatenate, flip, moveaxis, ravel, reshape, squeeze, stack, transpose,
+    broadcast_to, concatenate, flip, moveaxis, ravel, reshape, roll, squeeze, stack, transpose,
 )
+from fgrad.numpy.linalg import eigvals, inv, lstsq
 
 # The public names, gathered by fgrad/numpy/__init__.py.
 __all__ = [
     "convolve", "corrcoef", "correlate", "cov", "diff", "ediff1d", "gradient", "interp",
-    "poly", "polyadd", "polyder", "polydiv", "polyint", "polymul", "polysub", "polyval",
-    "trapezoid", "trim_zeros", "unwrap", "vander",
+    "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint", "polymul", "polysub",
+    "polyval", "roots", "trapezoid", "trim_zeros", "unwrap", "vander",
 ]
 
 
@@ -165,16 +167,16 @@ def correlate(a, v, mode: str = "valid", *, precision=None, preferred_element_ty
 
 
 def poly(seq_of_zeros):
-    """The coefficients of the monic polynomial with the given roots (highest power first)."""
+    """The coefficients of the monic polynomial with the given roots (highest power first);
+    of a non-empty square matrix, its characteristic polynomial (from its eigenvalues, so
+    complex, as in JAX; CPU only, like eigvals)."""
     (zeros_,) = _inexact("poly", seq_of_zeros)
     if aval_of(zeros_).ndim == 0:
         zeros_ = reshape(zeros_, (1,))
     shape = aval_of(zeros_).shape
     if len(shape) == 2 and shape[0] == shape[1] and shape[0] != 0:
-        raise NotImplementedError(at_user_line(
-            "fgrad.numpy.poly of a square matrix needs its eigenvalues (the roots of its "
-            "characteristic polynomial), and fgrad cannot compute eigenvalues yet. Pass the "
-            "roots as a 1-D array instead."))
+        zeros_ = eigvals(zeros_)
+        shape = aval_of(zeros_).shape
     if len(shape) != 1:
         raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.poly: the input must be 1-D (the roots) or a non-empty square "
@@ -187,6 +189,181 @@ def poly(seq_of_zeros):
         factor = stack([ones((), dtype), negative(getitem(zeros_, k))], dtype=dtype)
         coefficients = convolve(coefficients, factor, mode="full")
     return coefficients
+
+
+def _static(name: str, value, kind: type, what: str):
+    """int(value) or float(value) of a static argument, which may not be traced."""
+    try:
+        return kind(value.concrete() if isinstance(value, Tracer) else value)
+    except (ConcretizationError, jax.errors.ConcretizationTypeError,
+            jax.errors.TracerArrayConversionError):
+        raise ConcretizationError(at_user_line(
+            f"fgrad.numpy.{name}: {what} must be a static {kind.__name__}, not a value "
+            f"traced under jit.")) from None
+
+
+def polyfit(x, y, deg: int, rcond=None, full: bool = False, w=None, cov=False):
+    """The least-squares polynomial of degree deg through the points (x, y), as jax.numpy
+    computes it: the Vandermonde matrix of x (rows weighted by w), its columns scaled to
+    unit norm, solved by lstsq (singular values below rcond times the largest dropped;
+    default len(x) * eps).
+
+    Arguments:
+        x: (M,) sample points; y: (M,) or (M, K) values (K fits at once); w: (M,) weights
+            of the unsquared residuals. deg, rcond, full and cov are static.
+        full: also return the residuals, rank, singular values and rcond.
+        cov: also return the coefficients' covariance matrix, scaled by the residuals
+            divided by M - deg - 1, or unscaled with cov='unscaled' (ignored when full).
+
+    Returns:
+        p (deg + 1,) or (deg + 1, K), highest power first; with full, (p, residuals, rank,
+        s, rcond); with cov, (p, C) with C (deg + 1, deg + 1) or (deg + 1, deg + 1, K).
+    """
+    check_arraylike("polyfit", x, y, *(() if w is None else (w,)))
+    x, y = as_array(x, "polyfit"), as_array(y, "polyfit")
+    deg = _static("polyfit", deg, int, "deg")
+    order = deg + 1
+    if deg < 0:
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.polyfit: expected deg >= 0, not {deg}."))
+    x_shape, y_shape = aval_of(x).shape, aval_of(y).shape
+    if len(x_shape) != 1:
+        raise ShapeDtypeError(at_user_line(
+            f"fgrad.numpy.polyfit: expected a 1-D vector for x, not an array of shape "
+            f"{x_shape}."))
+    if x_shape[0] == 0:
+        raise ShapeDtypeError(at_user_line(
+            "fgrad.numpy.polyfit: expected a non-empty vector for x."))
+    if len(y_shape) not in (1, 2):
+        raise ShapeDtypeError(at_user_line(
+            f"fgrad.numpy.polyfit: expected a 1-D or 2-D array for y, not an array of shape "
+            f"{y_shape}."))
+    if x_shape[0] != y_shape[0]:
+        raise ShapeDtypeError(at_user_line(
+            f"fgrad.numpy.polyfit: expected x and y to have the same length, not "
+            f"{x_shape[0]} and {y_shape[0]}."))
+    if rcond is None:
+        x_dtype = aval_of(x).dtype
+        if not dt.is_inexact(x_dtype):
+            raise ValueError(at_user_line(
+                f"fgrad.numpy.polyfit: the default rcond is len(x) times the machine epsilon "
+                f"of x's dtype, which {x_dtype.name} does not have (as in JAX): give x as "
+                f"floats, or pass rcond."))
+        rcond = x_shape[0] * float(np.finfo(x_dtype).eps)
+    rcond = _static("polyfit", rcond, float, "rcond")
+    if cov and not full and cov != "unscaled" and x_shape[0] <= order:
+        # (JAX raises this after solving; before is cheaper, and the same error)
+        raise ValueError(at_user_line(
+            f"fgrad.numpy.polyfit: the number of data points ({x_shape[0]}) must exceed the "
+            f"order ({order}) to scale the covariance matrix (or pass cov='unscaled')."))
+    lhs, rhs = vander(x, order), y
+    if w is not None:
+        (w,) = _inexact("polyfit", w)
+        if aval_of(w).ndim != 1:
+            raise ShapeDtypeError(at_user_line(
+                f"fgrad.numpy.polyfit: expected a 1-D array for the weights, not one of "
+                f"shape {aval_of(w).shape}."))
+        if aval_of(w).shape[0] != y_shape[0]:
+            raise ShapeDtypeError(at_user_line(
+                f"fgrad.numpy.polyfit: expected w and y to have the same length, not "
+                f"{aval_of(w).shape[0]} and {y_shape[0]}."))
+        column = reshape(w, (y_shape[0], 1))
+        lhs = multiply(lhs, column)
+        rhs = multiply(rhs, column if len(y_shape) == 2 else w)
+    # Each column scaled to unit norm, for a better-conditioned problem.
+    scale = sqrt(sum(multiply(lhs, lhs), axis=0))
+    lhs = true_divide(lhs, reshape(scale, (1, order)))
+    c, resids, rank, s = lstsq(lhs, rhs, rcond)
+    if aval_of(c).ndim > 1:
+        c = transpose(true_divide(transpose(c), reshape(scale, (1, order))))
+    else:
+        c = true_divide(c, scale)
+    if full:
+        return c, resids, rank, s, asarray(rcond)
+    if not cov:
+        return c
+    base = true_divide(inv(dot(transpose(lhs), lhs)), _outer(scale, scale))
+    if cov == "unscaled":
+        factor = asarray(1.0)  # weakly typed, as in JAX
+    else:
+        factor = true_divide(resids, x_shape[0] - order)
+    factor = reshape(factor, (-1,))
+    if len(y_shape) == 1:
+        return c, multiply(base, reshape(factor, (1, -1)))
+    return c, multiply(reshape(base, (order, order, 1)), reshape(factor, (1, 1, -1)))
+
+
+def _outer(a, b):
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def roots(p, *, strip_zeros: bool = True):
+    """The roots of the polynomial with coefficients p (highest power first): the
+    eigenvalues of its companion matrix, always complex (as in JAX). CPU only, like
+    eigvals.
+
+    Arguments:
+        strip_zeros: drop p's leading zeros first, as NumPy does; this needs p's values
+            (not under jit). With strip_zeros=False, each leading zero makes one root NaN
+            instead (the shape is then p's length less one), which works under jit.
+    """
+    check_arraylike("roots", p)
+    given = p  # concrete values, where p has them, for strip_zeros
+    (p,) = _inexact("roots", p)
+    if aval_of(p).ndim == 0:
+        p = reshape(p, (1,))
+    if aval_of(p).ndim != 1:
+        raise ShapeDtypeError(at_user_line(
+            f"fgrad.numpy.roots: the coefficients must be a rank-1 array, not of shape "
+            f"{aval_of(p).shape}."))
+    n = aval_of(p).shape[0]
+    if n < 2:
+        return zeros((0,), _complex_dtype(aval_of(p).dtype))
+    if strip_zeros:
+        try:
+            values = np.asarray(given.concrete() if isinstance(given, Tracer) else given)
+        except (ConcretizationError, jax.errors.ConcretizationTypeError,
+                jax.errors.TracerArrayConversionError):
+            raise ConcretizationError(at_user_line(
+                "fgrad.numpy.roots with strip_zeros=True needs concrete coefficients: how "
+                "many leading zeros it strips sets the number of roots, which a jitted or "
+                "abstract program cannot have. To use it under jit, pass strip_zeros=False "
+                "(each leading zero then gives a NaN root).")) from None
+        nonzero = np.ravel(values) != 0
+        leading = int(nonzero.argmax()) if nonzero.any() else n
+        return _roots_no_zeros(_along(p, 0, leading))
+    return _roots_with_zeros(p)
+
+
+def _complex_dtype(dtype) -> np.dtype:
+    """JAX's to_complex_dtype: complex128 for 64-bit types, complex64 for the others."""
+    wide = np.dtype(dtype) in (np.dtype(np.float64), np.dtype(np.complex128))
+    return np.dtype(np.complex128 if wide else np.complex64)
+
+
+def _roots_no_zeros(p):
+    """The eigenvalues of p's companion matrix: its first row -p[1:] / p[0] above the
+    shifted identity."""
+    n = aval_of(p).shape[0]
+    dtype = aval_of(p).dtype
+    if n < 2:
+        return zeros((0,), _complex_dtype(dtype))
+    first = true_divide(negative(_along(p, 0, 1)), getitem(p, 0))
+    companion = concatenate([reshape(first, (1, n - 1)), eye(n - 2, n - 1, dtype=dtype)])
+    return eigvals(companion)
+
+
+def _roots_with_zeros(p):
+    """jax.numpy's roots without stripping: the leading zeros rolled to the end (each adds
+    a zero root), the zero roots sorted last, and one NaN per leading zero in their place."""
+    n = aval_of(p).shape[0]
+    is_zero = equal(p, 0)
+    leading = where(all_(is_zero), n, argmin(is_zero))
+    p = where(equal(leading, n), 1.0, p)  # all zero: no LAPACK errors
+    found = _roots_no_zeros(roll(p, negative(leading)))
+    found = lsort.sort_key_val(equal(found, 0), found)[1]
+    kept = less(arange(n - 1), subtract(n - 1, leading))
+    return where(kept, found, complex(np.nan, np.nan))
 
 
 def polyval(p, x, *, unroll: int = 16):
