@@ -4,3 +4,4 @@ every transform of fgrad applies to them: `signal` (convolutions), `special`, `l
 from fgrad.scipy import linalg as linalg
 from fgrad.scipy import signal as signal
 from fgrad.scipy import special as special
+from fgrad.scipy import stats as stats
