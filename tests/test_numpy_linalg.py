@@ -495,3 +495,31 @@ def test_value_and_type_errors():
         fla.tensorinv(A, 0)
     with pytest.raises(TypeError, match="list"):
         fla.inv([[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_matrix_calculus_identities():
+    """The textbook gradients, against NumPy's matrices (no JAX): d/dA log|det A| = A⁻ᵀ;
+    for SPD A through the Cholesky factor, d/dA (2 Σ log diag L) = A⁻¹ (symmetric, as the
+    factor reads a symmetrized A); the gradient of the nuclear norm is U Vᵀ; solve's
+    gradient equals the one through inv (in A and in b); d/dA tr(A⁻¹ W) = -A⁻ᵀ Wᵀ A⁻ᵀ."""
+    W = rng.standard_normal((3, 2))
+    M = rng.standard_normal((3, 3))
+
+    def every(a, spd, r, b):
+        return dict(
+            logdet=fgrad.grad(lambda a: fla.slogdet(a)[1])(a),
+            chol=fgrad.grad(lambda s: 2 * fnp.sum(fnp.log(fnp.diagonal(fla.cholesky(s)))))(spd),
+            nuc=fgrad.grad(lambda r: fla.norm(r, "nuc"))(r),
+            solve=fgrad.grad(lambda a, b: fnp.sum(W * fla.solve(a, b)), (0, 1))(a, b),
+            via_inv=fgrad.grad(lambda a, b: fnp.sum(W * (fla.inv(a) @ b)), (0, 1))(a, b),
+            trace_inv=fgrad.grad(lambda a: fnp.trace(fla.inv(a) @ M))(a))
+
+    got = fgrad.jit(every)(A, SPD, R, B)
+    inv_a = np.linalg.inv(A)
+    np.testing.assert_allclose(got["logdet"], inv_a.T, **F64)
+    np.testing.assert_allclose(got["chol"], np.linalg.inv(SPD), **F64)
+    u, _, vt = np.linalg.svd(R, full_matrices=False)
+    np.testing.assert_allclose(got["nuc"], u @ vt, **F64)
+    oracle.assert_trees_same(got["solve"], got["via_inv"], **F64)
+    np.testing.assert_allclose(got["solve"][1], inv_a.T @ W, **F64)  # dL/db = A⁻ᵀ W
+    np.testing.assert_allclose(got["trace_inv"], -inv_a.T @ M.T @ inv_a.T, **F64)
