@@ -13,8 +13,9 @@ the same rule with `fgrad.custom_jvp`, and where JAX has none (betainc in a or b
 in n) fgrad refuses with an error saying so.
 
 The series and continued fractions below (exponential integrals, erfcx, spence, ndtri's
-tails, owens_t's quadrature) are fgrad's own: each comment says what was measured against
-SciPy in float64.
+tails, owens_t's quadrature, dawsn, sici, fresnel, and wofz, the complex Faddeeva function,
+after S. G. Johnson's method as SciPy's) are fgrad's own: each comment says what was measured
+against SciPy (or mpmath, where SciPy is further off) in float64.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "i1e", "kl_div", "log_ndtr", "log_softmax", "loggamma", "logit", "logsumexp",
     "multigammaln", "ndtr", "ndtri", "owens_t", "poch", "polygamma", "rel_entr", "softmax",
     "spence", "xlog1py", "xlogy", "zeta",
+    "dawsn", "fresnel", "sici", "wofz",
 ]
 
 _NS = "fgrad.scipy.special"
@@ -942,3 +944,364 @@ boxcox1p.__doc__ = ("The Box-Cox transform of 1 + x: ((1+x)^lmbda - 1) / lmbda, 
 
 def __getattr__(name: str):
     raise _missing_attribute(_NS, _jax_special, name, globals())
+
+
+# -- Dawson's integral and the Faddeeva function ---------------------------------------------
+# dawsn(x) = exp(-x^2) * integral from 0 to x of exp(t^2) dt = sqrt(pi)/2 Im w(x). For
+# |x| <= 6.5, Zaghloul & Ali's algorithm 916 (below, with wofz) on the real axis: with
+# a = 0.5183 (Johnson's, pi / sqrt(-log(eps/2))), Im w(x) = (2a/pi) (x exp(-x^2) + 1/2 the
+# sum over n >= 1 of exp(-(an - x)^2) (1 - exp(-4anx)) / (an)), 30 terms of positive sums
+# with each exponent taken whole. (The positive power series exp(-x^2) sum of x^(2k+1) /
+# (k! (2k+1)) was within 1.4e-15 only: its 130-term product chain accumulates rounding.)
+# Beyond, the asymptotic series 1/(2x) * sum of (2k-1)!!/(2x^2)^k, 45 terms (the smallest
+# term, near k = x^2, is ~1e-18 at x = 6.5). Measured in float64 against mpmath (40 digits)
+# on 600 random points of [0, 8] and 200 from 1e-10 to 1e10: within 1e-15 (SciPy's dawsn:
+# 5.9e-15, and 1.2e-14 near x = 0.0145).
+_DAWSN_SWITCH, _DAWSN_TERMS, _DAWSN_ASYMPTOTIC_TERMS = 6.5, 30, 45
+_WOFZ_A = 0.518321480430085929872
+_WOFZ_C = 2 * _WOFZ_A / math.pi
+
+
+def _dawsn_value(x):
+    ax = fnp.abs(x)
+    near = fnp.minimum(ax, _DAWSN_SWITCH)
+    dtype = aval_of(x).dtype
+    an = (_WOFZ_A * np.arange(1, _DAWSN_TERMS + 1)).astype(dtype)
+    xe = fnp.expand_dims(near, -1)
+    terms = div(mul(exp(neg(fnp.square(sub(an, xe)))), neg(fnp.expm1(mul(mul(an, xe), -4.0)))),
+                an)
+    im_w = add(mul(near, exp(neg(mul(near, near)))), mul(fnp.sum(terms, axis=-1), 0.5))
+    series = mul(im_w, _WOFZ_C * math.sqrt(math.pi) / 2)
+    far = fnp.maximum(ax, _DAWSN_SWITCH)
+    r = div(0.5, mul(far, far))
+
+    def asymptotic_term(k, carry):
+        power, total = carry  # power = (2k-1)!! / (2x^2)^k
+        return mul(power, mul(r, add(mul(k, 2.0), 1.0))), add(total, power)
+
+    _, tail = _fori(_DAWSN_ASYMPTOTIC_TERMS, asymptotic_term,
+                    (_full_like(x, 1.0), fnp.zeros_like(x)))
+    asymptotic = div(mul(tail, 0.5), far)
+    value = where(le(ax, _DAWSN_SWITCH), series, asymptotic)
+    return where(fnp.signbit(x), neg(value), value)  # odd, -0.0 included
+
+
+@custom_jvp
+def _dawsn(x):
+    return _dawsn_value(x)
+
+
+@_dawsn.defjvp
+def _dawsn_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    ans = _dawsn(x)
+    return ans, mul(t, sub(1.0, mul(mul(x, 2.0), ans)))
+
+
+def dawsn(x):
+    """Dawson's integral exp(-x^2) * integral from 0 to x of exp(t^2) dt, for real x."""
+    (x,) = _inexact("dawsn", x)
+    return _dawsn(x)
+
+
+# wofz(z) = exp(-z^2) erfc(-iz), the Faddeeva function, as SciPy computes it (S. G. Johnson's
+# Faddeeva package), in real arithmetic on x = Re z and y = Im z:
+# - on the axes exactly: w(x) = exp(-x^2) + 2i/sqrt(pi) dawsn(x), w(iy) = erfcx(y);
+# - where |y| <= 7 and (|x| <= 6, or |y| <= 0.1 and |x| <= 28), Zaghloul & Ali's algorithm
+#   916 (ACM TOMS 38, 2011) with Johnson's parameter a = pi / sqrt(-log(eps/2)): sums over
+#   n = 1 .. 72 of exp(-(a n -+ |x|)^2) / (a^2 n^2 + y^2), each exponent taken whole (no
+#   product of a huge and a tiny exponential), the difference of the two as exp(-(an-|x|)^2)
+#   * -expm1(-4 a n |x|) so that nothing cancels for small x;
+# - elsewhere Laplace's continued fraction w(z) = i/sqrt(pi) / (z - (1/2)/(z - 1/(z - (3/2)/
+#   ...))) for Im z >= 0, 40 levels bottom-up, with w(z) = 2 exp(-z^2) - w(-z) below the
+#   real axis.
+# Measured in float64 against mpmath (40 digits), as |w - w_exact| / |w_exact|: within 3.4e-15
+# on 300 random points of |Re z| < 10, 0 <= Im z < 10 and 100 of 5 < Re z < 9, 1e-12 < Im z
+# < 1 (SciPy's: 2.2e-14, where its methods switch); below the real axis w's condition number
+# is ~2|z|^2, and fgrad was within 1.7e-14 at |z| ~ 5 (SciPy's: 6e-14). Against SciPy on
+# 40000 random points each of |Re z|, |Im z| < 3, 10, 30 and 1000: within 6e-14.
+_WOFZ_TERMS, _WOFZ_LEVELS = 72, 40
+_ISQRT_PI = 1 / math.sqrt(math.pi)
+
+
+def _inverse(re, im):
+    """1 / (re + i im) as (real, imaginary) parts, by Smith's algorithm (no overflow in
+    re^2 + im^2)."""
+    # The ratio is formed inside the select: XLA's simplifier would rewrite (q/p)/d as
+    # q/(p*d), which overflows for |z| > 1e154.
+    big = ge(fnp.abs(re), fnp.abs(im))
+    r = where(big, div(im, re), div(re, im))
+    d = where(big, add(re, mul(im, r)), add(im, mul(re, r)))
+    return where(big, div(1.0, d), div(r, d)), where(big, neg(div(r, d)), div(-1.0, d))
+
+
+def _sinc(t):
+    safe = where(eq(t, 0), 1.0, t)
+    return where(eq(t, 0), 1.0, div(fnp.sin(safe), safe))
+
+
+def _wofz_sums(x, y, erfcx_y):
+    """w(x + iy) for 0 <= x <= 28 and |y| <= 7 (algorithm 916), as (real, imaginary), given
+    erfcx(y)."""
+    dtype = aval_of(x).dtype
+    an = (_WOFZ_A * np.arange(1, _WOFZ_TERMS + 1)).astype(dtype)
+    xe, ye = fnp.expand_dims(x, -1), fnp.expand_dims(y, -1)
+    d = add(mul(an, an), mul(ye, ye))
+    minus = exp(neg(fnp.square(sub(an, xe))))
+    plus = exp(neg(fnp.square(add(an, xe))))
+    expx2 = exp(neg(mul(x, x)))
+    sum1 = mul(fnp.sum(div(np.exp(-an.astype(np.float64) ** 2).astype(dtype), d), axis=-1),
+               expx2)
+    sum23 = fnp.sum(div(add(minus, plus), d), axis=-1)
+    sum54 = fnp.sum(div(mul(mul(an, minus), neg(fnp.expm1(mul(mul(an, xe), -4.0)))), d),
+                    axis=-1)
+    # exp(-x^2) erfcx(y), as 2 exp(y^2 - x^2) where erfcx(y) = 2 exp(y^2) - erfcx(-y) is
+    # 2 exp(y^2) to double precision.
+    scaled = where(gt(y, -6.0), mul(expx2, erfcx_y),
+                   mul(exp(sub(mul(y, y), mul(x, x))), 2.0))
+    coef1 = sub(scaled, mul(mul(y, sum1), _WOFZ_C))
+    xy = mul(x, y)
+    cos2, sin2 = fnp.cos(mul(xy, 2.0)), fnp.sin(mul(xy, 2.0))
+    cx = mul(mul(x, expx2), _WOFZ_C)
+    re = add(add(mul(coef1, cos2), mul(mul(cx, fnp.sin(xy)), _sinc(xy))),
+             mul(mul(y, sum23), 0.5 * _WOFZ_C))
+    # For y > 5 the two imaginary terms cancel to double precision (Johnson).
+    im_terms = where(gt(y, 5.0), 0.0, sub(mul(cx, _sinc(mul(xy, 2.0))), mul(coef1, sin2)))
+    return re, add(im_terms, mul(sum54, 0.5 * _WOFZ_C))
+
+
+def _wofz_fraction(x, y):
+    """w(x + iy) for y >= 0 away from the origin (|x + iy| >~ 6), as (real, imaginary)."""
+    def level(j, t):  # j = 0 .. L-1 folds in the level k = L - j: t <- z - (k/2) / t
+        half_k = mul(sub(float(_WOFZ_LEVELS), j), 0.5)
+        inv_re, inv_im = _inverse(*t)
+        return sub(x, mul(half_k, inv_re)), sub(y, mul(half_k, inv_im))
+
+    t_re, t_im = _fori(_WOFZ_LEVELS, level, (x, y))
+    inv_re, inv_im = _inverse(t_re, t_im)
+    return mul(inv_im, -_ISQRT_PI), mul(inv_re, _ISQRT_PI)
+
+
+def _wofz_parts(x, y):
+    ax, ay = fnp.abs(x), fnp.abs(y)
+    fraction_region = lor(gt(ay, 7.0), land(gt(ax, 6.0), lor(lor(
+        gt(ay, 0.1), land(gt(ax, 8.0), gt(ay, 1e-10))), gt(ax, 28.0))))
+    # Algorithm 916 on safe operands (the other points' values are not used).
+    sx = where(fraction_region, 1.0, ax)
+    sy = where(fraction_region, 1.0, y)
+    erfcx_y = _erfcx(y)  # for the sums and the imaginary axis
+    s_re, s_im = _wofz_sums(sx, sy, erfcx_y)
+    s_im = where(fnp.signbit(x), neg(s_im), s_im)
+    # The continued fraction for -z below the real axis.
+    u = where(lt(y, 0), neg(x), x)
+    finite = land(fnp.isfinite(x), fnp.isfinite(y))
+    fx = where(land(fraction_region, finite), fnp.abs(u), 10.0)
+    fy = where(land(fraction_region, finite), ay, 10.0)
+    f_re, f_im = _wofz_fraction(fx, fy)
+    f_im = where(fnp.signbit(u), neg(f_im), f_im)
+    # w(z) = 2 exp(-z^2) - w(-z) for y < 0: -z^2 = (|y| - |x|)(|y| + |x|) - 2ixy.
+    magnitude = mul(exp(mul(sub(ay, ax), add(ay, ax))), 2.0)
+    angle = mul(mul(x, y), -2.0)
+    below = lt(y, 0)
+    f_re = where(below, sub(mul(magnitude, fnp.cos(angle)), f_re), f_re)
+    f_im = where(below, sub(mul(magnitude, fnp.sin(angle)), f_im), f_im)
+    re = where(fraction_region, f_re, s_re)
+    im = where(fraction_region, f_im, s_im)
+    # The axes, exactly.
+    re = where(eq(y, 0), exp(neg(mul(x, x))), re)
+    im = where(eq(y, 0), mul(_dawsn_value(x), 2 * _ISQRT_PI), im)
+    # Infinite operands off the axes: 0, and NaN for Im z = -inf; NaN in, NaN out.
+    off_axis = land(fnp.logical_not(finite), ne(y, 0))
+    re = where(off_axis, where(eq(y, -np.inf), np.nan, 0.0), re)
+    im = where(off_axis, where(eq(y, -np.inf), np.nan, 0.0), im)
+    re = where(eq(x, 0), erfcx_y, re)
+    im = where(eq(x, 0), x, im)
+    undefined = lor(fnp.isnan(x), fnp.isnan(y))
+    return where(undefined, np.nan, re), where(undefined, np.nan, im)
+
+
+@custom_jvp
+def _wofz(z):
+    re, im = _wofz_parts(fnp.real(z), fnp.imag(z))
+    return fl.complex(re, im)
+
+
+@_wofz.defjvp
+def _wofz_jvp(primals, tangents):
+    # w'(z) = -2 z w(z) + 2i/sqrt(pi), as JAX's rule.
+    (z,), (t,) = primals, tangents
+    ans = _wofz(z)
+    slope = add(mul(mul(z, ans), -2.0), 2j * _ISQRT_PI)
+    return ans, mul(t, slope)
+
+
+def _complex_dtype(dtype) -> np.dtype:
+    """JAX's to_complex_dtype of an inexact dtype: complex128 from 64 bits, else complex64."""
+    return np.dtype(np.complex128 if np.dtype(dtype).itemsize >= 8 else np.complex64)
+
+
+def wofz(z):
+    """The Faddeeva function w(z) = exp(-z^2) erfc(-iz) of complex (or real) z."""
+    (z,) = _inexact("wofz", z, complex_ok=True)
+    aval = aval_of(z)
+    if not dt.is_complex(aval.dtype):
+        z = lx.convert_element_type(z, _complex_dtype(aval.dtype), aval.weak_type)
+    return _wofz(z)
+
+
+# -- sine and cosine integrals, Fresnel integrals ---------------------------------------------
+# sici(x) = (Si(x), Ci(x)). For |x| <= 2 the power series Si = sum of (-1)^k x^(2k+1) /
+# ((2k+1) (2k+1)!) and Ci = gamma + log x + sum over k >= 1 of (-1)^k x^(2k) / (2k (2k)!),
+# 20 terms (2^40/40! < 1e-35); beyond, E1(ix) = -Ci(x) + i (Si(x) - pi/2) from the continued
+# fraction E1(z) = exp(-z) / (z + 1 - 1/(z + 3 - 4/(z + 5 - 9/(z + 7 - ...)))), 100 levels
+# bottom-up (measured against mpmath: 4e-17 at x = 2 with 100 levels, 4e-13 with 60; the
+# series' Ci, gamma + log x + a sum of the opposite sign, loses 5e-15 by x = 4). Ci is even
+# (as in SciPy and JAX: the real part of Ci for x < 0) and Si odd. Measured in float64
+# against mpmath on 400 random points of [0, 50] and 200 from 1e-8 to 1e15: Si within
+# 2.2e-16, Ci within 1.5e-15 (relative, next to its zeros) and 3.6e-15 (absolute); SciPy's
+# Ci: 7.7e-15; JAX's Ci above 1e9 (sin(x)/x alone): 5e-10.
+_SICI_SWITCH, _SICI_TERMS, _SICI_LEVELS = 2.0, 20, 100
+
+
+def _sici_series(x):
+    x2 = mul(x, x)
+
+    def term(k, carry):
+        power, si, ci = carry  # power = (-1)^k x^(2k) / (2k)!, k >= 0
+        two_k = mul(k, 2.0)
+        si = add(si, div(mul(power, x), mul(add(two_k, 1.0), add(two_k, 1.0))))
+        ci = add(ci, where(eq(k, 0), 0.0, div(power, where(eq(k, 0), 1.0, two_k))))
+        power = mul(power, div(neg(x2), mul(add(two_k, 1.0), add(two_k, 2.0))))
+        return power, si, ci
+
+    zero = fnp.zeros_like(x)
+    _, si, ci = _fori(_SICI_TERMS, term, (_full_like(x, 1.0), zero, zero))
+    return si, add(add(ci, log(x)), float(np.euler_gamma))
+
+
+def _sici_fraction(x):
+    """(Si, Ci) for x >= 2 from E1(ix)."""
+    def level(j, t):  # t <- z + 2k - 1 - k^2 / t for k = L - j
+        k = sub(float(_SICI_LEVELS), j)
+        inv_re, inv_im = _inverse(*t)
+        k2 = mul(k, k)
+        return add(sub(mul(k, 2.0), 1.0), mul(k2, neg(inv_re))), sub(x, mul(k2, inv_im))
+
+    t = (_full_like(x, 2.0 * _SICI_LEVELS + 1.0), x)
+    inv_re, inv_im = _inverse(*_fori(_SICI_LEVELS, level, t))
+    c, s = fnp.cos(x), fnp.sin(x)
+    # E1(ix) = (cos x - i sin x) (inv_re + i inv_im)
+    e1_re = add(mul(c, inv_re), mul(s, inv_im))
+    e1_im = sub(mul(c, inv_im), mul(s, inv_re))
+    return add(e1_im, math.pi / 2), neg(e1_re)
+
+
+def _sici_value(x):
+    ax = fnp.abs(x)
+    near = where(le(ax, _SICI_SWITCH), ax, 1.0)
+    far = where(le(ax, _SICI_SWITCH), _SICI_SWITCH, where(fnp.isinf(ax), 1e30, ax))
+    si_near, ci_near = _sici_series(near)
+    si_far, ci_far = _sici_fraction(far)
+    small = le(ax, _SICI_SWITCH)
+    si = where(small, si_near, si_far)
+    ci = where(small, ci_near, ci_far)
+    si = where(eq(ax, 0), 0.0, where(fnp.isinf(ax), math.pi / 2, si))
+    ci = where(eq(ax, 0), -np.inf, where(fnp.isinf(ax), 0.0, ci))
+    si = where(fnp.signbit(x), neg(si), si)
+    ci = where(eq(x, -np.inf), np.nan, ci)  # as JAX
+    nan = fnp.isnan(x)
+    return where(nan, np.nan, si), where(nan, np.nan, ci)
+
+
+@custom_jvp
+def _sici(x):
+    return _sici_value(x)
+
+
+@_sici.defjvp
+def _sici_jvp(primals, tangents):
+    # JAX's rule: Si' = sin(x)/x (1 at 0), Ci' = cos(x)/x.
+    (x,), (t,) = primals, tangents
+    return _sici(x), (mul(t, _sinc(x)), mul(t, div(fnp.cos(x), x)))
+
+
+def sici(x):
+    """The sine and cosine integrals (Si(x), Ci(x)): Si the integral of sin(t)/t from 0 to x,
+    Ci = gamma + log|x| + the integral of (cos(t) - 1)/t from 0 to x."""
+    (x,) = _inexact("sici", x)
+    return _sici(x)
+
+
+# fresnel(x) = (S(x), C(x)), the integrals of sin(pi t^2 / 2) and cos(pi t^2 / 2) from 0 to x.
+# For |x| <= 1.2 the power series in v = pi x^2 / 2, C = x sum of (-1)^k v^(2k) / ((2k)!
+# (4k+1)) and S = x sum of (-1)^k v^(2k+1) / ((2k+1)! (4k+3)), 20 terms; beyond, through the
+# Faddeeva function: C + iS = (1+i)/2 erf((1-i) sqrt(pi) x / 2) = (1+i)/2 (1 - exp(i pi x^2/2)
+# w((1+i) sqrt(pi) x / 2)), with x^2/2 reduced mod 2 before the multiplication by pi (as JAX
+# and SciPy do), so that the phase keeps its digits for large x. Both are odd.
+# Measured in float64 against mpmath on 400 random points of [-10, 10] and 200 from 1e-8 to
+# 1e15: within 7e-16 (SciPy's S and C above x ~ 4e4 have the wrong phase: off by 8e-9).
+_FRESNEL_SWITCH, _FRESNEL_TERMS = 1.2, 20
+
+
+def _sincos_pi_half_square(x):
+    """(sin, cos) of pi x^2 / 2, with x^2 / 2 reduced mod 2 exactly enough: for s = x mod 2,
+    x^2/2 = 2 m^2 + s (x - s/2) with x - s an even 2m."""
+    ax = fnp.abs(x)
+    s = fnp.fmod(ax, 2.0)
+    r = fnp.fmod(mul(s, sub(ax, mul(s, 0.5))), 2.0)
+    angle = mul(r, math.pi)
+    return fnp.sin(angle), fnp.cos(angle)
+
+
+def _fresnel_series(x):
+    v = mul(mul(x, x), math.pi / 2)
+
+    def term(k, carry):
+        power, s, c = carry  # power = (-1)^(n/2 rounded down) v^n / n!, n = 2k
+        n = mul(k, 2.0)
+        c = add(c, div(power, add(mul(n, 2.0), 1.0)))
+        odd = mul(power, div(v, add(n, 1.0)))
+        s = add(s, div(odd, add(mul(n, 2.0), 3.0)))
+        return mul(odd, div(neg(v), add(n, 2.0))), s, c
+
+    zero = fnp.zeros_like(x)
+    _, s, c = _fori(_FRESNEL_TERMS, term, (_full_like(x, 1.0), zero, zero))
+    return mul(x, s), mul(x, c)
+
+
+def _fresnel_value(x):
+    ax = fnp.abs(x)
+    small = le(ax, _FRESNEL_SWITCH)
+    s_near, c_near = _fresnel_series(where(small, ax, 1.0))
+    far = where(lor(small, fnp.isinf(ax)), 2.0, ax)
+    sin_p, cos_p = _sincos_pi_half_square(far)
+    u = mul(far, math.sqrt(math.pi) / 2)
+    w_re, w_im = _wofz_parts(u, u)
+    p_re = sub(mul(cos_p, w_re), mul(sin_p, w_im))
+    p_im = add(mul(cos_p, w_im), mul(sin_p, w_re))
+    s_far = mul(sub(sub(1.0, p_re), p_im), 0.5)
+    c_far = mul(add(sub(1.0, p_re), p_im), 0.5)
+    s = where(small, s_near, where(fnp.isinf(ax), 0.5, s_far))
+    c = where(small, c_near, where(fnp.isinf(ax), 0.5, c_far))
+    negative = lt(x, 0)  # fresnel(-0.0) is +0.0, as in JAX and SciPy
+    return where(negative, neg(s), s), where(negative, neg(c), c)
+
+
+@custom_jvp
+def _fresnel(x):
+    return _fresnel_value(x)
+
+
+@_fresnel.defjvp
+def _fresnel_jvp(primals, tangents):
+    # JAX's rule: S' = sin(pi x^2 / 2), C' = cos(pi x^2 / 2).
+    (x,), (t,) = primals, tangents
+    sin_p, cos_p = _sincos_pi_half_square(x)
+    return _fresnel(x), (mul(t, sin_p), mul(t, cos_p))
+
+
+def fresnel(x):
+    """The Fresnel integrals (S(x), C(x)): the integrals of sin(pi t^2 / 2) and
+    cos(pi t^2 / 2) from 0 to x, for real x."""
+    (x,) = _inexact("fresnel", x)
+    return _fresnel(x)
