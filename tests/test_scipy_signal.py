@@ -199,3 +199,237 @@ def test_errors():
     _raises(NotImplementedError, lambda: fss.convolve2d(a, b, fillvalue=1.0),
             "boundary='fill' with fillvalue=0 only")
     _raises(ValueError, lambda: fss.fftconvolve(a, b, axes=1), "the axes not convolved ((0,))")
+
+
+# -- spectral analysis: detrend, stft, istft, csd, welch ------------------------------------
+#
+# Each grid of options runs as one jax.jit per side (fgrad's functions, JAX's), with the
+# signals as arguments. Complex inputs ask for two-sided spectra (JAX would switch with a
+# warning; test_complex_input_warns checks that).
+
+
+def _both(fn, args, rtol=1e-9):
+    """fn(module, args) for fgrad's and JAX's module, each in one jax.jit, compared; returns
+    fgrad's results (to compare with SciPy's without running fgrad eagerly, op by op)."""
+    got = jax.jit(lambda a: fn(fss, a))(args)
+    _all_close(got, jax.jit(lambda a: fn(jss, a))(args), rtol=rtol, atol=rtol)
+    return got
+
+
+def _close_to_scipy(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-9, atol=1e-12)
+
+
+def test_detrend_against_jax_and_scipy(x64):
+    a, c = rand((5, 12), 1), rand((9, 4), 2, np.complex128)
+    options = [{}, {"type": "constant"}, {"bp": [3, 7]}, {"axis": 0}, {"bp": 11},
+               {"type": "constant", "axis": 0}, {"bp": [1, 2], "axis": 0}]
+    complex_options = [{}, {"type": "constant"}, {"bp": [4], "axis": 0}]
+    got = _both(lambda m, s: [m.detrend(s[0], **o) for o in options] +
+                [m.detrend(s[1], **o) for o in complex_options], (a, c))
+    _close_to_scipy(got, [scipy.signal.detrend(a, **o) for o in options] +
+                    [scipy.signal.detrend(c, **o) for o in complex_options])
+
+
+STFT_OPTIONS = [
+    {"nperseg": 8},
+    {"nperseg": 9, "noverlap": 3, "nfft": 12, "detrend": "linear"},
+    {"nperseg": 8, "boundary": None, "padded": False, "detrend": "constant"},
+    {"nperseg": 10, "boundary": "even", "fs": 3.0},
+    {"nperseg": 6, "boundary": "odd", "return_onesided": False, "axis": 0},
+    {"nperseg": 7, "boundary": "constant", "axis": 0},
+    {"window": ("tukey", 0.3), "nperseg": 8, "noverlap": 0},
+    {"window": np.linspace(0.5, 1.5, 8), "nperseg": 8, "noverlap": 5},
+]
+
+
+def test_stft_against_jax_and_scipy(x64):
+    x, z = rand((2, 30), 1), rand((2, 30), 2, np.complex128)
+
+    def calls(m, s):
+        out = []
+        for o in STFT_OPTIONS:
+            t = (lambda a: a.T) if o.get("axis") == 0 else (lambda a: a)
+            out.append(m.stft(t(s[0]), **o))
+            if "window" not in o:  # complex: two-sided
+                out.append(m.stft(t(s[1]), **{**o, "return_onesided": False}))
+        return out
+
+    got = _both(calls, (x, z))
+    want = [scipy.signal.stft(x, **STFT_OPTIONS[0]),
+            scipy.signal.stft(z, **STFT_OPTIONS[0], return_onesided=False),
+            scipy.signal.stft(x, **STFT_OPTIONS[1])]
+    _close_to_scipy(jax.tree.leaves(got[:3]), jax.tree.leaves(want))
+
+
+WELCH_OPTIONS = [
+    {},  # nperseg: the whole signal (JAX's default), one segment
+    {"nperseg": 8},
+    {"nperseg": 9, "noverlap": 3, "nfft": 12, "scaling": "spectrum", "detrend": "linear"},
+    {"nperseg": 8, "detrend": False, "average": "median", "fs": 2.0},
+    {"nperseg": 6, "return_onesided": False, "average": "median", "axis": 0},
+    {"window": ("tukey", 0.3), "nperseg": 10, "scaling": "spectrum", "axis": 0},
+]
+
+
+def test_welch_and_csd_against_jax_and_scipy(x64):
+    x, y, z = rand((2, 30), 1), rand((1, 26), 2), rand((2, 30), 3, np.complex128)
+
+    def calls(m, s):
+        out = []
+        for i, o in enumerate(WELCH_OPTIONS):
+            t = (lambda a: a.T) if o.get("axis") == 0 else (lambda a: a)
+            out += [m.welch(t(s[0]), **o), m.csd(t(s[0]), t(s[1]), **o)]
+            if i in (1, 4):  # complex: two-sided
+                two = {**o, "return_onesided": False}
+                out += [m.welch(t(s[2]), **two), m.csd(t(s[2]), t(s[0]), **two)]
+        return out
+
+    got = _both(calls, (x, y, z))
+    # SciPy's own zero-padding of y fails when y broadcasts against x: give it x's rows
+    y2 = np.broadcast_to(y, (2, 26))
+    _close_to_scipy(jax.tree.leaves(got[2:6]), jax.tree.leaves(
+        [scipy.signal.welch(x, **WELCH_OPTIONS[1]), scipy.signal.csd(x, y2, **WELCH_OPTIONS[1]),
+         scipy.signal.welch(z, **WELCH_OPTIONS[1], return_onesided=False),
+         scipy.signal.csd(z, x, **WELCH_OPTIONS[1], return_onesided=False)]))
+    _close_to_scipy(got[10], scipy.signal.welch(x.T, **WELCH_OPTIONS[4]))  # median
+
+
+def test_istft_against_jax_and_round_trip(x64):
+    x, z = rand((2, 33), 1), rand((33, 2), 2, np.complex128)
+    cases = [{"nperseg": 8}, {"nperseg": 10, "noverlap": 7, "nfft": 16},
+             {"nperseg": 6, "window": np.linspace(0.5, 1.5, 6), "noverlap": 4}]
+
+    def calls(m, s):
+        out = []
+        for o in cases:
+            out.append(m.istft(m.stft(s[0], **o)[2], **o))
+            out.append(m.istft(m.stft(s[1], return_onesided=False, axis=0, **o)[2],
+                               input_onesided=False, freq_axis=0, **o))
+        spectrum = m.stft(s[0], window=("tukey", 0.5), nperseg=8, boundary=None)[2]
+        out.append(m.istft(spectrum, window=("tukey", 0.5), boundary=False))
+        return out
+
+    got = _both(calls, (x, z))
+    for (_, back), signal in zip(got[:-1], [x, z.T] * len(cases)):  # the round trips
+        np.testing.assert_allclose(back[:, :33], signal, atol=1e-12)
+
+
+def test_istft_odd_nperseg_against_scipy(x64):
+    """JAX fails here (it inverts with an even FFT length); fgrad inverts as SciPy does."""
+    x = rand((2, 25), 1)
+    spectrum = scipy.signal.stft(x, nperseg=7)[2]
+    got = jax.jit(lambda s: fss.istft(s, nperseg=7))(spectrum)
+    _close_to_scipy(got, scipy.signal.istft(spectrum, nperseg=7))
+    np.testing.assert_allclose(got[1][:, :25], x, atol=1e-12)
+
+
+def test_spectral_dtypes_float32():
+    x, w = oracle.make((2, 20), np.float32), oracle.make((8,), np.float32, seed=1)
+    for f in [lambda m: m.stft(x, nperseg=8), lambda m: m.welch(x, window=w),
+              lambda m: m.csd(x, x[:1] * 2, nperseg=6, average="median"),
+              lambda m: m.istft(jss.stft(x, nperseg=8)[2]),
+              lambda m: m.detrend(jnp.arange(6))]:  # shapes and dtypes, without compiling
+        assert jax.eval_shape(lambda: f(fss)) == jax.eval_shape(lambda: f(jss))
+    # empty signals: JAX's zeros of the input's shape, but the cross spectrum shaped as
+    # SciPy shapes it (JAX inserts the axis' number into the shape)
+    with pytest.warns(UserWarning, match="nperseg=1 is greater than input_length=0"):
+        assert jax.eval_shape(lambda: fss.stft(jnp.zeros((3, 0)), nperseg=1)) == \
+            jax.eval_shape(lambda: jss.stft(jnp.zeros((3, 0)), nperseg=1))
+    assert fss.csd(jnp.zeros((2, 0)), jnp.zeros((1, 3)))[1].shape == (2, 0)
+
+
+def test_complex_input_warns():
+    z = jax.ShapeDtypeStruct((16,), jnp.complex64)
+    for module in [fss, jss]:
+        with pytest.warns(UserWarning, match="switching to return_onesided=False"):
+            assert jax.eval_shape(lambda s: module.welch(s, nperseg=8)[1], z).shape == (8,)
+
+
+def _spectral_loss(m, npm, x, w, fs):
+    f, t, zxx = m.stft(x, fs=fs, window=w, nperseg=8, detrend="linear")
+    pxx = m.welch(x, fs=fs, nperseg=8, average="median")[1]
+    back = m.istft(zxx, window=w, nperseg=8)[1]
+    return (npm.sum(npm.abs(zxx) ** 2) + npm.sum(npm.sin(pxx)) + npm.sum(t * f[1]) +
+            npm.sum(back ** 3))
+
+
+def test_gradients_against_jax(x64):
+    x, w = rand((2, 24), 1), rand((8,), 2) ** 2 + 0.5
+    got = jax.jit(fgrad.grad(lambda *a: _spectral_loss(fss, fgrad.numpy, *a),
+                             argnums=(0, 1, 2)))(x, w, 2.0)
+    want = jax.jit(jax.grad(lambda *a: _spectral_loss(jss, jnp, *a),
+                            argnums=(0, 1, 2)))(x, w, 2.0)
+    _all_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_second_order_stft_and_welch(x64):
+    x = rand((14,), 1)
+    check_grads(fgrad.jit(lambda x: fss.stft(x, nperseg=6, noverlap=2)[2]), (x,), order=2)
+    check_grads(fgrad.jit(lambda x: fss.welch(x, nperseg=6, detrend="linear")[1]), (x,),
+                order=2)
+
+
+def test_spectral_vmap(x64):
+    x = rand((3, 2, 20), 1)
+
+    def run(module, vmap):
+        return jax.jit(vmap(lambda s: module.welch(s, nperseg=8, average="median")))(x)
+
+    _all_close(run(fss, fgrad.vmap), run(jss, jax.vmap))
+
+
+def _same_error(error, call, *fragments):
+    """call(fss) raises `error` naming the fragments and call's line in this file; call(jss)
+    raises `error` too (JAX refuses the same arguments)."""
+    with pytest.raises(error) as info:
+        call(fss)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert f"test_scipy_signal.py:{call.__code__.co_firstlineno}" in message, message
+    with pytest.raises(error):
+        call(jss)
+
+
+def test_spectral_errors():
+    x = jnp.ones((2, 16))
+    _same_error(ValueError, lambda m: m.stft(x, nperseg=8, noverlap=8),
+                "noverlap must be less than nperseg")
+    _same_error(ValueError, lambda m: m.welch(x, nperseg=8, nfft=4),
+                "nfft must be greater than or equal to nperseg")
+    _same_error(ValueError, lambda m: m.stft(x, window=jnp.ones(6), nperseg=8),
+                "value specified for nperseg (8) is different from length of window (6)")
+    _same_error(ValueError, lambda m: m.welch(x, window=jnp.ones((2, 4))),
+                "window must be 1-D")
+    _same_error(ValueError, lambda m: m.welch(x, window=jnp.ones(20)),
+                "window is longer than input signal")
+    _same_error(ValueError, lambda m: m.welch(x, nperseg=0), "nperseg must be a positive")
+    _same_error(ValueError, lambda m: m.welch(x, nperseg=4, scaling="power"),
+                "Unknown scaling: 'power'")
+    _same_error(ValueError, lambda m: m.stft(x, nperseg=4, boundary="wrap"),
+                "Unknown boundary option 'wrap'")
+    _same_error(ValueError, lambda m: jax.eval_shape(lambda: m.welch(x, nperseg=4,
+                                                                     average="mode")),
+                'average must be "median" or "mean"')  # raised once computed: not compiled
+    _same_error(ValueError, lambda m: m.welch(x, nperseg=4, detrend="quadratic"),
+                "Trend type must be 'linear' or 'constant'")
+    _same_error(ValueError, lambda m: m.csd(x, jnp.ones(16), nperseg=4),
+                "x and y must have the same rank")
+    _same_error(ValueError, lambda m: m.csd(x, jnp.ones((3, 16)), nperseg=4),
+                "x and y cannot be broadcast together")
+    _same_error(ValueError, lambda m: m.detrend(x, bp=[20]), "Breakpoints must be")
+    _same_error(ValueError, lambda m: m.detrend(x, type="cubic"), "Trend type must be")
+    _same_error(NotImplementedError, lambda m: m.detrend(x, overwrite_data=True),
+                "overwrite_data")
+    spectrum = jnp.ones((5, 7), jnp.complex64)
+    _same_error(ValueError, lambda m: m.istft(spectrum[0]), "Input stft must be at least 2d")
+    _same_error(ValueError, lambda m: m.istft(spectrum, time_axis=0, freq_axis=-2),
+                "Must specify differing time and frequency axes")
+    _same_error(ValueError, lambda m: m.istft(spectrum, window=jnp.ones(6)),
+                "window must have length of 8")
+    _same_error(ValueError, lambda m: m.istft(spectrum, nperseg=8, nfft=6),
+                "FFT length (6) must be longer than nperseg (8)")
+    _same_error(ValueError, lambda m: m.istft(spectrum, noverlap=9),
+                "noverlap must be less than nperseg")
