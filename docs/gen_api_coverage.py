@@ -24,9 +24,19 @@ COMMAND = "python docs/gen_api_coverage.py"
 # (JAX's namespace, fgrad's)
 NAMESPACES = [
     ("jax.numpy", "fgrad.numpy"),
+    ("jax.numpy.linalg", "fgrad.numpy.linalg"),
+    ("jax.numpy.fft", "fgrad.numpy.fft"),
     ("jax.nn", "fgrad.nn"),
     ("jax.nn.initializers", "fgrad.nn.initializers"),
+    ("jax.scipy.linalg", "fgrad.scipy.linalg"),
+    ("jax.scipy.special", "fgrad.scipy.special"),
+    ("jax.scipy.stats", "fgrad.scipy.stats"),
+    ("jax.scipy.signal", "fgrad.scipy.signal"),
 ]
+
+# Namespaces whose submodules (jax.scipy.stats.norm, ...) are listed name by name too, as
+# `norm.logpdf`: each distribution is a module of functions.
+EXPANDED = {"jax.scipy.stats"}
 
 _FILES = "reads or writes files: use NumPy, then fgrad.numpy.asarray"
 
@@ -46,7 +56,17 @@ LEFT_OUT = {
     },
     "jax.nn": {},
     "jax.nn.initializers": {},
+    "jax.scipy.special": {
+        "hyp1f1": "not yet: it needs an algorithm accurate across the whole domain (JAX's "
+                  "series loses digits for large |x|, negative a and large a or b)",
+        "hyp2f1": "not yet: as hyp1f1, with JAX's special-case transformations (1 - x, "
+                  "terminating series)",
+        "sph_harm_y": "not yet: it needs the associated Legendre recurrences with a static "
+                      "n_max",
+    },
 }
+for _name, _ in NAMESPACES:
+    LEFT_OUT.setdefault(_name, {})
 
 
 def kind_of(value) -> str:
@@ -71,8 +91,16 @@ def rows(jax_name: str, fgrad_name: str) -> list[tuple[str, str, bool, str]]:
     except ImportError:
         ours = {}
     reasons = LEFT_OUT.get(jax_name, {})
-    return [(name, kind_of(getattr(jax_module, name)), name in ours, reasons.get(name, ""))
-            for name in public_names(jax_module)]
+    table = []
+    for name in public_names(jax_module):
+        value = getattr(jax_module, name)
+        table.append((name, kind_of(value), name in ours, reasons.get(name, "")))
+        if jax_name in EXPANDED and kind_of(value) == "module":
+            sub = vars(ours[name]) if name in ours else {}
+            table += [(f"{name}.{n}", kind_of(getattr(value, n)), n in sub,
+                       reasons.get(f"{name}.{n}", "")) for n in public_names(value)
+                      if kind_of(getattr(value, n)) != "module"]
+    return table
 
 
 def summary(table) -> tuple[int, int]:
@@ -91,9 +119,11 @@ def render() -> str:
         "",
         f"Every public name of each JAX namespace (jax {jax.__version__}), and whether the",
         "fgrad namespace beside it has it. fgrad's functions take the same arguments and give",
-        "the same values, dtypes and weak types (tests/test_numpy*.py and tests/test_nn.py",
-        "compare them with JAX's). A name fgrad leaves out says why. Asking fgrad for a missing",
-        "name raises an AttributeError that says whether JAX has it and what to do meanwhile.",
+        "the same values, dtypes and weak types (tests/test_numpy*.py, tests/test_nn.py and",
+        "tests/test_scipy*.py compare them with JAX's). A name fgrad leaves out says why.",
+        "Asking fgrad for a missing name raises an AttributeError that says whether JAX has it",
+        "and what to do meanwhile. jax.scipy.stats's distributions are modules; their",
+        "functions are listed as `norm.logpdf`.",
         "",
         "| JAX namespace | fgrad namespace | functions | all names |",
         "| --- | --- | ---: | ---: |",
