@@ -260,3 +260,15 @@ def test_errors():
     _raises(ShapeDtypeError, lambda: fsp.sici(x + 1j), "sici does not support complex")
     _raises(ShapeDtypeError, lambda: fsp.fresnel(x + 1j), "fresnel does not support complex")
     _raises(TypeError, lambda: fsp.wofz([1.0, 2.0]), "fgrad.scipy.special.wofz", "list")
+
+
+def test_erfcx_of_complex_arguments_is_wofz_of_iz():
+    """erfcx(z) = w(iz) for complex z, as JAX defines it: against SciPy's values and JAX's
+    gradient of the real part."""
+    z = np.array([0.5 + 0.3j, -2.0 + 1.0j, 3.0 - 0.5j, 10.0 + 10.0j, 0j])
+    got = fsp.erfcx(z)
+    assert aval_of(got) == aval_of(jsp.erfcx(z))
+    np.testing.assert_allclose(got, ssp.erfcx(z), rtol=1e-15)
+    np.testing.assert_allclose(
+        fgrad.grad(lambda z: fsp.erfcx(z).real.sum())(z[:3]),
+        jax.grad(lambda z: jsp.erfcx(z).real.sum())(z[:3]), rtol=1e-13)

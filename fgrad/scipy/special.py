@@ -179,8 +179,11 @@ def _erfcx_jvp(primals, tangents):
 
 
 def erfcx(x):
-    """The scaled complementary error function exp(x^2) erfc(x), for real x."""
-    (x,) = _inexact("erfcx", x)
+    """The scaled complementary error function exp(x^2) erfc(x); for complex x, w(ix)
+    (the Faddeeva function, see wofz)."""
+    (x,) = _inexact("erfcx", x, complex_ok=True)
+    if dt.is_complex(aval_of(x).dtype):
+        return _wofz(lx.complex(neg(lx.imag(x)), lx.real(x)))
     return _erfcx(x)
 
 
