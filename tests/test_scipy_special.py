@@ -448,6 +448,7 @@ def test_derivative_conventions():
            1e-13)
 
 
+@_SLOW  # (17 s of compiling; vmap and jit of special functions are also in test_derivatives)
 def test_vmap_and_jit():
     """vmap against jax.vmap, with a batched and an unbatched operand, and fgrad.jit
     against eager values, over functions of each kind (primitives, compositions, custom

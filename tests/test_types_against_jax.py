@@ -52,14 +52,14 @@ from fgrad.numpy import _indexing as fnp_indexing
 
 # -- how much to run (environment variables) --------------------------------------------------
 #
-# FGRAD_FUZZ_EXAMPLES: programs per run (default 30, about half a minute on two cores: the
+# FGRAD_FUZZ_EXAMPLES: programs per run (default 20, about 30 s of CPU: the
 #   default run keeps the whole suite within CI's budget; the long runs above set more).
 # FGRAD_FUZZ_CHECKS: transforms compared per program, drawn from CHECKS (default 5, besides
 #   the plain value, which every program checks); "all" compares every transform.
 # FGRAD_FUZZ_SEED: an integer explores other programs (the default is derandomized, so CI
 #   runs the same programs every time).
 
-EXAMPLES = int(os.environ.get("FGRAD_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("FGRAD_FUZZ_EXAMPLES", "20"))
 _checks = os.environ.get("FGRAD_FUZZ_CHECKS", "5")
 CHECKS_PER_CASE = 10**6 if _checks == "all" else int(_checks)
 SEED = os.environ.get("FGRAD_FUZZ_SEED")
