@@ -212,15 +212,17 @@ def promote_args(name: str, *args, kind: str | None = None) -> list:
 # -- axes and shapes -------------------------------------------------------------------------
 
 
-def canonical_axis(axis, ndim: int, name: str) -> int:
+def canonical_axis(axis, ndim: int, name: str, namespace: str = "fgrad.numpy",
+                   what: str = "axis") -> int:
+    """`axis` as an index in [0, ndim); errors name `namespace.name` and the argument."""
     try:
         axis = operator.index(axis)
     except TypeError:
         raise TypeError(at_user_line(
-            f"fgrad.numpy.{name}: axis must be an integer, not {axis!r}.")) from None
+            f"{namespace}.{name}: {what} must be an integer, not {axis!r}.")) from None
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(at_user_line(
-            f"fgrad.numpy.{name}: axis {axis} is out of bounds for an array of dimension "
+            f"{namespace}.{name}: {what} {axis} is out of bounds for an array of dimension "
             f"{ndim}."))
     return axis + ndim if axis < 0 else axis
 

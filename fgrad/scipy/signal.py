@@ -22,7 +22,6 @@ other boundaries ('wrap', 'symm') and fill values raise an error naming them.
 
 from __future__ import annotations
 
-import operator
 import warnings
 
 import numpy as np
@@ -36,8 +35,8 @@ from fgrad.lax import shapes as ls
 from fgrad.lax.convolution import conv_general_dilated
 from fgrad.lax.indexing import slice as lax_slice
 from fgrad.numpy import fft as fnp_fft
-from fgrad.numpy._core import (as_array, canonical_axes, check_arraylike, promote_dtypes,
-                               to_inexact)
+from fgrad.numpy._core import (as_array, canonical_axes, canonical_axis, check_arraylike,
+                               promote_dtypes, to_inexact)
 from fgrad.numpy._math import multiply
 
 __all__ = ["convolve", "convolve2d", "correlate", "correlate2d", "csd", "detrend", "fftconvolve",
@@ -307,16 +306,7 @@ def _static_int(name: str, what: str, value) -> int:
 
 
 def _axis(name: str, axis, ndim: int, what: str = "axis") -> int:
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(at_user_line(
-            f"fgrad.scipy.signal.{name}: {what} must be an integer, not {axis!r}.")) from None
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(at_user_line(
-            f"fgrad.scipy.signal.{name}: {what} {axis} is out of bounds for an array of "
-            f"dimension {ndim}."))
-    return axis % ndim
+    return canonical_axis(axis, ndim, name, namespace="fgrad.scipy.signal", what=what)
 
 
 def _complex_dtype(dtype) -> np.dtype:
