@@ -37,6 +37,8 @@ from fgrad.debug.tags import grad_with_tags as grad_with_tags
 from fgrad import debug as debug
 from fgrad.core import Program as Program
 from fgrad.core import eval_program as eval_program
+from fgrad.core.resources import cache_info as cache_info
+from fgrad.core.resources import clear_caches as clear_caches
 from fgrad.core.errors import ConcretizationError as ConcretizationError
 from fgrad.core.errors import EscapedTracerError as EscapedTracerError
 from fgrad.core.errors import FgradError as FgradError
@@ -56,7 +58,7 @@ __all__ = [
     "ConcretizationError", "EscapedTracerError", "MissingRuleError", "ShapeDtypeError",
     "StructureError", "TracerConversionError",
     "checkpoint", "remat", "checkpoint_name", "checkpoint_policies",
-    "tag", "grad_with_tags", "hook",
+    "tag", "grad_with_tags", "hook", "clear_caches", "cache_info",
 ]
 
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ the simplified equations, as if `f` had been called directly, but traced abstrac
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from typing import Any, Callable, Sequence
 
@@ -26,7 +27,7 @@ from fgrad.core import (
 )
 from fgrad.core import evaluate as _evaluate
 from fgrad.core.errors import StructureError, at_user_line
-from fgrad.core.resources import CompilePolicy, LRUCache
+from fgrad.core.resources import CompilePolicy, LRUCache, PerObjectCaches, register_cache
 from fgrad.core.trace import trace_to_program
 from fgrad.lax.elementwise import convert_element_type
 from fgrad.transforms.simplify import simplify
@@ -60,8 +61,18 @@ def compile_program(program: Program, name: str = "program",
 # the estimated compile time. Executables are kept for the 512 most recently used
 # structures (benchmarks/caches.py measures both choices).
 
-_EAGER_EXECUTABLES = LRUCache(512)
-_COMPILE_POLICY = CompilePolicy()
+_EAGER_EXECUTABLES = register_cache(
+    "eager_executables", LRUCache(512),
+    holds="the compiled value-and-gradient program of one structure (a `jax.jit` and its "
+          "executables) and the program's own consts",
+    key="(program.key, number of outputs): the forward program's structure",
+    why="an executable costs compile time and memory: 512 covers an eager loop over "
+        "hundreds of structures (benchmarks/caches.py); the policy keeps eviction rare")
+_COMPILE_POLICY = register_cache(
+    "compile_policy", CompilePolicy(),
+    holds="call counts and the fastest op-by-op time of one structure (a few numbers)",
+    key="hash of the eager executables' key, so no program is kept alive",
+    why="records are tiny and must outlive evicted executables (CompilePolicy)")
 
 
 def eager_executable(key) -> Callable | None:
@@ -149,6 +160,20 @@ def _index_tuple(value, what: str) -> tuple:
             f"jit {what} must be an int/str or a sequence of them, got {value!r}.")) from None
 
 
+def _clear_executables(jitted: Jitted) -> None:
+    jitted._jitted.clear_cache()
+
+
+_JIT_PROGRAMS = register_cache(
+    "jit_programs", PerObjectCaches(64, on_clear=_clear_executables),
+    holds="the simplified program of one argument signature of one fgrad.jit function, "
+          "with its consts; clearing also clears the function's compiled executables "
+          "(`jax.jit`'s, which JAX bounds)",
+    key="(argument tree, leaf avals, static argument values)",
+    why="read for inlining (grad(jit(f)) re-reads it every call) and `lower`; 64 "
+        "signatures per function covers bucketed shapes, and an evicted one is traced again")
+
+
 class Jitted:
     """The function `jit` returns: call it, or `.lower(*args)` to inspect what it runs.
 
@@ -166,7 +191,7 @@ class Jitted:
         self._static_argnums = _index_tuple(static_argnums, "static_argnums")
         self._static_argnames = _index_tuple(static_argnames, "static_argnames")
         self._has_static = bool(self._static_argnums or self._static_argnames)
-        self._programs: dict[Any, tuple[Program, Any]] = {}
+        self._programs = _JIT_PROGRAMS.new(self)
 
         @functools.wraps(fun)  # jax.jit reads the signature to place static arguments
         def staged(*args, **kwargs):
@@ -219,7 +244,7 @@ class Jitted:
         program, out_tree = trace_to_program(flat_fun, leaves, f"jit({self._name})")
         program = simplify(program)
         if not has_tracers(program.constvals):  # a closure over a tracer is this call's only
-            self._programs[signature] = program, out_tree
+            self._programs.put(signature, (program, out_tree))
         return program, out_tree, leaves
 
     def __call__(self, *args, **kwargs):
@@ -228,7 +253,7 @@ class Jitted:
             try:
                 return self._jitted(*args, **kwargs)
             except TypeError:
-                self._explain_bad_leaves(args, kwargs)
+                self._explain_bad_arguments(args, kwargs)
                 raise
         if current_trace() is not EVAL_TRACE:  # inside an fgrad transformation: inline
             program, out_tree, leaves = self._program(args, kwargs)
@@ -237,7 +262,7 @@ class Jitted:
         try:
             return self._jitted(*args, **kwargs)
         except TypeError:
-            self._explain_bad_leaves(args, kwargs)
+            self._explain_bad_arguments(args, kwargs)
             raise
 
     def _checked_call(self, *args, **kwargs):
@@ -250,7 +275,15 @@ class Jitted:
         return checker.run_jitted(lambda: _unchecked_call(self, *args, **kwargs), self._fun,
                                   self._name, args, kwargs)
 
-    def _explain_bad_leaves(self, args, kwargs) -> None:
+    def _explain_bad_arguments(self, args, kwargs) -> None:
+        try:
+            inspect.signature(self._fun).bind(*args, **kwargs)
+        except ValueError:  # a callable without a signature: nothing to check
+            pass
+        except TypeError as e:  # Python's message names the function, not the caller's line
+            raise TypeError(at_user_line(
+                f"jit({self._name}) was called with arguments its function does not take: "
+                f"{e}.")) from None
         for leaf in jax.tree_util.tree_leaves((args, kwargs)):
             aval_of(leaf)  # raises, in fgrad's words, for a leaf that is not an array
 

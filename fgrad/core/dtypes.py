@@ -16,6 +16,7 @@ from jax.extend.core.primitives import convert_element_type_p as _jax_convert_p
 
 from fgrad.core.errors import at_user_line
 from fgrad.core.ir import Aval, as_dtype, is_key
+from fgrad.core.resources import register_cache
 
 float0 = jdt.float0
 bfloat16 = np.dtype(jdt.bfloat16)
@@ -32,6 +33,11 @@ def _canonical(dtype, x64: bool) -> np.dtype:
     if is_key(dtype):
         return dtype
     return np.dtype(jdt.canonicalize_dtype(dtype))
+
+
+register_cache(
+    "dtype_canonical", _canonical, holds="a dtype", key="(dtype, x64 flag)",
+    why="unbounded: the dtypes a program uses, twice, are a finite set")
 
 
 def default_float() -> np.dtype:
@@ -115,6 +121,13 @@ def is_integer(dtype) -> bool:
     return jdt.issubdtype(dtype, np.integer)
 
 
+for _name, _predicate in [("float", is_float), ("complex", is_complex),
+                          ("inexact", is_inexact), ("integer", is_integer)]:
+    register_cache(f"dtype_is_{_name}", _predicate, holds="a bool", key="a dtype",
+                   why="unbounded: the dtypes a program uses are a finite set, and these are "
+                       "asked for every operand while tracing, where a bound costs a lock")
+
+
 def is_bool(dtype) -> bool:
     return dtype == np.bool_
 
@@ -134,6 +147,12 @@ def _promote(avals: tuple[Aval, ...], x64: bool) -> tuple[np.dtype, bool]:
     args = [_PYTHON_TYPE_OF_KIND[a.dtype.kind] if a.weak_type else a.dtype for a in avals]
     dtype, weak = jdt.result_type(*args, return_weak_type_flag=True)
     return canonicalize(dtype), weak
+
+
+register_cache(
+    "dtype_promotion", _promote, holds="a dtype and a weak-type flag",
+    key="(operand avals, x64 flag)",
+    why="keyed by avals, so by shapes too: bounded, and 4096 covers a program's operations")
 
 
 _PYTHON_TYPE_OF_KIND = {"b": bool, "i": int, "u": int, "f": float, "c": complex, "V": float}

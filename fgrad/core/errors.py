@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import jax
 
+from fgrad.core.resources import register_cache
+
 
 def _package_dir(name: str) -> str | None:
     """The directory of an installed package, found without importing it."""
@@ -90,6 +92,14 @@ def _is_user_file(filename: str) -> bool:
         return False
     path = os.path.abspath(filename)
     return not path.startswith(_LIBRARY_DIRS) and not _in_stdlib(path)
+
+
+register_cache(
+    "user_files", _is_user_file,
+    holds="whether a source file is the user's (a bool)",
+    key="a file name (not a code object, which would keep dead code alive)",
+    why="one per file on the stack of a traced call: 4096 files is far more than a program "
+        "imports")
 
 
 def user_source(skip: int = 0) -> Source | None:

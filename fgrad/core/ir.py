@@ -16,12 +16,19 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 from jax import dtypes as jdt
 
+from fgrad.core.resources import register_cache
+
 
 @functools.lru_cache(maxsize=None)
 def is_key(dtype) -> bool:
     """Is `dtype` the type of JAX's PRNG key arrays (`key<fry>`, ...)? They are JAX
     "extended" dtypes, which NumPy cannot interpret: fgrad keeps them as they are."""
     return not isinstance(dtype, (np.dtype, type, str)) and jdt.issubdtype(dtype, jdt.prng_key)
+
+
+register_cache(
+    "dtype_is_key", is_key, holds="a bool", key="a dtype (or what names one)",
+    why="unbounded: the dtypes and the spellings of them a program uses are a finite set")
 
 
 def as_dtype(dtype):

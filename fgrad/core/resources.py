@@ -8,6 +8,8 @@
   XLA instead of running it op by op once more.
 - `collector_paused()`: the cyclic garbage collector made rarer, not stopped, while a trace
   runs.
+- `register_cache`, `cache_info`, `clear_caches`: every memo table of fgrad, by name, with
+  its bound and what it holds; `cache_table()` is the table of docs/design.md's "Caches".
 
 The constants are measured by `python benchmarks/caches.py`; see that script's output.
 This module uses the standard library only, so any part of fgrad may import it.
@@ -19,10 +21,13 @@ import gc
 import heapq
 import itertools
 import math
+import sys
 import threading
-from typing import Any, Hashable
+import weakref
+from typing import Any, Callable, Hashable, NamedTuple
 
-__all__ = ["LRUCache", "CompilePolicy", "collector_paused"]
+__all__ = ["LRUCache", "CompilePolicy", "collector_paused", "CacheInfo", "PerObjectCaches",
+           "register_cache", "cache_info", "clear_caches", "cache_table"]
 
 
 class LRUCache:
@@ -121,6 +126,11 @@ class LRUCache:
             self._entries, self._heap = {}, []
         old.clear()  # outside the lock, like eviction
 
+    def items(self) -> list:
+        """A snapshot of (key, value) pairs; marks nothing as used."""
+        with self._lock:
+            return [(k, entry[0]) for k, entry in list(self._entries.items())]
+
     def __repr__(self) -> str:
         return f"LRUCache({len(self)}/{self.maxsize})"
 
@@ -217,6 +227,10 @@ class CompilePolicy:
     def __len__(self) -> int:
         return len(self._records)
 
+    @property
+    def maxsize(self) -> int:
+        return self._records.maxsize
+
     def clear(self) -> None:
         self._records.clear()
 
@@ -282,3 +296,137 @@ def collector_paused() -> _CollectorPause:
     touched: if the user disabled it, it stays disabled.
     """
     return _PAUSE
+
+
+# -- the registry of caches ------------------------------------------------------------------------
+#
+# Every memo table registers here where it is defined, with what it holds, what keys it and
+# why its bound is what it is: `clear_caches()` and `cache_info()` then reach all of them,
+# and docs/design.md's table of caches is `cache_table()`, which tests/test_bounded.py
+# compares with the file, so neither can miss a cache or drift from its size.
+
+
+class CacheInfo(NamedTuple):
+    """A cache's entries and its bound (None: keyed by a finite domain, see its `why`)."""
+
+    size: int
+    maxsize: int | None
+
+
+class PerObjectCaches:
+    """A family of LRU caches of `maxsize` entries, one per owner object (a jitted function),
+    which lives and dies with its owner. Its `CacheInfo` is the fullest member's size and
+    the per-owner bound. `on_clear(owner)` runs for each live owner when the family is
+    cleared, for what the owner keeps beside the cache (its compiled executables)."""
+
+    def __init__(self, maxsize: int, on_clear: Callable[[Any], None] | None = None):
+        self.maxsize = maxsize
+        self._on_clear = on_clear
+        self._owners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def new(self, owner) -> LRUCache:
+        """A new member cache for `owner`, which must be weakly referenceable."""
+        cache = LRUCache(self.maxsize)
+        with self._lock:
+            self._owners[owner] = cache
+        return cache
+
+    def _members(self) -> list:
+        with self._lock:
+            return list(self._owners.items())
+
+    def __len__(self) -> int:
+        return max((len(c) for _, c in self._members()), default=0)
+
+    def clear(self) -> None:
+        for owner, cache in self._members():
+            cache.clear()
+            if self._on_clear is not None:
+                self._on_clear(owner)
+
+
+class _Registered(NamedTuple):
+    cache: Any
+    module: str
+    holds: str
+    key: str
+    why: str
+
+
+_REGISTRY: dict[str, _Registered] = {}
+_registry_lock = threading.Lock()
+
+
+def register_cache(name: str, cache, *, holds: str, key: str, why: str):
+    """Registers `cache` under `name` and returns it. `cache` is an `LRUCache`, a
+    `CompilePolicy`, a `PerObjectCaches` or a `functools.lru_cache` function (an unbounded
+    one only for a finite domain, which `why` must name). `holds`, `key` and `why` are the
+    documentation: what an entry keeps alive, what it is looked up by, why that bound."""
+    module = sys._getframe(1).f_globals.get("__name__", "?")
+    with _registry_lock:
+        if name in _REGISTRY and _REGISTRY[name].cache is not cache:
+            raise ValueError(f"a cache named {name!r} is already registered")
+        _REGISTRY[name] = _Registered(cache, module, holds, key, why)
+    return cache
+
+
+def _info(cache) -> CacheInfo:
+    lru_info = getattr(cache, "cache_info", None)
+    if lru_info is not None:  # functools.lru_cache
+        info = lru_info()
+        return CacheInfo(info.currsize, info.maxsize)
+    return CacheInfo(len(cache), cache.maxsize)
+
+
+def cache_info() -> dict[str, CacheInfo]:
+    """Every fgrad cache by name: `(size, maxsize)`, its number of entries and its bound
+    (None for a cache keyed by a finite domain, such as dtypes; for a cache per `fgrad.jit`
+    function, the fullest one's size and the bound of each). docs/design.md ("Caches")
+    says what each holds and why its bound is what it is.
+
+    >>> import fgrad
+    >>> size, maxsize = fgrad.cache_info()["eager_executables"]
+    >>> maxsize
+    512
+    """
+    with _registry_lock:
+        registered = list(_REGISTRY.items())
+    return {name: _info(r.cache) for name, r in sorted(registered)}
+
+
+def clear_caches() -> None:
+    """Empties every cache of fgrad (the names `fgrad.cache_info()` lists), and with them
+    the compiled executables fgrad owns: the `jax.jit` functions of single primitives and of
+    eager gradients are dropped, so JAX lets their executables go, and every live
+    `fgrad.jit` function forgets its programs and clears its `jax.jit` cache. Results never
+    change; the next calls trace and compile again. Safe while other threads run fgrad.
+
+    JAX's own caches (`jax.clear_caches()`) are left alone: they are process-wide, so
+    clearing them would also make the user's and other libraries' `jax.jit` functions
+    recompile, and JAX bounds them itself. Call `jax.clear_caches()` as well to empty them.
+    """
+    with _registry_lock:
+        registered = list(_REGISTRY.values())
+    for r in registered:
+        clear = getattr(r.cache, "cache_clear", None) or r.cache.clear
+        clear()
+
+
+def cache_table() -> str:
+    """The Markdown table of every registered cache, as docs/design.md shows it."""
+    def cell(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
+    rows = ["| Cache | Where | Bound | Holds | Key | Why that bound |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    with _registry_lock:
+        registered = sorted(_REGISTRY.items())
+    for name, r in registered:
+        bound = _info(r.cache).maxsize
+        bound_text = "finite domain" if bound is None else f"{bound:,}"
+        if isinstance(r.cache, PerObjectCaches):
+            bound_text += " per owner"
+        rows.append(f"| `{name}` | `{r.module}` | {bound_text} | {cell(r.holds)} | "
+                    f"{cell(r.key)} | {cell(r.why)} |")
+    return "\n".join(rows) + "\n"

@@ -35,7 +35,7 @@ from fgrad.core.errors import (
 )
 from fgrad.core.interpret import interpret, walk
 from fgrad.core.ir import Aval, Eqn, Literal, Program, Var
-from fgrad.core.resources import LRUCache, collector_paused
+from fgrad.core.resources import LRUCache, collector_paused, register_cache
 from fgrad.core.typecheck import checked
 
 
@@ -79,7 +79,13 @@ class EvalTrace(Trace):
 # the time of calling `jax.lax` eagerly, which goes through JAX's Python dispatch. Both
 # compile once per operand signature.
 _CONCRETE_TYPES = _dtypes.CONCRETE_TYPES  # jax.Array's class joins it when first met
-_COMPILED_OPS = LRUCache(4096)
+_COMPILED_OPS = register_cache(
+    "compiled_ops", LRUCache(4096),
+    holds="a `jax.jit` of one primitive's lowering, with the executables JAX compiled for it "
+          "(one per operand signature), and the params it closes over",
+    key="(primitive, params)",
+    why="one entry per primitive and params used eagerly: a program's worth of distinct "
+        "operations many times over; an evicted one recompiles on its next use")
 
 
 def _compiled_op(prim, params) -> Callable | None:
@@ -144,7 +150,12 @@ def source_of(source: Source | None) -> Iterator[None]:
 # Shape rules are pure functions of the avals and params, and tracing the same code again
 # (every step of an eager training loop) asks the same questions: answers are memoized.
 # Errors are never cached, so a bad call always raises with its own line.
-_SHAPE_RULE_CACHE = LRUCache(1 << 16)
+_SHAPE_RULE_CACHE = register_cache(
+    "shape_rules", LRUCache(1 << 16),
+    holds="a primitive's output avals (tiny), and the params in its key",
+    key="(primitive, operand avals, params, x64 flag)",
+    why="answers are a few hundred bytes: enough for every distinct operation of large "
+        "programs traced repeatedly, at a few tens of MB at most")
 
 
 def abstract_eval(prim, avals, params, source):
@@ -297,7 +308,13 @@ class StagingTrace(Trace):
             else:
                 stand_ins[key] = previous
         self._replaced.clear()
+        # A tracer that escaped (in a closure that a cache key holds, say) keeps its closed
+        # trace alive, so the trace lets go of every value: computed, read from outside, or
+        # captured (the program built from it has its own tuple of consts).
         self._known.clear()
+        self._outside.clear()
+        self.constvals.clear()
+        self._const_of_id.clear()
 
     # -- define-by-run -----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import jax
 from fgrad.core import EVAL_TRACE, current_trace
 from fgrad.core.dtypes import aval_of
 from fgrad.core.errors import at_user_line
+from fgrad.core.resources import LRUCache, register_cache
 from fgrad.core.trace import Tracer
 from fgrad.lax.effects import Callback, debug_callback
 
@@ -81,7 +82,12 @@ class _Printer:
         builtins.print(self.fmt.format(*args, **kwargs))
 
 
-_PRINTERS: dict[str, _Printer] = {}
+_PRINTERS = register_cache(
+    "debug_printers", LRUCache(4096),
+    holds="the host function of one format string of fgrad.debug.print",
+    key="the format string",
+    why="one object per string makes equal strings equal params, so programs printing the "
+        "same string share caches; an evicted one only costs such a cache miss")
 
 
 def print(fmt: str, *args, **kwargs) -> None:  # noqa: A001 (jax.debug.print's name)
@@ -104,7 +110,6 @@ def print(fmt: str, *args, **kwargs) -> None:  # noqa: A001 (jax.debug.print's n
         pass  # a format spec that a 0 cannot take (e.g. '{:s}'); the host will say
     printer = _PRINTERS.get(fmt)
     if printer is None:
-        if len(_PRINTERS) > 4096:
-            _PRINTERS.clear()
-        printer = _PRINTERS[fmt] = _Printer(fmt)
+        printer = _Printer(fmt)
+        _PRINTERS.put(fmt, printer)
     _bind(printer, fmt, "print", "fgrad.debug.print", args, kwargs)

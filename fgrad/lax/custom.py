@@ -63,7 +63,7 @@ from fgrad.transforms.rules import (
 )
 from fgrad.transforms.stop_gradient import stop_gradient
 from fgrad.transforms.transpose import transpose_program
-from fgrad.core.resources import LRUCache
+from fgrad.core.resources import LRUCache, register_cache
 
 tree_flatten, tree_unflatten = jax.tree_util.tree_flatten, jax.tree_util.tree_unflatten
 
@@ -120,6 +120,15 @@ def _positional_count(fun: Callable) -> int:
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return 0
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+register_cache(
+    "custom_positional_count", _positional_count,
+    holds="how many positional parameters a custom_jvp/custom_vjp function takes, and the "
+          "function itself with whatever its closure holds",
+    key="the user's function",
+    why="one entry per custom function; a function defined anew on every call keeps at most "
+        "512 closures alive")
 
 
 def _resolve(fun: Callable, args: tuple, kwargs: dict, what: str) -> tuple:
@@ -184,6 +193,13 @@ class _Args:
 
     def unflatten(self, leaves) -> tuple:
         return tree_unflatten(self.tree, list(leaves))
+
+    def take_leaves(self) -> list:
+        """The leaves, handed over once to become operands. The rules' retrace closure keeps
+        this object as long as any program or cache key holds the rules, and the leaves are
+        the caller's tracers, which would keep their whole trace alive, values included."""
+        leaves, self.leaves = self.leaves, None
+        return leaves
 
 
 def _eager(args: Sequence) -> bool:
@@ -539,7 +555,7 @@ def _bind_custom_jvp(cj: custom_jvp, args: tuple, nondiff: tuple[int, ...]):
     rules.keepalive = consts + outside
     if rule_prog is not None:
         rules.prefill(None, programs[2])
-    outs = custom_jvp_call_p.bind(*consts, *a.leaves, fun=fun_prog, rule=rules,
+    outs = custom_jvp_call_p.bind(*consts, *a.take_leaves(), fun=fun_prog, rule=rules,
                                   symbolic=cj.symbolic_zeros, n_consts=len(consts),
                                   name=_Named(cj.fun))
     return tree_unflatten(out_tree, outs)
@@ -765,7 +781,11 @@ def _custom_lin_abstract_eval(*avals, bwd, n_consts, n_res, name):
     return list(bwd.in_avals[n_fixed:])
 
 
-_FORWARD = LRUCache(256)
+_FORWARD = register_cache(
+    "custom_vjp_forward", LRUCache(256),
+    holds="the linear map whose transpose is a custom_vjp's bwd (a program), for forward mode",
+    key="(bwd program, number of consts, number of residuals)",
+    why="one per custom_vjp rule differentiated in forward mode; a transpose costs a trace")
 
 
 def _forward_of(bwd: Program, n_consts: int, n_res: int, name) -> Program:
@@ -964,7 +984,7 @@ def _bind_custom_vjp(cv: custom_vjp, args: tuple, nondiff: tuple[int, ...]):
     if fwd_prog is not None:
         rules.prefill("fwd", fwd_prog)
         rules.prefill("bwd", bwd_prog)
-    outs = custom_vjp_call_p.bind(*consts, *a.leaves, fun=fun_prog, rules=rules,
+    outs = custom_vjp_call_p.bind(*consts, *a.take_leaves(), fun=fun_prog, rules=rules,
                                   n_consts=len(consts), name=_Named(cv.fun),
                                   bwd_name=_Named(cv.bwd))
     return tree_unflatten(out_tree, outs)

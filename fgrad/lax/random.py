@@ -37,6 +37,7 @@ from jax import lax
 from fgrad.core import Aval, Primitive, aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.ir import dtype_name, is_key
+from fgrad.core.resources import register_cache
 from fgrad.lax._ad import defjvp, defjvp_zero
 from fgrad.lax._batching import to_front
 from fgrad.lax._rules import as_int, as_ints, check_available, check_shape, elementwise, fail
@@ -69,6 +70,14 @@ def impl_of(dtype):
     """The implementation behind a key dtype, as jax.random.key_impl names it."""
     with jax.ensure_compile_time_eval():
         return jax.random.key_impl(jax.random.key(0, dtype=dtype))
+
+
+for _name, _fn in [("prng_key_dtype", key_dtype), ("prng_key_data_shape", key_data_shape),
+                   ("prng_impl_of", impl_of)]:
+    register_cache(_name, _fn, holds="a fact about one PRNG implementation",
+                   key="a PRNG implementation or its key dtype",
+                   why="unbounded: the PRNG implementations registered with JAX are a finite "
+                       "set")
 
 
 def default_impl() -> str:

@@ -15,6 +15,7 @@ from fgrad import lax as fl
 from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
+from fgrad.core.resources import register_cache
 from fgrad.nn._softmax import logsumexp, softmax
 from fgrad.nn._util import array
 from fgrad.transforms.stop_gradient import stop_gradient
@@ -144,6 +145,12 @@ def _precision_supported(preset, dtype: np.dtype, backend: str) -> bool:
     except Exception:  # noqa: BLE001 (any refusal means: use the default precision)
         return False
     return True
+
+
+register_cache(
+    "attention_precision", _precision_supported, holds="a bool",
+    key="(precision preset, half-precision dtype, backend)",
+    why="unbounded: presets, half-precision dtypes and backends are finite sets")
 
 
 def _logits_precision(dtype: np.dtype):

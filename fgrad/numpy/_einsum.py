@@ -23,6 +23,7 @@ from fgrad.core import aval_of
 from fgrad.core import dtypes as dt
 from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.core.ir import Aval
+from fgrad.core.resources import register_cache
 from fgrad.lax import elementwise as lx
 from fgrad.lax import indexing as li
 from fgrad.lax import linalg as lla
@@ -608,6 +609,13 @@ def _path(optimize, terms: list[_Term], output: str) -> list[tuple[int, ...]]:
 def _optimized_path(spec: str, shapes: tuple, optimize: str) -> list[tuple[int, ...]]:
     # Cached: choosing a path costs more than a small einsum, and programs repeat them.
     return list(opt_einsum.contract_path(spec, *shapes, shapes=True, optimize=optimize)[0])
+
+
+register_cache(
+    "einsum_paths", _optimized_path,
+    holds="a contraction order (a short list of index pairs)",
+    key="(subscripts, operand shapes, optimize setting)",
+    why="entries are tiny; 1024 covers the einsums of many programs at many shapes")
 
 
 def _checked_path(path, n: int) -> list[tuple[int, ...]]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from fgrad.core import Atom, Aval, Eqn, Literal, Program, Var
 from fgrad.core.ir import is_key, map_sub_programs, sub_programs
-from fgrad.core.resources import LRUCache
+from fgrad.core.resources import LRUCache, register_cache
 from fgrad.core.typecheck import checked
 from fgrad.transforms.rules import dce_rules, fill_rules, identity_rules, involutions, units
 
@@ -144,6 +144,13 @@ def _folded(primitive, literals: tuple[Literal, ...], params: tuple, aval: Aval)
     return _computed_literal(primitive, literals, dict(params), aval)
 
 
+register_cache(
+    "folded_constants", _folded,
+    holds="the literal an equation of literal scalar operands computes",
+    key="(primitive, operand literals, params, output aval)",
+    why="the same few constants recur in every program; entries are a few hundred bytes")
+
+
 def _computed_literal(primitive, literals, params: dict, aval: Aval) -> Literal:
     # Operands are given their literal's exact dtype, as JAX gives a weak Python scalar the
     # dtype its aval names, so the value is the one the program would compute. Passes may
@@ -233,7 +240,12 @@ def forward_trivial(program: Program) -> Program:
 
 # Sub-programs already simplified, by identity: `simplify` runs to a fixpoint, and each of
 # its rounds would otherwise simplify every branch and loop body again.
-_SIMPLIFIED = LRUCache(4096)
+_SIMPLIFIED = register_cache(
+    "simplified_sub_programs", LRUCache(4096),
+    holds="a sub-program (branch, loop body) and its simplified form, consts included",
+    key="id of the sub-program, which the entry keeps alive so the id stays its own",
+    why="simplify's fixpoint rounds revisit the same sub-programs; 4096 covers the control "
+        "flow of many programs while a round's working set is far smaller")
 
 
 def _simplified(program: Program) -> Program:
