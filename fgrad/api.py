@@ -345,11 +345,14 @@ def _check_callable(fun, name: str, usage: str = "") -> None:
 
 
 def _argnums_tuple(argnums) -> tuple[int, ...]:
-    argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not argnums or not all(isinstance(i, int) for i in argnums):
+    try:
+        as_tuple = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    except TypeError:  # not iterable (argnums=1.0): refused below with the other mistakes
+        as_tuple = ()
+    if not as_tuple or not all(isinstance(i, int) for i in as_tuple):
         raise TypeError(at_user_line(
             f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}."))
-    return argnums
+    return as_tuple
 
 
 def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
@@ -441,7 +444,10 @@ def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:
             f"For a holomorphic function pass holomorphic=True; otherwise use fgrad.vjp."))
     if not dt.is_inexact(dtype):
         raise TypeError(at_user_line(
-            f"{name} requires a floating-point output, but the output has dtype {dtype.name}."))
+            f"{name} requires a floating-point output, but the output has dtype {dtype.name}, "
+            f"which has no gradient. Return a float (x.astype(float)) if the value is "
+            f"differentiable; for an integer output use fgrad.vjp, whose cotangents are "
+            f"float0."))
     return avals[0]
 
 

@@ -30,7 +30,7 @@ import fgrad.numpy as fnp
 from fgrad.core.errors import missing_attribute as _missing_attribute
 from fgrad.core import Tracer, aval_of
 from fgrad.core import dtypes as dt
-from fgrad.core.errors import at_user_line
+from fgrad.core.errors import ShapeDtypeError, at_user_line
 from fgrad.core.ir import Aval, is_key
 from fgrad.lax import random as lr
 from fgrad.lax._rules import user_dtype
@@ -192,13 +192,14 @@ def _checked_shape(name: str, shape, shapes: dict) -> tuple[int, ...]:
             return tuple(np.broadcast_shapes(*shapes.values()))
         except ValueError:
             listed = ", ".join(f"{w} {s}" for w, s in shapes.items())
-            raise ValueError(at_user_line(
+            # JAX's samplers fail on such parameters with a TypeError or a ValueError.
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.random.{name}: the parameters' shapes ({listed}) do not broadcast "
                 f"together.")) from None
     shape = _shape(name, shape)
     for what, own in shapes.items():
         if not _broadcasts_to(own, shape):
-            raise ValueError(at_user_line(
+            raise ShapeDtypeError(at_user_line(
                 f"fgrad.random.{name}: {what} has shape {own}, which does not broadcast to "
                 f"shape={shape}. Every parameter must broadcast to the requested shape (the "
                 f"result's); pass shape=None for the parameters' own broadcast shape."))

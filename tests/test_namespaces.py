@@ -36,7 +36,9 @@ def is_submodule(module, name) -> bool:
 
 
 def public_names(module) -> set[str]:
-    return {name for name in dir(module) if not name.startswith("_")}
+    # Not identifiers: pytest's assertion rewriting adds '@py_builtins' and '@pytest_ar' to
+    # the modules of a distribution that registers a pytest plugin, as fgrad does.
+    return {name for name in dir(module) if not name.startswith("_") and name.isidentifier()}
 
 
 @pytest.mark.parametrize("name", list(NAMESPACES))

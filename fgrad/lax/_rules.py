@@ -11,6 +11,7 @@ from jax.sharding import AxisType
 
 from fgrad.core import Aval, Primitive, ShapeDtypeError
 from fgrad.core import dtypes as dt
+from fgrad.core.errors import at_user_line
 from fgrad.lax._batching import defbatch_elementwise
 
 
@@ -146,7 +147,12 @@ def user_dtype(dtype) -> np.dtype:
         return dt.default_float()
     if dtype is complex:
         return dt.canonicalize(np.complex128)
-    return np.dtype(dtype)
+    try:
+        return np.dtype(dtype)
+    except TypeError:  # NumPy's "data type 'foo' not understood" names no line
+        raise TypeError(at_user_line(
+            f"{dtype!r} is not a dtype. Name one as NumPy does: np.float32, 'float32', "
+            f"float, int or bool.")) from None
 
 
 def check_available(name: str, avals: Sequence[Aval], dtype, what: str) -> None:

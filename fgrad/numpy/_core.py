@@ -262,7 +262,8 @@ def canonical_shape(shape, name: str) -> tuple[int, ...]:
     """A shape argument (an int or a sequence of ints) as a tuple of non-negative ints."""
     dims = int_tuple(shape, name, "a shape")
     if any(d < 0 for d in dims):
-        raise ValueError(at_user_line(
+        # NumPy raises a ValueError here, JAX a TypeError: ShapeDtypeError is both.
+        raise ShapeDtypeError(at_user_line(
             f"fgrad.numpy.{name}: negative dimensions are not allowed (shape {dims})."))
     return dims
 

@@ -128,10 +128,15 @@ def known_value(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+class NonConcreteBooleanIndexError(ConcretizationError, IndexError):
+    """A boolean mask index whose values are abstract: an IndexError too, as JAX's error of
+    the same name is."""
+
+
 def _concrete_mask(mask) -> np.ndarray:
     value = known_value(mask)
     if value is None:
-        raise ConcretizationError(at_user_line(
+        raise NonConcreteBooleanIndexError(at_user_line(
             "fgrad.numpy indexing: a boolean mask must be concrete, because the result's size "
             "depends on how many of its values are True, and this mask is abstract (traced by "
             "jit or vmap). Select elementwise instead: fgrad.numpy.where(mask, x, 0) for "
