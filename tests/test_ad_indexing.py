@@ -31,7 +31,7 @@ assert_same = functools.partial(oracle.assert_same, **TOLERANCE)
 assert_trees_same = functools.partial(oracle.assert_trees_same, **TOLERANCE)
 check_first_order = functools.partial(oracle.check_first_order, **TOLERANCE)
 # Under jax.jit, fgrad's Hessians cost several times less than eagerly.
-check_second_order = functools.partial(oracle.check_second_order, under_jit=True, **TOLERANCE)
+check_second_order = functools.partial(oracle.check_second_order, **TOLERANCE)
 
 
 class Case:

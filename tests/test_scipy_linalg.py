@@ -300,7 +300,7 @@ SECOND_ORDER = {
 @pytest.mark.parametrize("name", SECOND_ORDER)
 def test_second_order_matches_jax(name):
     make, args = SECOND_ORDER[name]
-    oracle.check_second_order(make(fsl), make(jsl), args, under_jit=True, rtol=1e-7,
+    oracle.check_second_order(make(fsl), make(jsl), args, rtol=1e-7,
                               atol=1e-9)
 
 
