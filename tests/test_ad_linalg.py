@@ -81,19 +81,22 @@ def test_second_order(layout):
     f, jf = dot(numbers)
     args = (rand(lhs_shape, 0), rand(rhs_shape, 1))
     sizes = [np.size(a) for a in args]
+    # fgrad's second derivatives run under jax.jit: the same programs as eagerly at a
+    # fraction of the CPU (eagerly every equation compiles alone); test_first_order and
+    # test_finite_differences run fgrad eagerly.
     for g, jg in quadratic_forms(f, jf, rand(out_shape, 5)):
         if all(sizes) and sum(sizes) <= LARGE:
-            assert_trees_same(fgrad.hessian(g, (0, 1))(*args),
+            assert_trees_same(jax.jit(fgrad.hessian(g, (0, 1)))(*args),
                               jax.jit(jax.hessian(jg, (0, 1)))(*args))
         else:  # no Hessian for empty inputs in fgrad yet, and large ones are slow to build
             v = (rand(lhs_shape, 6), rand(rhs_shape, 7))
             assert_trees_same(
-                fgrad.jvp(fgrad.grad(g, (0, 1)), args, v)[1],
+                jax.jit(lambda *a: fgrad.jvp(fgrad.grad(g, (0, 1)), a, v)[1])(*args),
                 jax.jit(lambda *a: jax.jvp(jax.grad(jg, (0, 1)), a, v)[1])(*args))
             # reverse over reverse as well
             u = (rand(lhs_shape, 8), rand(rhs_shape, 9))
             assert_trees_same(
-                fgrad.vjp(fgrad.grad(g, (0, 1)), *args)[1](u),
+                jax.jit(lambda *a: fgrad.vjp(fgrad.grad(g, (0, 1)), *a)[1](u))(*args),
                 jax.jit(lambda *a: jax.vjp(jax.grad(jg, (0, 1)), *a)[1](u))(*args))
 
 
