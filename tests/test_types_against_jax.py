@@ -488,3 +488,16 @@ def test_scatter_max_min_types():
         same_types(
             fgrad.jvp(lambda x, y: getattr(FG.at(x)[i], how)(y), (x, y), (x, y)),
             jax.jvp(lambda x, y: getattr(x.at[i], how)(y), (x, y), (x, y)))
+
+
+def test_inverse_of_a_weak_matrix_has_a_weak_cotangent():
+    # Found by the long profile (seed 1): jnp.linalg.inv solves against a strong identity,
+    # which promotes a weak matrix to a strong one; the conversion's transpose turns the
+    # cotangent weak again. fgrad's inv skipped the promotion, so its gradient was strong.
+    a = weak_array(3.0 * np.eye(2) + 0.1)
+    ct = jnp.ones((2, 2), jnp.float32)
+    same_types(fgrad.grad(lambda a: fnp.sum(fnp.linalg.inv(a)))(a),
+               jax.grad(lambda a: jnp.sum(jnp.linalg.inv(a)))(a))
+    same_types(fgrad.vjp(fnp.linalg.inv, a)[1](ct), jax.vjp(jnp.linalg.inv, a)[1](ct))
+    same_types(jax.jit(fgrad.grad(lambda a: fnp.sum(fnp.linalg.inv(a[None]))))(a),
+               jax.grad(lambda a: jnp.sum(jnp.linalg.inv(a[None])))(a))

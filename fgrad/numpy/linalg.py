@@ -248,7 +248,10 @@ def inv(a):
     if len(shape) < 2 or shape[-1] != shape[-2]:
         raise _ShapeDtypeError(_at_user_line(
             f"{_NS}.inv needs square matrices of shape (..., n, n), got {shape}."))
-    return _solve(a, _eye(shape[-1], _dtype(a), shape[:-2]), vector=False)
+    # Promoted with the (strong) identity, as jnp.linalg.inv's call of solve does: a weakly
+    # typed a is converted to a strong one, so its cotangent converts back to weak.
+    a, eye = _promote_dtypes(a, _eye(shape[-1], _dtype(a), shape[:-2]))
+    return _solve(a, eye, vector=False)
 
 
 def matrix_power(a, n: int):
