@@ -10,15 +10,8 @@ import jax
 import pytest
 
 
-@pytest.fixture
-def x64():
-    """Runs a test with float64 enabled, restoring the previous setting afterwards."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
+# The x64 fixture (float64 within one test) is fgrad's pytest plugin's:
+# fgrad_pytest_plugin.py.
 
 
 @pytest.fixture(params=["float32", "float64"])
