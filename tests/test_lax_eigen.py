@@ -15,6 +15,7 @@ Most comparisons run many cases under one jax.jit per side (compiling dominates 
 file's time), with XLA's optimizations off where values are compared with a tolerance.
 """
 
+import importlib
 import warnings
 
 import jax
@@ -425,6 +426,19 @@ def test_shape_and_dtype_errors():
     oracle.check_error(lambda: fe.eigh(sq, implementation="qr"), "EighImplementation")
     oracle.check_error(lambda: fe.eig(sq, implementation="lapack"), "EigImplementation")
     with pytest.raises(ShapeDtypeError, match="lower must be a bool"):  # a direct bind
+        fgrad.make_ir(lambda x: fe.eigh_p.bind(x, lower=1, sort_eigenvalues=True,
+                                               implementation=None))(sq)
+
+
+def test_shape_rule_answers_are_not_shared_by_equal_params_of_another_type(monkeypatch):
+    # lower=1 equals lower=True (and hashes alike): with program checks off, as users run,
+    # a remembered answer for True must not accept 1.
+    # (the module: fgrad.core's attribute `typecheck` is the function of that name)
+    monkeypatch.setattr(importlib.import_module("fgrad.core.typecheck"), "CHECKS", False)
+    sq = general((3, 3))
+    fgrad.make_ir(lambda x: fe.eigh_p.bind(x, lower=True, sort_eigenvalues=True,
+                                           implementation=None))(sq)
+    with pytest.raises(ShapeDtypeError, match="lower must be a bool"):
         fgrad.make_ir(lambda x: fe.eigh_p.bind(x, lower=1, sort_eigenvalues=True,
                                                implementation=None))(sq)
 

@@ -160,7 +160,10 @@ _SHAPE_RULE_CACHE = register_cache(
 
 def abstract_eval(prim, avals, params, source):
     try:
-        key = (prim, *avals, *params.items(), jax.config.jax_enable_x64)
+        # The params' types too: 1 == True and 2 == 2.0 with equal hashes, so lower=1 would
+        # otherwise be answered from the entry of lower=True, skipping the rule's checks.
+        key = (prim, *avals, *params.items(), *map(type, params.values()),
+               jax.config.jax_enable_x64)
         out = _SHAPE_RULE_CACHE.get(key)
     except TypeError:  # an unhashable param: the rule will say what is wrong with it
         key = out = None
