@@ -843,10 +843,16 @@ def _assert_close(got, want, what: str, case: Case):
                                  f"the lowering (DESIRED):\n{e}") from None
 
 
+# Second examples of one primitive whose JAX derivatives take the longest to compile (five
+# to eight seconds each: gamma's rejection loops): run with `-m slow`; the first example of
+# each primitive is in the default run.
+SLOW = {"random_gamma:log space", "random_gamma:2 keys"}
+
+
 def _params(cases, check: str):
     out = []
     for c in cases:
-        marks = []
+        marks = [pytest.mark.slow] if c.id in SLOW else []
         if (check, c.id) in JAX_DIFFERS:
             raises, reason = JAX_DIFFERS[check, c.id]
             marks.append(pytest.mark.xfail(strict=True, raises=raises, reason=reason))
