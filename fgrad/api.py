@@ -317,9 +317,14 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     def pullback(ct):
         flat_cts, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
+            alike = "" if str(ct_tree) != str(out_tree) else (
+                " They print alike, so a node's class differs: a namedtuple or dataclass of "
+                "the same name from another module (jax.numpy's SlogdetResult for "
+                "fgrad.numpy's, say). Build the cotangent from the output itself, e.g. with "
+                "jax.tree_util.tree_map over it.")
             raise StructureError(at_user_line(
                 f"The vjp pullback takes a cotangent with the structure of the function's "
-                f"output, {out_tree}, but got {ct_tree}."))
+                f"output, {out_tree}, but got {ct_tree}.{alike}"))
         for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True)):
             c_aval = aval_of(c)
             expected = tangent_aval(a)

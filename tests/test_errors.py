@@ -720,3 +720,19 @@ def test_a_program_of_20000_equations():
     del program, lowered, gradient
     gc.collect()
     assert_works_normally()
+
+
+def test_a_cotangent_of_a_look_alike_structure():
+    # jax.numpy's SlogdetResult prints like fgrad.numpy's but is another class: the message
+    # says so instead of showing two identical structures.
+    a = np.array([[2.0, 0.3], [0.3, 2.0]], np.float32)
+    _, pullback = fgrad.vjp(fnp.linalg.slogdet, a)
+    ct = jnp.linalg.slogdet(a)
+    error = raised(lambda: pullback(ct))  # look-alike cotangent
+    assert isinstance(error, StructureError)
+    message = str(error)
+    assert "print alike" in message and "tree_map" in message, message
+    assert names_line(message, marked_line("look-alike cotangent"))
+    assert_same_builtin_types(error, lambda: jax.vjp(jnp.linalg.slogdet, a)[1](
+        fgrad.numpy.linalg.slogdet(a)))
+    assert_works_normally()

@@ -271,7 +271,15 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
     # x: jnp.sort(x).sum()))(w) for a weak w shows the scatter-add into `0.0:f64[]`), where
     # jax.grad(lambda x: x[i].sum())(w), the same gather written by the user, stays weak, as
     # fgrad does in both. Derivatives through them are compared without weak types.
-    strict = not case.uses_lax_pow() and not any(s.op in ("sort", "top_k")
+    # jax.numpy.linalg's functions are jitted, and the transpose of a jitted function types
+    # the cotangents it receives like its outputs: a strong cotangent reaching a weak result
+    # (after W @ L with a strong W) comes out weak, where the same operations without a jit
+    # keep it strong, in JAX and in fgrad, which has no jit boundaries (jax.grad(lambda a:
+    # jnp.sum(W @ jnp.linalg.cholesky(a)))(w) is weak for a weak w, jax.grad(lambda a:
+    # jnp.sum(W @ jnp.tril(a)))(w) strong; found by the long profile, seed 1). Derivatives
+    # through linalg steps are compared without weak types; the weak types of the linalg
+    # rules themselves are tested with typed cotangents at the end of this file.
+    strict = not case.uses_lax_pow() and not any(s.op in ("sort", "top_k", "linalg")
                                                  for s in case.steps)
     # Under vmap a cond whose predicate is batched becomes a select of both branches, and
     # JAX's reverse mode pads the residuals one branch lacks with strongly typed `empty`
@@ -501,3 +509,20 @@ def test_inverse_of_a_weak_matrix_has_a_weak_cotangent():
     same_types(fgrad.vjp(fnp.linalg.inv, a)[1](ct), jax.vjp(jnp.linalg.inv, a)[1](ct))
     same_types(jax.jit(fgrad.grad(lambda a: fnp.sum(fnp.linalg.inv(a[None]))))(a),
                jax.grad(lambda a: jnp.sum(jnp.linalg.inv(a[None])))(a))
+
+
+def test_linalg_cotangents_typed_like_their_outputs_are_jax_types():
+    # The case the fuzzer compares without weak types (see `strict` in _run_checks) checked
+    # here with cotangents typed like the outputs, where JAX's types are defined.
+    a = weak_array(np.array([[2.0, 0.3], [0.3, 2.0]]))
+    for name in ("cholesky", "inv", "det", "slogdet"):
+        f, jf = getattr(fnp.linalg, name), getattr(jnp.linalg, name)
+        out = f(a)  # fgrad's own result types (slogdet's namedtuple is fgrad's)
+        ct = jax.tree_util.tree_map(lambda o: weak_array(np.ones(o.shape)) if o.weak_type
+                                    else jnp.ones(o.shape, o.dtype), out)
+        ct_jax = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(jf(a)),
+                                              jax.tree_util.tree_leaves(ct))
+        same_types(fgrad.vjp(f, a)[1](ct), jax.vjp(jf, a)[1](ct_jax))
+    b = weak_array(np.array([1.0, -1.0]))
+    same_types(fgrad.vjp(fnp.linalg.solve, a, b)[1](weak_array(np.ones(2))),
+               jax.vjp(jnp.linalg.solve, a, b)[1](weak_array(np.ones(2))))
