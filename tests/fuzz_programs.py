@@ -208,10 +208,13 @@ def make_value(kind: str, shape, dtype: str, seed_: int, values=None):
 
 def like(x, values):
     """`values` as an operand of x's kind and type (for batches of an input, tangents)."""
-    if isinstance(x, (float, complex)):
-        return weak_array(values)
+    # NumPy first: np.float64 and np.complex128 are subclasses of Python's float and
+    # complex, but strongly typed (a weak batch of a float64 scalar, with a strong batch of
+    # its float32 tangents, made the batched JVP's types undefined in JAX).
     if isinstance(x, (np.ndarray, np.generic)):
         return np.asarray(values, x.dtype)
+    if isinstance(x, (float, complex)):
+        return weak_array(values)
     if x.weak_type:
         return weak_array(values)
     return jnp.asarray(values, x.dtype)

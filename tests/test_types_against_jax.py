@@ -63,7 +63,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from fuzz_programs import (FG, FORWARD_CHECKS, JX, JX_FORWARD, REVERSE_CHECKS, Case, Step,
                            cases, like, numbers, weak_array)
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -404,18 +403,7 @@ CHECKS = ("value", "jvp", "linearize", "vjp", "grad", "value_and_grad", "jacfwd"
 # (case, mismatch), narrow enough to name one cause, each with an xfail(strict=True)
 # regression test.
 
-def _numpy_float64_scalar_under_jit_vmap_jvp(case: Case, m: Mismatch) -> bool:
-    """Found by the default profile in a full run (not yet diagnosed): a NumPy float64
-    scalar input with x64 off, whose batch and tangent batch the fuzzer builds as weak
-    arrays (np.float64 is a Python float), gives a strongly typed tangent out of fgrad's
-    jit(vmap(jvp)) where JAX's is weak; plain jvp and vmap(jvp) agree.
-    test_known_numpy_float64_scalar_under_jit_vmap_jvp reproduces it."""
-    return (m.check == "jit(vmap(jvp))" and m.what == "type" and not case.x64
-            and any(k == "np_scalar" and d == "float64" for k, _, d, _ in case.inputs))
-
-
-KNOWN: dict = {"numpy float64 scalar under jit(vmap(jvp))":
-               _numpy_float64_scalar_under_jit_vmap_jvp}
+KNOWN: dict = {}
 
 
 def unexplained(case: Case, mismatches: list[Mismatch]) -> list[Mismatch]:
@@ -540,9 +528,12 @@ def test_linalg_cotangents_typed_like_their_outputs_are_jax_types():
                jax.vjp(jnp.linalg.solve, a, b)[1](weak_array(np.ones(2))))
 
 
-@pytest.mark.xfail(strict=True, reason="not yet diagnosed: see KNOWN's "
-                   "_numpy_float64_scalar_under_jit_vmap_jvp")
-def test_known_numpy_float64_scalar_under_jit_vmap_jvp():
+
+def test_batches_of_numpy_float64_scalars_are_strong():
+    # Found by the default profile in a full run: the batch of an np.float64 input was built
+    # weak (np.float64 is a Python float), its tangents' batch strong, and JAX's batched JVP
+    # of such mistyped tangents has no defined type. Batches keep their input's type now.
     case = Case(False, (("np_scalar", (), "float64", 0),), (Step("abs", (0,), {}),), (1, 1),
                 ("same",), "strong", 0, ("jit(vmap(jvp))",))
+    assert type(like(np.float64(1.5), np.ones(2))) is np.ndarray
     assert run_checks(case) == []
