@@ -370,9 +370,15 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
 
     def batched_jvp(jvp, f):
         return lambda b, tb: jvp(f, (b, *xs[1:]), (tb, *tangents[1:]))
+    # JAX's side gets the NumPy batches as JAX arrays of the same type: closed over by the
+    # jax.jit that `check` runs it under, a NumPy array is a constant, and JAX's custom_jvp
+    # under vmap then fails an internal assertion ("non-canonical constant"; long profile,
+    # seed 2).
+    j_batch, j_t_batch = (jnp.asarray(b) if isinstance(b, np.ndarray) else b
+                          for b in (batch, t_batch))
     check("jit(vmap(jvp))",
           lambda: fgrad.jit(fgrad.vmap(batched_jvp(fgrad.jvp, f_fg)))(batch, t_batch),
-          lambda: jax.vmap(batched_jvp(jax.jvp, f_jxf))(batch, t_batch),
+          lambda: jax.vmap(batched_jvp(jax.jvp, f_jxf))(j_batch, j_t_batch),
           tangents_typed and strict)
 
     # Compiled: fgrad.jit, and fgrad's code under jax.jit (its rules run on JAX tracers).
@@ -536,4 +542,12 @@ def test_batches_of_numpy_float64_scalars_are_strong():
     case = Case(False, (("np_scalar", (), "float64", 0),), (Step("abs", (0,), {}),), (1, 1),
                 ("same",), "strong", 0, ("jit(vmap(jvp))",))
     assert type(like(np.float64(1.5), np.ones(2))) is np.ndarray
+    assert run_checks(case) == []
+
+
+def test_jax_gets_numpy_batches_as_arrays_under_jit_vmap_jvp():
+    # Found by the long profile (seed 2): JAX's own assertion failed on the NumPy batch.
+    case = Case(False, (("np", (3,), "float32", 1144),),
+                (Step("power", (0,), {"c": -1}), Step("custom_vjp", (0,), {})), (2, 2),
+                ("strong",), "weak", 0, ("jit(vmap(jvp))",))
     assert run_checks(case) == []
