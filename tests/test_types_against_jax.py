@@ -265,12 +265,10 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
     # fgrad converts where JAX's pow rule does; derivatives of programs with a lax.pow are
     # compared without weak types. (jvp(lambda x: jnp.sin(2.0 ** x), (w,), (w,)) for a weak
     # w: JAX's tangent is weak, fgrad's strong; jvp(lambda x: 2.0 ** x, ...) both strong.)
-    # JAX's JVP of sort and top_k gathers the tangent by the permutation inside jnp.sort's
-    # (lax.top_k's) own rule, and the transpose of that gather scatters into strongly typed
-    # zeros: the cotangent of a weak input comes back strong (jax.make_jaxpr(jax.grad(lambda
-    # x: jnp.sort(x).sum()))(w) for a weak w shows the scatter-add into `0.0:f64[]`), where
-    # jax.grad(lambda x: x[i].sum())(w), the same gather written by the user, stays weak, as
-    # fgrad does in both. Derivatives through them are compared without weak types.
+    # A gather's transpose scatters into strongly typed zeros, in JAX (jax.make_jaxpr of
+    # jax.vjp(lambda x: x[i], w)[1] shows the scatter-add into `0.0:f64[]`) and in fgrad, so
+    # a gathered weak input gets a strong cotangent (fgrad's zeros followed the cotangent's
+    # type until the long profile, seed 4, met take_along_axis(x, argsort(x)) on a weak x).
     # jax.numpy.linalg's functions are jitted, and the transpose of a jitted function types
     # the cotangents it receives like its outputs: a strong cotangent reaching a weak result
     # (after W @ L with a strong W) comes out weak, where the same operations without a jit
@@ -279,8 +277,7 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
     # jnp.sum(W @ jnp.tril(a)))(w) strong; found by the long profile, seed 1). Derivatives
     # through linalg steps are compared without weak types; the weak types of the linalg
     # rules themselves are tested with typed cotangents at the end of this file.
-    strict = not case.uses_lax_pow() and not any(s.op in ("sort", "top_k", "linalg")
-                                                 for s in case.steps)
+    strict = not case.uses_lax_pow() and not any(s.op == "linalg" for s in case.steps)
     # Under vmap a cond whose predicate is batched becomes a select of both branches, and
     # JAX's reverse mode pads the residuals one branch lacks with strongly typed `empty`
     # placeholders (visible in jax.make_jaxpr(jax.vmap(jax.grad(f))), f a cond of
@@ -464,12 +461,19 @@ def test_jacobian_blocks_take_jax_types():
                jax.hessian(lambda x: 2.0 / x)(1.5))
 
 
-def test_gather_transpose_takes_the_cotangents_type():
+def test_gather_transpose_scatters_into_strong_zeros():
     x = weak_array(np.ones((3, 3)))
     index = (None, np.array([0, 2]))
-    ct = jnp.ones((1, 2, 3), jnp.float32)
-    same_types(fgrad.vjp(lambda x: FG.getitem(x, index), x)[1](ct),
-               jax.vjp(lambda x: x[index], x)[1](ct))
+    for ct in (jnp.ones((1, 2, 3), jnp.float32), weak_array(np.ones((1, 2, 3)))):
+        same_types(fgrad.vjp(lambda x: FG.getitem(x, index), x)[1](ct),
+                   jax.vjp(lambda x: x[index], x)[1](ct))
+    # Found by the long profile (seed 4): a weak input sorted by its own order, with a weak
+    # cotangent, got a weak cotangent back from fgrad and a strong one from JAX.
+    x = weak_array(np.array([[0.3, -1.2, 2.0], [1.5, 0.1, -0.4]]))
+    ct = weak_array(np.ones((2, 3)))
+    same_types(
+        fgrad.vjp(lambda x: fnp.take_along_axis(x, fnp.argsort(x, axis=0), axis=0), x)[1](ct),
+        jax.vjp(lambda x: jnp.take_along_axis(x, jnp.argsort(x, axis=0), axis=0), x)[1](ct))
 
 
 def test_rule_coefficients_of_weak_arrays_are_strong():

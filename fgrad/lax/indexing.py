@@ -466,9 +466,9 @@ def _gather_jvp(primals, tangents, **params):
 
 def _gather_transpose(ct, x, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
                       unique_indices, mode, fill_value):
-    # The cotangent is scattered into zeros of the operand's shape and the cotangent's type
-    # (weak only if the cotangent is), as JAX's rule makes them.
-    base = zeros(Aval(x.aval.shape, x.aval.dtype, aval_of(ct).weak_type))
+    # The cotangent is scattered into strongly typed zeros of the operand's shape, as JAX's
+    # rule makes them: a gathered weak operand gets a strong cotangent.
+    base = zeros(Aval(x.aval.shape, x.aval.dtype))
     if math.prod(aval_of(ct).shape) == 0:
         # Nothing was read; an empty gather's windows may even overhang the operand.
         return [base, None]
