@@ -581,7 +581,13 @@ def _sum_unneeded(term: _Term, needed: set, preferred) -> _Term:
     if preferred is not None and dt.promote(aval, Aval((), preferred, False))[0] != aval.dtype:
         x = lx.convert_element_type(x, preferred)
     reduce = lr.reduce_max if dt.is_bool(aval_of(x).dtype) else lr.reduce_sum  # or on bools
-    return _Term(reduce(x, axes), "".join(c for c in term.labels if c in needed))
+    summed = reduce(x, axes)
+    if aval_of(summed).weak_type:
+        # jax.numpy.einsum sums with lax.reduce from a strongly typed NumPy zero, so the sum
+        # of a weak operand is strong (and so is the cotangent it passes back; found by the
+        # long profile, seed 5).
+        summed = lx.convert_element_type(summed, aval_of(summed).dtype, weak_type=False)
+    return _Term(summed, "".join(c for c in term.labels if c in needed))
 
 
 # The pairwise contractions, in the order of a path.
