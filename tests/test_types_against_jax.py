@@ -354,31 +354,32 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
     # vmap: a batch of two versions of the first input (never an int), the others shared.
     batch = like(xs[0], np.stack([numbers(np.shape(xs[0]), 300 + k, aval_of(xs[0]).dtype)
                                   for k in range(2)]))
+    # A batch of tangents for the batch of first inputs, the other tangents shared.
+    t_batch = like(tangents[0], np.stack([numbers(np.shape(xs[0]), 400 + k,
+                                                  aval_of(xs[0]).dtype) for k in range(2)]))
+    # JAX's side of the batched checks gets its NumPy inputs as JAX arrays of the same type:
+    # closed over by the jax.jit that `check` runs it under, a NumPy array is a constant, and
+    # JAX's custom_jvp under vmap then fails an internal assertion ("non-canonical constant";
+    # long profile, seed 2 under jit(vmap(jvp)), seed 4 under vmap(grad) with a float64
+    # NumPy batch and x64 off).
+    j_batch, j_t_batch, *j_rest = (jnp.asarray(v) if isinstance(v, np.ndarray) else v
+                                   for v in (batch, t_batch, *xs[1:]))
     in_axes = (0,) + (None,) * (n - 1)
     check("vmap(grad)", lambda: fgrad.vmap(fgrad.grad(g_fg), in_axes)(batch, *xs[1:]),
-          lambda: jax.vmap(jax.grad(g_jx), in_axes)(batch, *xs[1:]), batched_reverse)
+          lambda: jax.vmap(jax.grad(g_jx), in_axes)(j_batch, *j_rest), batched_reverse)
     check("grad(vmap)",
           lambda: fgrad.grad(lambda b, *r: fnp.sum(fgrad.vmap(g_fg, in_axes)(b, *r)))(
               batch, *xs[1:]),
           lambda: jax.grad(lambda b, *r: jnp.sum(jax.vmap(g_jx, in_axes)(b, *r)))(
-              batch, *xs[1:]), batched_reverse)
+              j_batch, *j_rest), batched_reverse)
     check("vmap(hessian)", lambda: fgrad.vmap(fgrad.hessian(g_fg), in_axes)(batch, *xs[1:]),
-          lambda: jax.vmap(jax.hessian(g_jx), in_axes)(batch, *xs[1:]), batched_reverse)
-    # A batch of tangents for the batch of first inputs, the other tangents shared.
-    t_batch = like(tangents[0], np.stack([numbers(np.shape(xs[0]), 400 + k,
-                                                  aval_of(xs[0]).dtype) for k in range(2)]))
+          lambda: jax.vmap(jax.hessian(g_jx), in_axes)(j_batch, *j_rest), batched_reverse)
 
-    def batched_jvp(jvp, f):
-        return lambda b, tb: jvp(f, (b, *xs[1:]), (tb, *tangents[1:]))
-    # JAX's side gets the NumPy batches as JAX arrays of the same type: closed over by the
-    # jax.jit that `check` runs it under, a NumPy array is a constant, and JAX's custom_jvp
-    # under vmap then fails an internal assertion ("non-canonical constant"; long profile,
-    # seed 2).
-    j_batch, j_t_batch = (jnp.asarray(b) if isinstance(b, np.ndarray) else b
-                          for b in (batch, t_batch))
+    def batched_jvp(jvp, f, rest):
+        return lambda b, tb: jvp(f, (b, *rest), (tb, *tangents[1:]))
     check("jit(vmap(jvp))",
-          lambda: fgrad.jit(fgrad.vmap(batched_jvp(fgrad.jvp, f_fg)))(batch, t_batch),
-          lambda: jax.vmap(batched_jvp(jax.jvp, f_jxf))(j_batch, j_t_batch),
+          lambda: fgrad.jit(fgrad.vmap(batched_jvp(fgrad.jvp, f_fg, xs[1:])))(batch, t_batch),
+          lambda: jax.vmap(batched_jvp(jax.jvp, f_jxf, j_rest))(j_batch, j_t_batch),
           tangents_typed and strict)
 
     # Compiled: fgrad.jit, and fgrad's code under jax.jit (its rules run on JAX tracers).
@@ -552,11 +553,17 @@ def test_batches_of_numpy_float64_scalars_are_strong():
     assert run_checks(case) == []
 
 
-def test_jax_gets_numpy_batches_as_arrays_under_jit_vmap_jvp():
-    # Found by the long profile (seed 2): JAX's own assertion failed on the NumPy batch.
+def test_jax_gets_numpy_batches_as_arrays():
+    # Found by the long profile (seeds 2 and 4): JAX's own assertion failed on the NumPy
+    # batch, a float32 one under jit(vmap(jvp)) and a float64 one with x64 off under
+    # vmap(grad).
     case = Case(False, (("np", (3,), "float32", 1144),),
                 (Step("power", (0,), {"c": -1}), Step("custom_vjp", (0,), {})), (2, 2),
                 ("strong",), "weak", 0, ("jit(vmap(jvp))",))
+    assert run_checks(case) == []
+    case = Case(False, (("np", (3, 2, 3), "float64", 1941), ("np", (), "float32", 1)),
+                (Step("custom_jvp", (0,), {}),), (2,), ("strong", "strong"), "strong", 0,
+                ("vmap(grad)", "grad(vmap)", "vmap(hessian)"))
     assert run_checks(case) == []
 
 
