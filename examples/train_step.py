@@ -12,9 +12,10 @@ Using equinox modules as parameters, as checked by tests/test_training.py:
   raises `fgrad.TracerConversionError`), and write your own modules' `__call__` with
   fgrad.numpy. For the same reason `jax.vmap` cannot batch a model fgrad is tracing:
   batch a single-example model with `fgrad.vmap`.
-- A module also holds non-array leaves (here the activation function), which fgrad cannot
-  differentiate: split it with `eqx.partition(model, eqx.is_inexact_array)`, differentiate
-  the arrays and rebuild the model with `eqx.combine`.
+- A module also holds non-array leaves (here the activation function), which `fgrad.grad`
+  refuses to differentiate: `fgrad.filter_value_and_grad` differentiates the floating-point
+  arrays and gives the other leaves a None gradient, as `eqx.filter_value_and_grad` does
+  (docs/equinox.md).
 
 Run:  python examples/train_step.py
 """
@@ -47,16 +48,14 @@ def make_model(key):
                       key=key)
 
 
-def loss(params, static, x, y):
-    model = eqx.combine(params, static)
+def loss(model, x, y):
     return fnp.mean((fgrad.vmap(model)(x) - y) ** 2)
 
 
 @eqx.filter_jit
 def train_step(model, opt_state, x, y):
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    value, grads = fgrad.value_and_grad(loss)(params, static, x, y)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
+    value, grads = fgrad.filter_value_and_grad(loss)(model, x, y)
+    updates, opt_state = optimizer.update(grads, opt_state, model)
     return value, eqx.apply_updates(model, updates), opt_state
 
 

@@ -21,6 +21,14 @@ from fgrad.api import make_ir as make_ir
 from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
+from fgrad.filtered import filter_grad as filter_grad
+from fgrad.filtered import filter_jit as filter_jit
+from fgrad.filtered import filter_jvp as filter_jvp
+from fgrad.filtered import filter_value_and_grad as filter_value_and_grad
+from fgrad.filtered import filter_vjp as filter_vjp
+from fgrad.filtered import filter_vmap as filter_vmap
+from fgrad.filtered import is_array as is_array
+from fgrad.filtered import is_inexact_array as is_inexact_array
 from fgrad.lax.custom import SymbolicZero as SymbolicZero
 from fgrad.lax.custom import custom_jvp as custom_jvp
 from fgrad.lax.custom import custom_vjp as custom_vjp
@@ -59,6 +67,8 @@ __all__ = [
     "StructureError", "TracerConversionError",
     "checkpoint", "remat", "checkpoint_name", "checkpoint_policies",
     "tag", "grad_with_tags", "hook", "clear_caches", "cache_info",
+    "filter_grad", "filter_value_and_grad", "filter_vjp", "filter_jvp", "filter_vmap",
+    "filter_jit", "is_array", "is_inexact_array",
 ]
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ level, or re-staged into an enclosing transform, which is how transforms nest.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -166,6 +167,24 @@ def _as_arrays(values):
     return [_as_array(v) for v in values]
 
 
+def _jvp_flat(fun, flat_primals, in_tree, flat_tangents, name: str, has_aux=False):
+    """fun's program traced at the flat primals, its outputs and their tangents (Zero where
+    an output does not depend on a moving input), after checking each tangent's type."""
+    tangents_in = []
+    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True)):
+        p_aval, t_aval = aval_of(p), aval_of(t)
+        expected = tangent_aval(p_aval)
+        if t_aval.shape != p_aval.shape or t_aval.dtype != expected.dtype:
+            raise ShapeDtypeError(at_user_line(
+                f"{name}: tangent {i} has type {t_aval.dtype.name}{list(t_aval.shape)}, but "
+                f"its primal of type {p_aval.dtype.name}{list(p_aval.shape)} needs a tangent "
+                f"of type {np.dtype(expected.dtype).name}{list(expected.shape)}."))
+        tangents_in.append(t if is_differentiable(p_aval) else Zero(expected))
+    traced = _trace_flat(fun, flat_primals, in_tree, name, has_aux)
+    outs, out_tangents = jvp_eval(traced.program, flat_primals, tangents_in)
+    return traced, outs, out_tangents
+
+
 def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     """Forward mode: `(fun(*primals), J·tangents)`, with `J` fun's Jacobian at `primals`.
 
@@ -188,19 +207,9 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         raise StructureError(at_user_line(
             f"jvp needs tangents with the same tree structure as the primals: primals are "
             f"{in_tree}, tangents are {tangent_tree}."))
-    tangents_in = []
-    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True)):
-        p_aval, t_aval = aval_of(p), aval_of(t)
-        expected = tangent_aval(p_aval)
-        if t_aval.shape != p_aval.shape or t_aval.dtype != expected.dtype:
-            raise ShapeDtypeError(at_user_line(
-                f"jvp: tangent {i} has type {t_aval.dtype.name}{list(t_aval.shape)}, but its "
-                f"primal of type {p_aval.dtype.name}{list(p_aval.shape)} needs a tangent of "
-                f"type {np.dtype(expected.dtype).name}{list(expected.shape)}."))
-        tangents_in.append(t if is_differentiable(p_aval) else Zero(expected))
-    traced = _trace_flat(fun, flat_primals, in_tree, "jvp", has_aux)
+    traced, outs, out_tangents = _jvp_flat(fun, flat_primals, in_tree, flat_tangents, "jvp",
+                                           has_aux)
     program, out_tree, n_out = traced.program, traced.out_tree, traced.n_out
-    outs, out_tangents = jvp_eval(program, flat_primals, tangents_in)
     outs = _as_arrays(outs)
     out_tangents = _as_arrays(
         [_instantiate(t, a.aval) for t, a in zip(out_tangents, program.outputs, strict=True)])
@@ -380,7 +389,7 @@ def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
     if len(set(positions)) != len(positions):
         raise TypeError(at_user_line(
             f"argnums {tuple(argnums)} names an argument twice; name each argument once."))
-    _check_grad_inputs(args, positions, holomorphic, allow_int, name)
+    _check_grad_inputs(fun, args, positions, holomorphic, allow_int, name)
 
     def restricted(*diff_args):
         trace = current_trace()
@@ -414,20 +423,49 @@ def _check_jacobian_dtypes(avals, holomorphic, name, what, real_allowed):
                 f"otherwise use fgrad.{'jvp' if name == 'jacfwd' else 'vjp'}."))
 
 
-def _check_grad_inputs(args, argnums, holomorphic, allow_int, name):
+def _leaf_name(fun, i: int, path) -> str:
+    """Where a leaf of fun's positional argument i is, for messages: `argument i` for the
+    argument itself, `model.layers[1].activation` for a leaf inside it (the parameter's name
+    when the signature tells it)."""
+    if not path:
+        return f"argument {i}"
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+        param = params[i] if i < len(params) and params[i].kind in (
+            params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD) else None
+    except (TypeError, ValueError):
+        param = None
+    return (param.name if param else f"argument {i}") + jax.tree_util.keystr(path)
+
+
+def _check_grad_inputs(fun, args, argnums, holomorphic, allow_int, name):
+    filtered = name in ("grad", "value_and_grad")
     for i in argnums:
-        for leaf in jax.tree_util.tree_leaves(args[i]):
-            dtype = aval_of(leaf).dtype
+        for path, leaf in jax.tree_util.tree_flatten_with_path(args[i])[0]:
+            try:
+                dtype = aval_of(leaf).dtype
+            except TypeError:
+                instead = (f"fgrad.filter_{name}, which differentiates the floating-point "
+                           f"arrays and passes everything else through" if filtered else
+                           "eqx.partition(x, fgrad.is_inexact_array) to split the arrays "
+                           "off and differentiate those")
+                raise TypeError(at_user_line(
+                    f"{name} differentiates every leaf of its arguments, and "
+                    f"{_leaf_name(fun, i, path)} is a {type(leaf).__name__}, not an array. "
+                    f"Use {instead}, or mark the field static "
+                    f"(eqx.field(static=True)).")) from None
             if holomorphic and not dt.is_complex(dtype):
                 raise TypeError(at_user_line(
                     f"{name} with holomorphic=True needs complex inputs, but argument {i} "
                     f"has dtype {dtype.name}."))
             if not dt.is_inexact(dtype) and not allow_int:
+                leaf_in_tree = (f" fgrad.filter_{name} differentiates only the floating-point "
+                                f"arrays of a pytree." if path and filtered else "")
                 raise TypeError(at_user_line(
                     f"{name} requires real- or complex-valued inputs (floating-point or "
-                    f"complex dtypes), but argument {i} has dtype {dtype.name}. Convert it "
-                    f"to a float, leave it out of argnums, or pass allow_int=True for "
-                    f"float0 zeros."))
+                    f"complex dtypes), but {_leaf_name(fun, i, path)} has dtype "
+                    f"{dtype.name}. Convert it to a float, leave it out of argnums, or pass "
+                    f"allow_int=True for float0 zeros.{leaf_in_tree}"))
 
 
 def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 import fgrad.api
+import fgrad.filtered
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -22,6 +23,7 @@ def test_python_blocks_run(path):
         exec(compile(block, str(path), "exec"), namespace)
 
 
-def test_api_docstring_examples():
-    failures, tried = doctest.testmod(fgrad.api, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [fgrad.api, fgrad.filtered], ids=lambda m: m.__name__)
+def test_api_docstring_examples(module):
+    failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0 and failures == 0
