@@ -126,10 +126,20 @@ def _eval_jaxpr(jaxpr: Jaxpr, consts, args) -> list:
 
 
 def _literal(lit: Literal):
-    # A literal keeps its exact type, weak flag included: fgrad's binary primitives need
-    # their operands' dtypes equal, as JAX's do at the jaxpr level.
-    aval = lit.aval
-    return convert_weak(np.asarray(lit.val), aval.dtype, aval.weak_type)
+    """A literal as an fgrad operand of exactly its type, weak flag included: fgrad's binary
+    primitives need their operands' dtypes equal, as JAX's do at the jaxpr level.
+
+    A Python number when that is its type (a weak float64 under x64), else a NumPy scalar
+    when strong: both stay literals of fgrad's programs. Only a weak literal of another
+    dtype (2.0 in float32 code) needs a JAX array, converted as JAX itself does.
+    """
+    aval, value = lit.aval, np.asarray(lit.val)
+    if not aval.weak_type:
+        return value.astype(aval.dtype)
+    python = value.item()
+    if aval_of(python).dtype == aval.dtype:
+        return python
+    return convert_weak(value, aval.dtype, True)
 
 
 @functools.cache
@@ -178,14 +188,13 @@ def _bind_same(eqn, *args, name=None, **renamed):
 
 def _elementwise() -> set:
     from fgrad.lax import elementwise
-    return {p for p in vars(elementwise).values() if isinstance(p, Primitive)} - {
-        elementwise.select_n_p, elementwise.clamp_p}
+    return {p for p in vars(elementwise).values() if isinstance(p, Primitive)}
 
 
 def _broadcast(args, shape):
     """JAX's elementwise primitives take a scalar or size-1 axes among full operands (its
-    jaxprs show `mul a:f32[3] 2.0:f32[]`); fgrad's do not broadcast, so it is made explicit.
-    """
+    jaxprs show `mul a:f32[3] 2.0:f32[]`, `select_n p:bool[] a:f32[3] b:f32[3]`); fgrad's do
+    not broadcast, so it is made explicit."""
     from fgrad.lax import broadcast_in_dim
     out = []
     for x in args:
@@ -259,8 +268,9 @@ def _rebound(eqn) -> Callable:
     alone), to ask JAX for its derivative rules. Literal operands stay in the equation."""
     variables = list(dict.fromkeys(a for a in eqn.invars if not isinstance(a, Literal)))
     first = [eqn.invars.index(v) for v in variables]
+    debug = jax.extend.core.DebugInfo("fgrad.from_jax", eqn.primitive.name, None, None)
     one_eqn = jax.extend.core.jaxpr_as_fun(
-        ClosedJaxpr(Jaxpr([], variables, eqn.outvars, [eqn], eqn.effects), []))
+        ClosedJaxpr(Jaxpr([], variables, eqn.outvars, [eqn], eqn.effects, debug), []))
     return lambda *args: one_eqn(*[args[i] for i in first])
 
 
@@ -338,6 +348,15 @@ def _custom_vjp(eqn, *args):
     return call(*args)
 
 
+def _split(eqn, x):
+    from fgrad.lax import slice
+    axis, starts = eqn.params["axis"], np.cumsum([0, *eqn.params["sizes"]])
+    shape = aval_of(x).shape
+    return [slice(x, [0] * axis + [int(lo)] + [0] * (len(shape) - axis - 1),
+                  [*shape[:axis], int(hi), *shape[axis + 1:]])
+            for lo, hi in zip(starts[:-1], starts[1:])]
+
+
 def _identity(eqn, *args):
     return list(args)
 
@@ -355,7 +374,7 @@ _RULES: dict[str, Callable] = {
     "argmax": lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
     "argmin": lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
     "square": lambda eqn, x: _bind_same(eqn, x, name="integer_pow", y=2),
-    "copy": _identity, "copy_p": _identity, "optimization_barrier": _identity,
+    "split": _split, "copy": _identity, "copy_p": _identity, "optimization_barrier": _identity,
     "sharding_constraint": _identity,
 }
 
