@@ -119,7 +119,7 @@ def _eval_jaxpr(jaxpr: Jaxpr, consts, args) -> list:
     env.update(zip(jaxpr.constvars, consts, strict=True))
     env.update(zip(jaxpr.invars, args, strict=True))
     for eqn in jaxpr.eqns:
-        rule = _RULES.get(eqn.primitive.name, _bind_same)
+        rule = _RULES[eqn.primitive.name][0] if eqn.primitive.name in _RULES else _bind_same
         outs = rule(eqn, *[read(a) for a in eqn.invars])
         env.update(zip(eqn.outvars, outs, strict=True))
     return [read(v) for v in jaxpr.outvars]
@@ -150,7 +150,7 @@ def _fgrad_primitives() -> dict:
 register_cache(
     "from_jax_primitive_table", _fgrad_primitives,
     holds="fgrad's primitives by name (one dict)", key="nothing",
-    why="built once: the set of primitives is fixed when fgrad is imported")
+    why="unbounded: one entry, the finite set of primitives fixed when fgrad is imported")
 
 
 # JAX parameters with no counterpart in fgrad, dropped: the placement of results on devices
@@ -170,7 +170,7 @@ def _accepted(prim) -> frozenset | None:
 register_cache(
     "from_jax_primitive_params", _accepted,
     holds="the keyword parameters an fgrad primitive takes", key="an fgrad primitive",
-    why="unbounded: one entry per primitive, a fixed set")
+    why="unbounded: one entry per primitive, a finite set fixed when fgrad is imported")
 
 
 def _bind_same(eqn, *args, name=None, **renamed):
@@ -181,6 +181,14 @@ def _bind_same(eqn, *args, name=None, **renamed):
     params = {**eqn.params, **renamed}
     accepted = _accepted(prim)
     if accepted is not None:
+        # A parameter fgrad's primitive lacks is dropped when it is None (JAX's default: its
+        # feature unused, as `mul`'s out_dtype); one set to a value is refused, not dropped.
+        unknown = {k for k, v in params.items()
+                   if k not in accepted and k not in _DROPPED and v is not None}
+        if unknown:
+            raise MissingRuleError(at_user_line(
+                f"fgrad.from_jax: JAX's {eqn.primitive.name} has parameters "
+                f"{sorted(unknown)} that fgrad's {prim.name} does not take.", _source(eqn)))
         params = {k: v for k, v in params.items() if k in accepted}
     outs = current_trace().process(prim, args, params, _source(eqn))
     return outs
@@ -361,31 +369,45 @@ def _identity(eqn, *args):
     return list(args)
 
 
-_RULES: dict[str, Callable] = {
-    "jit": _inline("jaxpr"), "pjit": _inline("jaxpr"), "closed_call": _inline("call_jaxpr"),
-    "checkpoint": _inline("jaxpr"), "remat": _inline("jaxpr"),
-    "custom_jvp_call": _custom_jvp, "custom_vjp_call": _custom_vjp,
-    "custom_vjp_call_jaxpr": _custom_vjp,
-    "cond": _cond, "scan": _scan, "while": _while,
-    "scatter-add": functools.partial(_bind_same, name="scatter_add"),
-    "scatter-mul": functools.partial(_bind_same, name="scatter_mul"),
-    "scatter-min": functools.partial(_bind_same, name="scatter_min"),
-    "scatter-max": functools.partial(_bind_same, name="scatter_max"),
-    "argmax": lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
-    "argmin": lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
-    "square": lambda eqn, x: _bind_same(eqn, x, name="integer_pow", y=2),
-    "split": _split, "copy": _identity, "copy_p": _identity, "optimization_barrier": _identity,
-    "sharding_constraint": _identity,
+# JAX primitive -> (its translation, what it is, for docs/from_jax.md's table).
+_RULES: dict[str, tuple[Callable, str]] = {
+    "jit": (_inline("jaxpr"), "inlined: its jaxpr translated in place"),
+    "pjit": (_inline("jaxpr"), "inlined: its jaxpr translated in place"),
+    "closed_call": (_inline("call_jaxpr"), "inlined: its jaxpr translated in place"),
+    "checkpoint": (_inline("jaxpr"), "inlined (fgrad does not rematerialize it)"),
+    "remat": (_inline("jaxpr"), "inlined (fgrad does not rematerialize it)"),
+    "custom_jvp_call": (_custom_jvp, "`fgrad.custom_jvp`, its rule JAX's JVP of the call"),
+    "custom_vjp_call": (_custom_vjp, "`fgrad.custom_vjp`, fwd and bwd JAX's forward pass "
+                                     "and pullback"),
+    "cond": (_cond, "`fgrad.lax.switch` on translated branches"),
+    "scan": (_scan, "`fgrad.lax.scan` of the translated body"),
+    "while": (_while, "`fgrad.lax.while_loop` (forward mode only, as in JAX)"),
+    "scatter-add": (functools.partial(_bind_same, name="scatter_add"), "`scatter_add`"),
+    "scatter-mul": (functools.partial(_bind_same, name="scatter_mul"), "`scatter_mul`"),
+    "scatter-min": (functools.partial(_bind_same, name="scatter_min"), "`scatter_min`"),
+    "scatter-max": (functools.partial(_bind_same, name="scatter_max"), "`scatter_max`"),
+    "argmax": (lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
+               "`argmax` (its one axis)"),
+    "argmin": (lambda eqn, x: _bind_same(eqn, x, axis=eqn.params["axes"][0]),
+               "`argmin` (its one axis)"),
+    "square": (lambda eqn, x: _bind_same(eqn, x, name="integer_pow", y=2),
+               "`integer_pow` with y=2"),
+    "split": (_split, "one `slice` per part"),
+    "copy": (_identity, "its operand"), "copy_p": (_identity, "its operand"),
+    "optimization_barrier": (_identity, "its operands"),
+    "sharding_constraint": (_identity, "its operand"),
 }
 
-# Names that are fgrad's own inventions and must not be mistaken for JAX's.
+# fgrad's primitives that JAX does not have under that name (or not with these params):
+# never taken for JAX's.
 _NOT_JAX = {"custom_lin", "hook", "hook_apply", "hook_ct", "tag", "name", "linear_solve",
-            "full_like", "expand_dims"}
+            "full_like", "expand_dims", "debug_callback"}
 
 
 def translates(name: str) -> bool:
     """Whether a JAX primitive of this name translates."""
-    return name in _RULES or (name in _fgrad_primitives() and name not in _NOT_JAX)
+    return name in _RULES or (name in _fgrad_primitives() and name not in _NOT_JAX
+                               and not name.startswith("random_"))
 
 
 # -- the error for what does not translate ---------------------------------------------------
