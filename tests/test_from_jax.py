@@ -71,7 +71,7 @@ def test_value_gradient_and_second_order_are_jaxs(name):
     close(fgrad.jvp(fgrad.grad(g), (x,), (t,))[1], jax.jvp(jax.grad(f), (x,), (t,))[1])
 
 
-@pytest.mark.parametrize("name", ["relu", "softmax_cross_entropy", "scan", "custom_jvp"])
+@pytest.mark.parametrize("name", ["relu", "scan", "custom_jvp"])
 def test_hessian_vmap_and_jit_are_jaxs(name):
     f = SCALAR_FUNCTIONS[name]
     g = fgrad.from_jax(f)
