@@ -22,6 +22,7 @@ from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
 from fgrad.filtered import filter_grad as filter_grad
+from fgrad.from_jax import from_jax as from_jax
 from fgrad.filtered import filter_jit as filter_jit
 from fgrad.filtered import filter_jvp as filter_jvp
 from fgrad.filtered import filter_value_and_grad as filter_value_and_grad
@@ -68,7 +69,7 @@ __all__ = [
     "checkpoint", "remat", "checkpoint_name", "checkpoint_policies",
     "tag", "grad_with_tags", "hook", "clear_caches", "cache_info",
     "filter_grad", "filter_value_and_grad", "filter_vjp", "filter_jvp", "filter_vmap",
-    "filter_jit", "is_array", "is_inexact_array",
+    "filter_jit", "is_array", "is_inexact_array", "from_jax",
 ]
 
 __version__ = "0.1.0"
