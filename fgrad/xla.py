@@ -349,8 +349,9 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
         the program it runs; with `fun` omitted, a decorator that makes one.
 
     Raises:
-      TypeError: `fun` is not callable; when the `Jitted` function is called, a static
-        argument is not hashable.
+      TypeError: `fun` is not callable.
+      StructureError: when the `Jitted` function is called, a static argument is not
+        hashable.
 
     Examples:
       >>> import fgrad, fgrad.numpy as fnp
