@@ -44,12 +44,23 @@ def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable
     Python control flow on them raises `ConcretizationError`. Arguments at
     `static_argnums` are passed to `fun` unchanged and are not inputs of the program.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> print(fgrad.make_ir(lambda x: fnp.sin(x) * 2.0)(1.0))
-    { lambda ; a:f32[]. let
-        b:f32[] = sin a
-        c:f32[] = mul b 2.0:f32[]
-      in (c,) }
+    Args:
+      fun: the function to trace, of pytrees of arrays (and keyword arguments, traced too).
+      static_argnums: the position(s) of the arguments passed to `fun` as they are rather
+        than traced (negative positions count from the end).
+
+    Returns:
+      a function with `fun`'s arguments that traces `fun` on them and returns the traced
+        `Program`, whose inputs are the leaves of the non-static positional arguments, then
+        of the keyword arguments, and whose outputs are the leaves of `fun`'s result.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> print(fgrad.make_ir(lambda x: fnp.sin(x) * 2.0)(1.0))
+      { lambda ; a:f32[]. let
+          b:f32[] = sin a
+          c:f32[] = mul b 2.0:f32[]
+        in (c,) }
     """
     _check_callable(fun, "make_ir")
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
@@ -191,9 +202,29 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     `primals` and `tangents` are tuples (or lists) of pytrees of the same structure; each
     tangent has its primal's shape and dtype (float0 for integer primals).
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> fgrad.jvp(fnp.sin, (0.0,), (2.0,))
-    (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
+    Args:
+      fun: the function to differentiate, of `len(primals)` positional arguments.
+      primals (tuple | list): the arguments to evaluate `fun` at, one pytree per argument.
+      tangents (tuple | list): the input tangents, with the structure of `primals`.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      primals_out (Any): `fun(*primals)` (its `output` with `has_aux`).
+      tangents_out (Any): the output tangent `J·tangents`, with the structure of
+        `primals_out` (zeros where the output does not depend on the inputs).
+      aux (Any): only with `has_aux=True`, the auxiliary data `fun` returned.
+
+    Raises:
+      TypeError: `primals` or `tangents` is not a tuple or list, or `fun` does not return a
+        pair with `has_aux=True`.
+      StructureError: `tangents` and `primals` have different tree structures.
+      ShapeDtypeError: a tangent's shape or dtype does not match its primal's.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> fgrad.jvp(fnp.sin, (0.0,), (2.0,))
+      (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
     _check_callable(fun, "jvp", "fgrad.jvp(f, primals, tangents)")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -296,6 +327,16 @@ def linearize(fun: Callable, *primals):
     """`(fun(*primals), f_jvp)`, where `f_jvp(*tangents)` applies the linear map at `primals`.
 
     The primal computation runs once, now; each call of `f_jvp` runs only the linear part.
+
+    Args:
+      fun: the function to linearize.
+      *primals (Any): the positional arguments to evaluate `fun` at, each a pytree.
+
+    Returns:
+      primals_out (Any): `fun(*primals)`.
+      f_jvp (Callable): the linear map: `f_jvp(*tangents)`, with one tangent per primal (the
+        structure of `primals`, else `StructureError`), returns the output tangent with the
+        structure of `primals_out`.
     """
     _check_callable(fun, "linearize", "fgrad.linearize(f, *primals)")
     flat_primals, in_tree = tree_flatten(primals)
@@ -317,6 +358,20 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     The pullback may be called any number of times (PyTorch's `retain_graph=True` is the
     default), and checks that its cotangent has the output's structure, shapes and dtypes.
+
+    Args:
+      fun: the function to differentiate.
+      *primals (Any): the positional arguments to evaluate `fun` at, each a pytree.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      primals_out (Any): `fun(*primals)` (its `output` with `has_aux`).
+      pullback (Callable): `pullback(ct)` takes a cotangent with the structure, shapes and
+        dtypes of `primals_out` (float0 for integer outputs) and returns a tuple with one
+        cotangent per primal, each with its primal's structure. It raises `StructureError`
+        or `ShapeDtypeError` for a cotangent that does not match.
+      aux (Any): only with `has_aux=True`, the auxiliary data `fun` returned.
     """
     _check_callable(fun, "vjp", "fgrad.vjp(f, *primals)")
     flat_primals, in_tree = tree_flatten(primals)
@@ -496,7 +551,29 @@ def _check_scalar_output(traced: _Traced, holomorphic, name) -> Aval:
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False) -> Callable:
-    """Like `grad`, but the returned function gives `(value, gradient)`."""
+    """Like `grad`, but the returned function gives `(value, gradient)`.
+
+    Args:
+      fun: the function to differentiate, returning a real floating-point scalar (a complex
+        one with `holomorphic=True`), or a pair `(scalar, aux)` with `has_aux`.
+      argnums (int | Sequence[int]): the position of the positional argument to
+        differentiate with respect to, or a tuple of positions (negative ones count from
+        the end). Every leaf of those arguments must be an array or a scalar.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+      holomorphic: whether `fun` is holomorphic: its inputs and output are then complex.
+      allow_int: whether integer (and boolean) arguments at `argnums` are allowed; their
+        gradients are float0 zeros.
+
+    Returns:
+      a function with `fun`'s arguments that returns `(value, gradient)`: `value` is
+        `fun`'s output (`(output, aux)` with `has_aux`), `gradient` as `grad` gives it.
+
+    Raises:
+      TypeError: `fun` is not callable or `argnums` is not an int or a non-empty tuple of
+        ints; when the returned function is called, an argument at `argnums` is missing or
+        not differentiable, or the output is not a scalar of a suitable dtype.
+    """
     _check_callable(fun, "value_and_grad")
     argnums_t = _argnums_tuple(argnums)
 
@@ -575,9 +652,32 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
          allow_int: bool = False) -> Callable:
     """The gradient of a scalar-valued `fun` with respect to the arguments at `argnums`.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> fgrad.grad(lambda x: x ** 3)(2.0)
-    Array(12., dtype=float32, weak_type=True)
+    Args:
+      fun: the function to differentiate, returning a real floating-point scalar (a complex
+        one with `holomorphic=True`), or a pair `(scalar, aux)` with `has_aux`.
+      argnums (int | Sequence[int]): the position of the positional argument to
+        differentiate with respect to, or a tuple of positions (negative ones count from
+        the end). Every leaf of those arguments must be an array or a scalar.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+      holomorphic: whether `fun` is holomorphic: its inputs and output are then complex.
+      allow_int: whether integer (and boolean) arguments at `argnums` are allowed; their
+        gradients are float0 zeros.
+
+    Returns:
+      a function with `fun`'s arguments that returns the gradient: with the structure of the
+        argument at `argnums` for an int, a tuple of them for a tuple of positions; with
+        `has_aux`, the pair `(gradient, aux)`.
+
+    Raises:
+      TypeError: `fun` is not callable or `argnums` is not an int or a non-empty tuple of
+        ints; when the returned function is called, an argument at `argnums` is missing or
+        not differentiable, or the output is not a scalar of a suitable dtype.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> fgrad.grad(lambda x: x ** 3)(2.0)
+      Array(12., dtype=float32, weak_type=True)
     """
     _check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
@@ -617,7 +717,24 @@ def _identity_columns(n: int, aval: Aval, first: int):
 def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
            ) -> Callable:
     """The Jacobian by forward mode: the JVP batched (vmap) over the input basis. Shaped
-    like JAX's: for each output leaf and input leaf, `out.shape + in.shape`."""
+    like JAX's: for each output leaf and input leaf, `out.shape + in.shape`.
+
+    Args:
+      fun: the function to differentiate, of real floating-point arguments at `argnums`
+        (complex ones with `holomorphic=True`).
+      argnums (int | Sequence[int]): the position of the positional argument to
+        differentiate with respect to, or a tuple of positions (negative ones count from
+        the end). Every leaf of those arguments must be an array or a scalar.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+      holomorphic: whether `fun` is holomorphic: its inputs and outputs are then complex.
+
+    Returns:
+      a function with `fun`'s arguments that returns the Jacobian: a pytree with the
+        structure of `fun`'s output whose leaves have the structure of the argument at
+        `argnums` (a tuple of them for a tuple of positions), each block of shape
+        `out.shape + in.shape` and the output's dtype; with `has_aux`, `(jacobian, aux)`.
+    """
     _check_callable(fun, "jacfwd")
     argnums_t = _argnums_tuple(argnums)
 
@@ -646,7 +763,26 @@ def _batch_axis_last(x):
 def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
            allow_int: bool = False) -> Callable:
     """The Jacobian by reverse mode: the pullback batched (vmap) over the output basis;
-    shaped like JAX's."""
+    shaped like JAX's.
+
+    Args:
+      fun: the function to differentiate, with real floating-point outputs (complex ones
+        with `holomorphic=True`).
+      argnums (int | Sequence[int]): the position of the positional argument to
+        differentiate with respect to, or a tuple of positions (negative ones count from
+        the end). Every leaf of those arguments must be an array or a scalar.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+      holomorphic: whether `fun` is holomorphic: its inputs and outputs are then complex.
+      allow_int: whether integer (and boolean) arguments at `argnums` are allowed; their
+        Jacobian blocks are float0 zeros.
+
+    Returns:
+      a function with `fun`'s arguments that returns the Jacobian: a pytree with the
+        structure of `fun`'s output whose leaves have the structure of the argument at
+        `argnums` (a tuple of them for a tuple of positions), each block of shape
+        `out.shape + in.shape` and the input's dtype; with `has_aux`, `(jacobian, aux)`.
+    """
     _check_callable(fun, "jacrev")
     argnums_t = _argnums_tuple(argnums)
 
@@ -678,14 +814,39 @@ def _assemble(lin, blocks, in_tree, single_argnum, has_aux):
 
 def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False
             ) -> Callable:
-    """The Hessian, forward-over-reverse: `jacfwd(jacrev(fun))`."""
+    """The Hessian, forward-over-reverse: `jacfwd(jacrev(fun))`.
+
+    Args:
+      fun: the function to differentiate twice, usually returning a scalar.
+      argnums (int | Sequence[int]): the position of the positional argument to
+        differentiate with respect to, or a tuple of positions (negative ones count from
+        the end). Every leaf of those arguments must be an array or a scalar.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+      holomorphic: whether `fun` is holomorphic: its inputs and outputs are then complex.
+
+    Returns:
+      a function with `fun`'s arguments that returns `jacfwd(jacrev(fun, argnums),
+        argnums)` at them: for a scalar `fun` of one array `x`, an array of shape
+        `x.shape + x.shape`; with `has_aux`, `(hessian, aux)`.
+    """
     return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
                   has_aux=has_aux, holomorphic=holomorphic)
 
 
 def hvp(fun: Callable, primals, tangents):
     """The Hessian-vector product H·v of a scalar `fun`, forward-over-reverse, without
-    forming H: `jvp(grad(fun), primals, tangents)[1]`."""
+    forming H: `jvp(grad(fun), primals, tangents)[1]`.
+
+    Args:
+      fun: a function of `len(primals)` arguments returning a real floating-point scalar.
+      primals (tuple | list): the point, one pytree per argument of `fun`.
+      tangents (tuple | list): the vector `v`, with the structure of `primals`.
+
+    Returns:
+      (Any): `H·v`, with the structure of the single primal, or a tuple with one entry per
+        primal when there are several.
+    """
     _check_callable(fun, "hvp", "fgrad.hvp(f, primals, tangents)")
     argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
     return jvp(grad(fun, argnums=argnums), tuple(primals), tuple(tangents))[1]
@@ -722,9 +883,29 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> 
     mapped), or a pytree prefix of the arguments / outputs. `axis_size` is needed only when
     no argument is mapped.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> fgrad.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((3, 2)), fnp.ones(2))
-    Array([2., 2., 2.], dtype=float32)
+    Args:
+      fun: the function to vectorize, of positional arguments only.
+      in_axes (int | None | tuple): the mapped axis of each argument: an int, None, or a
+        pytree prefix of the tuple of positional arguments made of those (a list is taken
+        as a tuple).
+      out_axes (int | None | tuple): where the mapped axis goes in each output: an int,
+        None (only for outputs that do not depend on the mapped axis), or a pytree prefix
+        of the output made of those.
+      axis_size: the size of the mapped axis; it must agree with the mapped arguments'.
+
+    Returns:
+      a function with `fun`'s positional arguments that returns `fun`'s output for every
+        index along the mapped axes, stacked along `out_axes`.
+
+    Raises:
+      ValueError: when the returned function is called, an axis is out of range, `in_axes`
+        or `out_axes` is not a prefix of what it applies to, the mapped axes' sizes differ
+        (or differ from `axis_size`), or no argument is mapped and `axis_size` is None.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> fgrad.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((3, 2)), fnp.ones(2))
+      Array([2., 2., 2.], dtype=float32)
     """
     _check_callable(fun, "vmap")
     if isinstance(in_axes, list):

@@ -37,13 +37,27 @@ from fgrad.xla import jit
 
 def is_array(x) -> bool:
     """Whether `x` is an array: a JAX or NumPy array (or NumPy scalar), or fgrad's traced
-    value of one."""
+    value of one.
+
+    Args:
+      x (Any): any value, typically a pytree leaf.
+
+    Returns:
+      whether `x` is one of those (a Python scalar is not).
+    """
     return isinstance(x, (jax.Array, np.ndarray, np.generic, Tracer))
 
 
 def is_inexact_array(x) -> bool:
     """Whether `x` is an array of a floating-point or complex dtype: the leaves the
-    filtered derivatives differentiate."""
+    filtered derivatives differentiate.
+
+    Args:
+      x (Any): any value, typically a pytree leaf.
+
+    Returns:
+      whether `is_array(x)` holds and its dtype is floating-point or complex.
+    """
     return is_array(x) and dt.is_inexact(aval_of(x).dtype)
 
 
@@ -61,14 +75,29 @@ def filter_value_and_grad(fun: Callable | None = None, *, has_aux: bool = False)
     with None at every other leaf. With `has_aux=True`, `fun` returns `(value, aux)` and the
     result is `((value, aux), gradient)`.
 
-    >>> import equinox as eqx, fgrad, fgrad.numpy as fnp
-    >>> class Line(eqx.Module):
-    ...     slope: float
-    ...     name: str = "line"
-    >>> f = fgrad.filter_value_and_grad(lambda m, x: fnp.sum((m.slope * x) ** 2))
-    >>> value, g = f(Line(fnp.asarray(2.0)), fnp.ones(3))
-    >>> float(value), float(g.slope), g.name
-    (12.0, 12.0, None)
+    Args:
+      fun: the function to differentiate, of the pytree to differentiate as its first
+        positional argument, returning a real floating-point scalar (or `(scalar, aux)`
+        with `has_aux`). Omitted, `filter_value_and_grad(has_aux=...)` returns a decorator.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      a function with `fun`'s arguments that returns `(value, gradient)` (`((value, aux),
+        gradient)` with `has_aux`), or, with `fun` omitted, a decorator that makes one.
+
+    Raises:
+      TypeError: when the returned function is called without positional arguments.
+
+    Examples:
+      >>> import equinox as eqx, fgrad, fgrad.numpy as fnp
+      >>> class Line(eqx.Module):
+      ...     slope: float
+      ...     name: str = "line"
+      >>> f = fgrad.filter_value_and_grad(lambda m, x: fnp.sum((m.slope * x) ** 2))
+      >>> value, g = f(Line(fnp.asarray(2.0)), fnp.ones(3))
+      >>> float(value), float(g.slope), g.name
+      (12.0, 12.0, None)
     """
     if fun is None:
         return functools.partial(filter_value_and_grad, has_aux=has_aux)
@@ -91,12 +120,26 @@ def filter_grad(fun: Callable | None = None, *, has_aux: bool = False) -> Callab
     """The gradient of `fun` with respect to the floating-point arrays of its first argument,
     None at its other leaves (equinox's `filter_grad`); `(gradient, aux)` with `has_aux`.
 
-    >>> import equinox as eqx, jax, fgrad, fgrad.numpy as fnp
-    >>> model = eqx.nn.Linear(3, 1, key=jax.random.key(0))
-    >>> grads = fgrad.filter_grad(lambda m, x: fnp.sum(m.weight @ x + m.bias))(
-    ...     model, fnp.ones(3))
-    >>> grads.weight
-    Array([[1., 1., 1.]], dtype=float32)
+    Args:
+      fun: the function to differentiate, of the pytree to differentiate as its first
+        positional argument, returning a real floating-point scalar (or `(scalar, aux)`
+        with `has_aux`). Omitted, `filter_grad(has_aux=...)` returns a decorator.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      a function with `fun`'s arguments that returns the gradient, with the structure of
+        the first argument and None at its leaves that are not floating-point arrays
+        (`(gradient, aux)` with `has_aux`), or, with `fun` omitted, a decorator that makes
+        one.
+
+    Examples:
+      >>> import equinox as eqx, jax, fgrad, fgrad.numpy as fnp
+      >>> model = eqx.nn.Linear(3, 1, key=jax.random.key(0))
+      >>> grads = fgrad.filter_grad(lambda m, x: fnp.sum(m.weight @ x + m.bias))(
+      ...     model, fnp.ones(3))
+      >>> grads.weight
+      Array([[1., 1., 1.]], dtype=float32)
     """
     if fun is None:
         return functools.partial(filter_grad, has_aux=has_aux)
@@ -115,6 +158,18 @@ def filter_vjp(fun: Callable, *primals, has_aux: bool = False):
     floating-point arrays of `primals` and of the output; every other leaf passes through.
     `pullback` takes a cotangent with an array at each floating-point output leaf and None
     elsewhere, and returns one per primal with None at the leaves not differentiated.
+
+    Args:
+      fun: the function to differentiate, of `len(primals)` positional arguments.
+      *primals (Any): the arguments to evaluate `fun` at, any pytrees.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      primals_out (Any): `fun(*primals)` (its `output` with `has_aux`).
+      pullback (Callable): `pullback(ct)` returns a tuple with one cotangent per primal,
+        each with its primal's structure and None at the leaves not differentiated.
+      aux (Any): only with `has_aux=True`, the auxiliary data `fun` returned.
     """
     api._check_callable(fun, "filter_vjp", "fgrad.filter_vjp(f, *primals)")
     diff, static = eqx.partition(primals, is_inexact_array)
@@ -142,6 +197,22 @@ def filter_jvp(fun: Callable, primals, tangents, **kwargs):
     output's structure, with None wherever the output's tangent is zero by construction: its
     non-array and integer leaves, and arrays that do not depend on a moved input. `kwargs`
     go to `fun` and are not differentiated.
+
+    Args:
+      fun: the function to differentiate, of `len(primals)` positional arguments.
+      primals (tuple | list): the arguments to evaluate `fun` at, any pytrees.
+      tangents (tuple | list): the input tangents: the structure of `primals`, an array at
+        each leaf that moves and None at the others.
+      **kwargs (Any): keyword arguments passed to `fun`, not differentiated.
+
+    Returns:
+      primals_out (Any): `fun(*primals, **kwargs)`.
+      tangents_out (Any): the output tangent, with the structure of `primals_out` and None
+        where it is zero by construction.
+
+    Raises:
+      TypeError: `primals` or `tangents` is not a tuple or list.
+      StructureError: `tangents` does not have the structure of `primals`.
     """
     api._check_callable(fun, "filter_jvp", "fgrad.filter_jvp(f, primals, tangents)")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -208,10 +279,26 @@ def filter_vmap(fun: Callable | None = None, *, in_axes=0, out_axes=0,
     are stacked along `out_axes` (an int, or None for outputs that do not depend on the
     mapped axis); other outputs are returned as `fun` returned them.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> scale = fgrad.filter_vmap(lambda x, how: x * 2 if how == "double" else x)
-    >>> scale(fnp.arange(3.0), "double")
-    Array([0., 2., 4.], dtype=float32)
+    Args:
+      fun: the function to vectorize, of positional arguments only. Omitted,
+        `filter_vmap(in_axes=..., ...)` returns a decorator.
+      in_axes (int | None | Callable | Any): the mapped axis of the array leaves, as above.
+      out_axes (int | None): the axis of every array output, or None.
+      axis_size: the size of the mapped axis, needed only when no array is mapped.
+
+    Returns:
+      a function with `fun`'s positional arguments that returns `fun`'s output with its
+        array leaves stacked along `out_axes`, or, with `fun` omitted, a decorator that
+        makes one.
+
+    Raises:
+      TypeError: `out_axes` is neither an int nor None.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> scale = fgrad.filter_vmap(lambda x, how: x * 2 if how == "double" else x)
+      >>> scale(fnp.arange(3.0), "double")
+      Array([0., 2., 4.], dtype=float32)
     """
     if fun is None:
         return functools.partial(filter_vmap, in_axes=in_axes, out_axes=out_axes,
@@ -272,12 +359,26 @@ def filter_jit(fun: Callable | None = None) -> Callable:
     (equinox's `filter_jit`): a model's activation functions, sizes and flags key the
     compilation, and may also be returned. Non-array leaves must be hashable.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> @fgrad.filter_jit
-    ... def apply(x, activation):
-    ...     return activation(x), "done"
-    >>> apply(fnp.zeros(2), fnp.tanh)
-    (Array([0., 0.], dtype=float32), 'done')
+    Args:
+      fun: the function to compile, of any positional and keyword arguments. Omitted,
+        `filter_jit()` returns the decorator `filter_jit`.
+
+    Returns:
+      a function with `fun`'s arguments that returns `fun`'s output: its array leaves
+        computed by the compiled program, its other leaves as `fun` returned them when
+        traced. With `fun` omitted, `filter_jit` itself.
+
+    Raises:
+      TypeError: when the returned function is called with a non-array leaf that is not
+        hashable.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> @fgrad.filter_jit
+      ... def apply(x, activation):
+      ...     return activation(x), "done"
+      >>> apply(fnp.zeros(2), fnp.tanh)
+      (Array([0., 0.], dtype=float32), 'done')
     """
     if fun is None:
         return filter_jit

@@ -336,10 +336,28 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
     `donate_argnums` lets XLA reuse those arguments' buffers for the outputs. Usable as
     `@jit` or `@jit(static_argnums=...)`.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> f = fgrad.jit(lambda x: fnp.sum(fnp.sin(x) ** 2))
-    >>> f(fnp.zeros(3))
-    Array(0., dtype=float32)
+    Args:
+      fun: the function to compile. Omitted, `jit(static_argnums=..., ...)` returns a
+        decorator.
+      static_argnums: the position(s) of the positional arguments that are static.
+      static_argnames: the name(s) of the keyword arguments that are static.
+      donate_argnums: the position(s) of the arguments whose buffers XLA may reuse for the
+        outputs.
+
+    Returns:
+      a `Jitted` function with `fun`'s arguments and results, whose `.lower(*args)` gives
+        the program it runs; with `fun` omitted, a decorator that makes one.
+
+    Raises:
+      TypeError: `fun` is not callable.
+      StructureError: when the `Jitted` function is called, a static argument is not
+        hashable.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> f = fgrad.jit(lambda x: fnp.sum(fnp.sin(x) ** 2))
+      >>> f(fnp.zeros(3))
+      Array(0., dtype=float32)
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,

@@ -187,7 +187,8 @@ def test_grad_names_the_non_array_leaf_and_suggests_filter_grad():
     with pytest.raises(TypeError, match=r"but model\.steps has dtype int32.*filter_grad"):
         fgrad.grad(loss)(affine(FG), X)
     model = eqx.tree_at(lambda m: m.steps, affine(FG), jnp.array(2.0))
-    with pytest.raises(TypeError, match=r"model\.activation is a function, not an array.*filter_grad"):
+    with pytest.raises(TypeError,
+                       match=r"model\.activation is a function, not an array.*filter_grad"):
         fgrad.grad(loss)(model, X)
     with pytest.raises(TypeError, match=r"argument 0\.activation .*eqx.partition"):
         fgrad.jacrev(lambda *a: loss(*a))(model, X)

@@ -23,7 +23,22 @@ nan_checker = None
 
 
 def eval_program(program: Program, *args) -> list[Any]:
-    """Evaluates `program` on `args` (one per input); returns the list of outputs."""
+    """Evaluates `program` on `args` (one per input); returns the list of outputs.
+
+    Evaluation is in the current trace: eager at top level, staged into an enclosing
+    transform's program inside one.
+
+    Args:
+      program: the program to evaluate.
+      *args (Any): its inputs' values, one per variable of `program.inputs` (constants come
+        from `program.constvals`).
+
+    Returns:
+      the values of `program.outputs`, in order.
+
+    Raises:
+      TypeError: the number of `args` is not the number of inputs.
+    """
     if len(args) != len(program.inputs):
         raise TypeError(
             f"The program takes {len(program.inputs)} inputs but was given {len(args)}.")

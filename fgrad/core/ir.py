@@ -154,7 +154,18 @@ class Eqn:
 
 
 class Program:
-    """A closed, immutable program: `outputs = f(*inputs)` given the values of `constvars`."""
+    """A closed, immutable program: `outputs = f(*inputs)` given the values of `constvars`.
+
+    Args:
+      constvars (Sequence[Var]): the variables of the constants the equations read.
+      constvals (Sequence[Any]): their values, one per variable of `constvars`.
+      inputs (Sequence[Var]): the variables of the program's arguments.
+      eqns (Sequence[Eqn]): the equations, in order of evaluation.
+      outputs (Sequence[Atom]): the program's results: variables or literals.
+
+    Raises:
+      ValueError: `constvals` does not have one value per variable of `constvars`.
+    """
 
     __slots__ = ("constvars", "constvals", "inputs", "eqns", "outputs", "_key")
 

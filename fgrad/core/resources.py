@@ -385,10 +385,15 @@ def cache_info() -> dict[str, CacheInfo]:
     function, the fullest one's size and the bound of each). docs/design.md ("Caches")
     says what each holds and why its bound is what it is.
 
-    >>> import fgrad
-    >>> size, maxsize = fgrad.cache_info()["eager_executables"]
-    >>> maxsize
-    512
+    Returns:
+      a dict, sorted by name, from each registered cache's name to its `CacheInfo`
+        `(size, maxsize)`.
+
+    Examples:
+      >>> import fgrad
+      >>> size, maxsize = fgrad.cache_info()["eager_executables"]
+      >>> maxsize
+      512
     """
     with _registry_lock:
         registered = list(_REGISTRY.items())

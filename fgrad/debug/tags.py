@@ -139,13 +139,31 @@ def grad_with_tags(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     `fgrad.tag(value, name)` marked (a pytree like it; stacked along the loop axis for a
     tag inside a `scan`). With `has_aux`, it gives `((grads, tag_grads), aux)`.
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> def f(a):
-    ...     b = fgrad.tag(5 * (a + 3), "b")
-    ...     return fnp.mean(b)
-    >>> grads, tag_grads = fgrad.grad_with_tags(f)(fnp.ones(2))
-    >>> tag_grads["b"]
-    Array([0.5, 0.5], dtype=float32)
+    Args:
+      fun: the function to differentiate, returning a real floating-point scalar (or
+        `(scalar, aux)` with `has_aux`), that marks values with `fgrad.tag`.
+      argnums (int | Sequence[int]): the position(s) of the positional arguments to
+        differentiate with respect to, as for `fgrad.grad`.
+      has_aux: whether `fun` returns a pair `(output, aux)`, of which only `output` is
+        differentiated.
+
+    Returns:
+      a function with `fun`'s arguments that returns `(grads, tag_grads)` as above: `grads`
+        as `fgrad.grad` gives it, `tag_grads` a dict from each tag's name to its gradient.
+
+    Raises:
+      TagError: when the returned function is called, a tag cannot be reported: a name
+        used twice, a tag inside a primitive other than `scan`, `cond` and `jit` (a while
+        loop, a custom rule), or leaves of a tagged pytree the computation did not reach.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> def f(a):
+      ...     b = fgrad.tag(5 * (a + 3), "b")
+      ...     return fnp.mean(b)
+      >>> grads, tag_grads = fgrad.grad_with_tags(f)(fnp.ones(2))
+      >>> tag_grads["b"]
+      Array([0.5, 0.5], dtype=float32)
     """
     api._check_callable(fun, "grad_with_tags")
     argnums_t = api._argnums_tuple(argnums)

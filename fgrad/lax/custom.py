@@ -91,7 +91,11 @@ def _types(avals) -> str:
 class SymbolicZero:
     """A tangent known to be zero, as a custom_jvp rule defined with `symbolic_zeros=True`
     sees it: it has the shape and dtype of the tangent it stands for, and no value. The rule
-    may return one for an output tangent it knows is zero."""
+    may return one for an output tangent it knows is zero.
+
+    Args:
+      aval: the shape and dtype (an `Aval`) of the tangent it stands for.
+    """
 
     def __init__(self, aval: Aval):
         self.aval = aval
@@ -434,21 +438,31 @@ transpose_rules.absent(custom_jvp_call_p, "it is not linear; reverse mode transp
 class custom_jvp:
     """A function with a custom JVP rule (the API of JAX's custom_jvp).
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> @fgrad.custom_jvp
-    ... def log1pexp(x):
-    ...     return fnp.log(1. + fnp.exp(x))
-    >>> @log1pexp.defjvp
-    ... def log1pexp_jvp(primals, tangents):
-    ...     (x,), (t,) = primals, tangents
-    ...     return log1pexp(x), t * (1. - 1. / (1. + fnp.exp(x)))
-    >>> float(fgrad.grad(log1pexp)(100.))
-    1.0
-
     The rule `rule(primals, tangents) -> (primal_out, tangent_out)` (with nondiff arguments
     first: `rule(*nondiff, primals, tangents)`) replaces the function's own derivative under
     every transform. Reverse mode (grad, vjp) transposes the rule, so it must be linear in
     the tangents, as JAX requires.
+
+    Args:
+      fun: the function, called as it is outside any transform; set its rule with `defjvp`
+        (or `defjvps`).
+      nondiff_argnums: the positions of the arguments that are not differentiated (negative
+        ones count from the end); the rule receives them first, as they are.
+
+    Raises:
+      TypeError: `fun` is not callable.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> @fgrad.custom_jvp
+      ... def log1pexp(x):
+      ...     return fnp.log(1. + fnp.exp(x))
+      >>> @log1pexp.defjvp
+      ... def log1pexp_jvp(primals, tangents):
+      ...     (x,), (t,) = primals, tangents
+      ...     return log1pexp(x), t * (1. - 1. / (1. + fnp.exp(x)))
+      >>> float(fgrad.grad(log1pexp)(100.))
+      1.0
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
@@ -857,18 +871,29 @@ batch_rules.define(custom_lin_p, _custom_lin_batch, lists=True)
 class custom_vjp:
     """A function with a custom VJP rule (the API of JAX's custom_vjp).
 
-    >>> import fgrad, fgrad.numpy as fnp
-    >>> @fgrad.custom_vjp
-    ... def clip_gradient(x):
-    ...     return x
-    >>> clip_gradient.defvjp(lambda x: (x, None), lambda res, g: (fnp.clip(g, -1., 1.),))
-    >>> float(fgrad.grad(lambda x: 3. * clip_gradient(x))(2.))
-    1.0
-
     `fwd(*args) -> (output, residuals)` computes the output and what the backward pass
     needs (any pytree of arrays); `bwd(residuals, cotangent) -> tuple` returns one cotangent
     per argument (None: zero), in the arguments' structures, shapes and dtypes. With
     `nondiff_argnums`, bwd takes those arguments first: `bwd(*nondiff, residuals, ct)`.
+
+    Args:
+      fun: the function, called as it is outside any transform; set its rule with
+        `defvjp(fwd, bwd)` before calling it.
+      nondiff_argnums: the positions of the arguments that are not differentiated (negative
+        ones count from the end); `bwd` receives them first and returns no cotangent for
+        them.
+
+    Raises:
+      TypeError: `fun` is not callable.
+
+    Examples:
+      >>> import fgrad, fgrad.numpy as fnp
+      >>> @fgrad.custom_vjp
+      ... def clip_gradient(x):
+      ...     return x
+      >>> clip_gradient.defvjp(lambda x: (x, None), lambda res, g: (fnp.clip(g, -1., 1.),))
+      >>> float(fgrad.grad(lambda x: 3. * clip_gradient(x))(2.))
+      1.0
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):

@@ -92,7 +92,19 @@ batch_rules.define(tag_p, _tag_batch)
 
 def tag(x, name: str):
     """`x` (an array or a pytree of arrays) unchanged, marked so that
-    `fgrad.grad_with_tags` reports the gradient with respect to it under `name`."""
+    `fgrad.grad_with_tags` reports the gradient with respect to it under `name`.
+
+    Args:
+      x (Any): a floating-point or complex array, or a pytree of them.
+      name: the name `grad_with_tags` reports the gradient under.
+
+    Returns:
+      (Any): `x`'s values with `x`'s structure, each leaf marked.
+
+    Raises:
+      TypeError: `name` is not a string, or a leaf of `x` is not an array of a
+        floating-point or complex dtype.
+    """
     if not isinstance(name, str):
         raise TypeError(at_user_line(f"tag's name must be a string, got {name!r:.60}."))
     leaves, tree = tree_flatten(x)
@@ -271,7 +283,19 @@ batch_rules.define(hook_apply_p, _hook_apply_batch)
 def hook(x, fn):
     """`x` (an array or a pytree of arrays) unchanged; in reverse mode `fn` is called with
     the cotangent reaching each array (a NumPy array of its shape) and may return a
-    replacement of the same shape and dtype, or None to leave it."""
+    replacement of the same shape and dtype, or None to leave it.
+
+    Args:
+      x (Any): an array or a pytree of arrays; only its floating-point and complex leaves
+        are hooked, the others pass through.
+      fn (Callable): the function of the cotangent, called in the backward pass.
+
+    Returns:
+      (Any): `x`'s values with `x`'s structure.
+
+    Raises:
+      TypeError: `fn` is not callable, or a leaf of `x` is not an array.
+    """
     if not callable(fn):
         raise TypeError(at_user_line(
             f"hook needs a function of the cotangent, got a {type(fn).__name__} "

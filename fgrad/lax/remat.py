@@ -104,7 +104,18 @@ batch_rules.define(name_p, _name_batch)
 
 def checkpoint_name(x, name):
     """`x` (an array or a pytree of arrays) unchanged, each value tagged with `name` for the
-    policies of `checkpoint` (`checkpoint_policies.save_only_these_names(name)`, ...)."""
+    policies of `checkpoint` (`checkpoint_policies.save_only_these_names(name)`, ...).
+
+    Args:
+      x (Any): an array, a Python scalar, or a pytree of them.
+      name (str): the tag, any hashable value (a string, usually).
+
+    Returns:
+      (Any): `x`'s values with `x`'s structure, each leaf tagged with `name`.
+
+    Raises:
+      TypeError: `name` is not hashable, or a leaf of `x` is not an array or a scalar.
+    """
     try:
         hash(name)
     except TypeError:
@@ -473,17 +484,30 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
     """`fun` with the same values, whose intermediate values reverse-mode differentiation
     recomputes in the backward pass instead of storing them (the API of JAX's checkpoint).
 
-    - `policy(prim, *in_avals, **params) -> bool` says which values may be stored anyway
-      (see `checkpoint_policies`); by default none (`nothing_saveable`): only `fun`'s
-      inputs are kept for the backward pass.
-    - `prevent_cse=True` keeps XLA from merging the recomputation with the forward pass
-      (without it, under jit, the saving may vanish). Inside a `scan` body, where XLA does
-      not merge across iterations, `prevent_cse=False` lets it optimize more.
-    - Arguments at `static_argnums` are Python values closed over while tracing (an int
-      that a Python `if` or `range` reads, a string); the others are pytrees of arrays.
-
     The values `fun` closes over are differentiated through as its arguments are. Outside
     any transformation `fun` simply runs.
+
+    Args:
+      fun: the function to checkpoint.
+      prevent_cse: `True` keeps XLA from merging the recomputation with the forward pass
+        (without it, under jit, the saving may vanish). Inside a `scan` body, where XLA does
+        not merge across iterations, `False` lets it optimize more.
+      policy: `policy(prim, *in_avals, **params) -> bool` says which values may be stored
+        anyway (see `checkpoint_policies`); by default none (`nothing_saveable`): only
+        `fun`'s inputs are kept for the backward pass.
+      static_argnums: arguments at these positions are Python values closed over while
+        tracing (an int that a Python `if` or `range` reads, a string); the others are
+        pytrees of arrays.
+
+    Returns:
+      a function with `fun`'s arguments that returns `fun`'s output.
+
+    Raises:
+      TypeError: `fun` or `policy` is not callable, `prevent_cse` is not a bool, or
+        `static_argnums` is not an int or a sequence of ints; when the returned function is
+        called, a non-static argument holds a leaf that is not an array.
+      ValueError: when the returned function is called, a position in `static_argnums` is
+        out of range.
     """
     if not callable(fun):
         raise TypeError(at_user_line(

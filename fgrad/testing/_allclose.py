@@ -25,6 +25,15 @@ def assert_allclose(actual, desired, rtol: float | None = None, atol: float | No
     1e-2, bfloat16 3e-2, both for rtol and atol; integer and boolean leaves must be equal. NaNs
     must sit at the same places, infinities must be equal.
 
+    Args:
+      actual (Any): the pytree of arrays (or scalars) computed.
+      desired (Any): the pytree of arrays (or scalars) expected, of the same structure.
+      rtol: the relative tolerance; by default from the leaves' dtypes, as above.
+      atol: the absolute tolerance; by default from the leaves' dtypes, as above.
+      err_msg: a message put at the front of the error's, after `assert_allclose:`.
+      check_dtypes: whether the leaves' dtypes must be equal (a Python scalar's dtype is
+        never compared).
+
     Raises:
       AssertionError: naming the pytree path of the first leaf that differs, how many of its
         elements are out of tolerance, and the worst one (index, both values, both errors).

@@ -56,9 +56,10 @@ def check_grads(fun: Callable, args: Sequence[Any], order: int = 1,
       modes: "fwd" (JVPs), "rev" (VJPs) or both. With order >= 2, each mode is checked on the
         derivative of the order below, taken in reverse mode if "rev" is in `modes` (forward
         mode otherwise): both modes give forward-over-reverse and reverse-over-reverse.
-      atol, rtol: tolerances of the comparison |analytic - numeric| <= atol + rtol·|numeric|;
-        by default from the least precise floating-point dtype of the inputs and outputs
-        (float64 1e-5, float32 2e-2, float16 1e-1, bfloat16 2e-1).
+      atol: the absolute tolerance of the comparison |analytic - numeric| <= atol +
+        rtol·|numeric|; by default from the least precise floating-point dtype of the inputs
+        and outputs (float64 1e-5, float32 2e-2, float16 1e-1, bfloat16 2e-1).
+      rtol: the relative tolerance of that comparison, by default as `atol`.
       eps: the finite-difference step (float64 1e-5, float32 3e-3, float16 and bfloat16 1e-1).
       directions: how many random directions (and cotangents) each check uses.
       jacobian: check the whole Jacobian, one input element (column) and one output element

@@ -13,7 +13,16 @@ from fgrad.lax.elementwise import stop_gradient_p
 
 
 def stop_gradient(x):
-    """`x` (any pytree), as a constant to every enclosing differentiation."""
+    """`x` (any pytree), as a constant to every enclosing differentiation.
+
+    Args:
+      x (Any): a pytree of arrays; leaves of integer, boolean or other non-differentiable
+        types pass through unchanged.
+
+    Returns:
+      (Any): `x`'s value, with the structure of `x`, whose derivative with respect to
+        anything is zero.
+    """
     def stop(leaf):
         return stop_gradient_p.bind1(leaf) if is_differentiable(aval_of(leaf)) else leaf
     return jax.tree_util.tree_map(stop, x)
@@ -45,6 +54,13 @@ class _NoGradTrace(Trace):
 @contextlib.contextmanager
 def no_grad():
     """Within the block, computed values are constants to every enclosing differentiation
-    (PyTorch's `torch.no_grad()`, as sugar over `stop_gradient`)."""
+    (PyTorch's `torch.no_grad()`, as sugar over `stop_gradient`).
+
+    Use it as `with fgrad.no_grad(): ...`.
+
+    Yields:
+      (None): nothing; the block runs with every differentiable result of a primitive made
+        a constant, as if wrapped in `stop_gradient`.
+    """
     with use_trace(_NoGradTrace(current_trace())):
         yield
