@@ -20,7 +20,7 @@ END = "<!-- coverage: end -->\n"
 def table() -> str:
     import importlib
 
-    fj = importlib.import_module("fgrad.from_jax")  # the module (fgrad.from_jax is the function)
+    fj = importlib.import_module("fgrad.jax_import")
 
     same = sorted(n for n in fj._fgrad_primitives() if fj.translates(n) and n not in fj._RULES)
     rows = ["| JAX primitive | fgrad translation |", "|---|---|"]

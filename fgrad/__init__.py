@@ -22,7 +22,7 @@ from fgrad.api import value_and_grad as value_and_grad
 from fgrad.api import vjp as vjp
 from fgrad.api import vmap as vmap
 from fgrad.filtered import filter_grad as filter_grad
-from fgrad.from_jax import from_jax as from_jax
+from fgrad.jax_import import from_jax as from_jax
 from fgrad.filtered import filter_jit as filter_jit
 from fgrad.filtered import filter_jvp as filter_jvp
 from fgrad.filtered import filter_value_and_grad as filter_value_and_grad

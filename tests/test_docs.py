@@ -10,6 +10,7 @@ import pytest
 
 import fgrad.api
 import fgrad.filtered
+import fgrad.jax_import
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -23,7 +24,8 @@ def test_python_blocks_run(path):
         exec(compile(block, str(path), "exec"), namespace)
 
 
-@pytest.mark.parametrize("module", [fgrad.api, fgrad.filtered], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [fgrad.api, fgrad.filtered, fgrad.jax_import],
+                         ids=lambda m: m.__name__)
 def test_api_docstring_examples(module):
     failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0 and failures == 0

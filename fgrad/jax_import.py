@@ -48,6 +48,25 @@ def from_jax(fun: Callable) -> Callable:
 
     Array leaves of the arguments (and Python numbers, weakly typed as under jax.jit) are the
     inputs; other leaves (an activation function inside an Equinox module) are static.
+
+    Args:
+      fun: a function of pytrees written with JAX (jax.numpy, jax.nn, jax.lax, jax.scipy,
+        custom_jvp/custom_vjp functions, equinox modules' calls).
+
+    Returns:
+      A function with `fun`'s arguments and results. On each new argument signature it traces
+      `fun` once with `jax.make_jaxpr` and translates the jaxpr into an fgrad program (cached),
+      then evaluates that program on its arguments, which may be fgrad's traced values.
+
+    Raises:
+      MissingRuleError: the jaxpr uses JAX primitives fgrad has no counterpart for; the message
+        lists all of them with their source lines.
+
+    Examples:
+      >>> import jax, fgrad
+      >>> softplus = fgrad.from_jax(jax.nn.softplus)
+      >>> float(fgrad.grad(softplus)(0.0))
+      0.5
     """
     @functools.wraps(fun)
     def imported(*args, **kwargs):
