@@ -3,8 +3,9 @@
 `fgrad.filter_value_and_grad`, Adam from optax, each step compiled with `eqx.filter_jit`,
 a tqdm progress bar, and the loss curve saved as a PNG.
 
-At full size (the defaults: 3,000 steps of 128 images) it reaches about 98% accuracy on
-the 450 held-out images in under a minute on a laptop CPU. tests/test_ecosystem_examples.py
+At full size (the defaults: 3,000 steps of 128 images) it reaches 97.3% accuracy on the 450
+held-out images (loss 0.0007), in 14 s including start-up on one shared CPU core of the
+development machine. tests/test_ecosystem_examples.py
 runs it at a small size and compares its steps with the same model trained by JAX.
 
 Run:  python examples/digits_mlp.py [--steps 3000] [--plot digits_mlp_loss.png]

@@ -80,7 +80,7 @@ def test_digit_models_train_as_jax_trains_them(example, model, forward, rate):
     want = jax_losses(model(), forward, 40, rate)
     np.testing.assert_allclose(losses, want, rtol=2e-4)
     assert np.mean(losses[-5:]) < 0.8 * losses[0]
-    assert accuracy > 0.5     # 40 steps of a run that reaches about 98% at full size
+    assert accuracy > 0.5     # 40 steps of runs that reach 97.3% and 99.3% at full size
 
 
 def test_digits_mlp_runs_as_written(monkeypatch, tmp_path, capsys):
