@@ -6,8 +6,9 @@ and is trained with `fgrad.filter_value_and_grad`, optax and `eqx.filter_jit`.
 convolution layer here is a module of its own: a kernel, a bias, and fgrad's convolution.)
 
 At full size (the defaults: 2,000 steps of 128 images) it reaches 99.3% test accuracy
-(6,090 parameters, 39 s including start-up on the development machine's shared CPU). tests/test_ecosystem_examples.py runs it at a small size against the same model
-trained by JAX.
+(6,090 parameters, 39 s including start-up on the development machine's shared CPU).
+tests/test_ecosystem_examples.py runs it at a small size against the same model trained
+by JAX.
 
 Run:  python examples/equinox_cnn.py [--steps 2000] [--plot equinox_cnn_loss.png]
 """
