@@ -277,7 +277,16 @@ def _run_checks(case: Case, mismatches: list, only) -> None:
     # jnp.sum(W @ jnp.tril(a)))(w) strong; found by the long profile, seed 1). Derivatives
     # through linalg steps are compared without weak types; the weak types of the linalg
     # rules themselves are tested with typed cotangents at the end of this file.
-    strict = not case.uses_lax_pow() and not any(s.op == "linalg" for s in case.steps)
+    # jnp.einsum takes a diagonal (a label repeated within one operand, 'abb->') by masking
+    # with select and summing, after summing the operand's unique labels; fgrad slices the
+    # diagonal out, whose transpose pads with a strong zero as JAX's slice transpose does.
+    # The values agree exactly; the cotangent's weak type follows the algorithm (long
+    # profile, seed 7), so einsums with a diagonal are compared without weak types.
+    diagonal = any(s.op == "einsum" and any(len(set(t)) < len(t) for t in
+                                            s.params["spec"].split("->")[0].split(","))
+                   for s in case.steps)
+    strict = not case.uses_lax_pow() and not diagonal and not any(
+        s.op == "linalg" for s in case.steps)
     # Under vmap a cond whose predicate is batched becomes a select of both branches, and
     # JAX's reverse mode pads the residuals one branch lacks with strongly typed `empty`
     # placeholders (visible in jax.make_jaxpr(jax.vmap(jax.grad(f))), f a cond of
@@ -614,3 +623,21 @@ def test_an_unbounded_while_loop_with_nothing_to_reverse_is_compared():
                 ("grad(vmap)", "jacfwd(jacrev)", "jacrev", "vmap(hessian)"))
     assert case.unbounded_whiles() == (True, False)  # live: reverse mode is not assumed to work
     assert run_checks(case) == []
+
+
+def test_an_einsum_diagonal_is_compared_without_weak_types():
+    # Found by the long profile (seed 7): the weak type of the cotangent through 'abb->'
+    # differs (see `diagonal` in _run_checks); the values are still compared, and exactly
+    # this difference is what the relaxation allows.
+    case = Case(False, (("jax_weak", (2, 2, 2), "float32", 107),
+                        ("jax_weak", (2, 2, 2), "float32", 583)),
+                (Step("einsum", (0,), {"spec": "abb->", "w": None}),
+                 Step("scalar", (2,), {"fn": "true_divide", "left": True,
+                                       "c": Const("np_scalar", (), "float32", 8469)})),
+                (3,), ("same", "same"), "np", 0, ("grad", "hessian", "value_and_grad", "vjp"))
+    assert run_checks(case) == []
+    x = weak_array(np.arange(8.0).reshape(2, 2, 2))
+    fg = fgrad.grad(lambda x: fnp.einsum("abb->", x))(x)
+    jx = jax.grad(lambda x: jnp.einsum("abb->", x))(x)
+    np.testing.assert_array_equal(fg, jx)
+    assert (fg.weak_type, jx.weak_type) == (False, True)
