@@ -197,13 +197,12 @@ def _bind_same(eqn, *args, name=None, **renamed):
     prim = _fgrad_primitives()[name or eqn.primitive.name]
     if prim in _ELEMENTWISE and len(args) > 1:
         args = _broadcast(args, eqn.outvars[0].aval.shape)
-    params = {**eqn.params, **renamed}
+    params = {k: _plain(v) for k, v in {**eqn.params, **renamed}.items() if k not in _DROPPED}
     accepted = _accepted(prim)
     if accepted is not None:
         # A parameter fgrad's primitive lacks is dropped when it is None (JAX's default: its
         # feature unused, as `mul`'s out_dtype); one set to a value is refused, not dropped.
-        unknown = {k for k, v in params.items()
-                   if k not in accepted and k not in _DROPPED and v is not None}
+        unknown = {k for k, v in params.items() if k not in accepted and v is not None}
         if unknown:
             raise MissingRuleError(at_user_line(
                 f"fgrad.from_jax: JAX's {eqn.primitive.name} has parameters "
@@ -211,6 +210,17 @@ def _bind_same(eqn, *args, name=None, **renamed):
         params = {k: v for k, v in params.items() if k in accepted}
     outs = current_trace().process(prim, args, params, _source(eqn))
     return outs
+
+
+def _plain(value):
+    """NumPy integers inside a parameter (jnp.linalg.inv's broadcast_dimensions and gather
+    dimension numbers hold np.int64) as Python ints, which fgrad's shape rules require."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, tuple):
+        items = [_plain(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
 
 
 def _elementwise() -> set:
@@ -384,6 +394,28 @@ def _split(eqn, x):
             for lo, hi in zip(starts[:-1], starts[1:])]
 
 
+def _custom_linear_solve(eqn, *args):
+    """JAX's custom_linear_solve (jnp.linalg.solve's): fgrad's, with the matvec, solve and
+    transpose_solve functions translated from JAX's jaxprs (each closed over its consts, the
+    leading operands) and b the remaining operands, as a list of leaves."""
+    from fgrad.lax import custom_linear_solve
+    jaxprs, lengths = eqn.params["jaxprs"], eqn.params["const_lengths"]
+    consts, start = {}, 0
+    for part in ("matvec", "vecmat", "solve", "transpose_solve"):
+        consts[part] = args[start:start + getattr(lengths, part)]
+        start += getattr(lengths, part)
+
+    def function(part):
+        closed = getattr(jaxprs, part)
+        return None if closed is None else (
+            lambda x: _eval_closed(closed, [*consts[part], *x]))
+
+    solve, transpose_solve = function("solve"), function("transpose_solve")
+    return custom_linear_solve(
+        function("matvec"), list(args[start:]), lambda _, b: solve(b),
+        None if transpose_solve is None else (lambda _, b: transpose_solve(b)))
+
+
 def _identity(eqn, *args):
     return list(args)
 
@@ -412,6 +444,16 @@ _RULES: dict[str, tuple[Callable, str]] = {
     "square": (lambda eqn, x: _bind_same(eqn, x, name="integer_pow", y=2),
                "`integer_pow` with y=2"),
     "split": (_split, "one `slice` per part"),
+    "custom_linear_solve": (_custom_linear_solve, "`fgrad.lax.custom_linear_solve` of the "
+                                                  "translated matvec, solve and "
+                                                  "transpose_solve"),
+    "slice": (lambda eqn, x: _bind_same(eqn, x, strides=eqn.params["strides"] or (1,) * len(
+        eqn.params["start_indices"])), "`slice` (strides None as ones)"),
+    "fft": (lambda eqn, x: _bind_same(eqn, x, fft_type=eqn.params["fft_type"].name),
+            "`fft` (the type by name)"),
+    "eigh": (lambda eqn, x: _bind_same(eqn, x, implementation=eqn.params["algorithm"],
+                                       algorithm=None),
+             "`eigh` (its algorithm as fgrad's implementation)"),
     "copy": (_identity, "its operand"), "copy_p": (_identity, "its operand"),
     "optimization_barrier": (_identity, "its operands"),
     "sharding_constraint": (_identity, "its operand"),
@@ -432,12 +474,16 @@ def translates(name: str) -> bool:
 # -- the error for what does not translate ---------------------------------------------------
 
 
-def _untranslatable(jaxpr: Jaxpr, found: dict) -> dict:
+def _untranslatable(jaxpr: Jaxpr, found: dict, outer: Source | None = None) -> dict:
+    """Each untranslatable primitive -> its user lines; an equation inside a library's
+    sub-jaxpr (jnp.linalg.solve's) has none of its own, so it takes the line of the call
+    that contains it."""
     for eqn in jaxpr.eqns:
+        source = _source(eqn) or outer
         if not translates(eqn.primitive.name):
-            found.setdefault(eqn.primitive.name, []).append(_source(eqn))
+            found.setdefault(eqn.primitive.name, []).append(source)
         for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-            _untranslatable(sub, found)
+            _untranslatable(sub, found, source)
     return found
 
 
