@@ -78,16 +78,17 @@ def batches(x, y, batch_size, seed):
             yield x[idx], y[idx]
 
 
-def train(steps=3000, batch_size=128, learning_rate=1e-3, seed=0, progress=True):
-    """Trains an MLP; returns it, the loss of every step and the test accuracy."""
+def train(steps=3000, batch_size=128, learning_rate=1e-3, seed=0, progress=True, model=None):
+    """Trains `model` (by default an MLP) on the digits; returns it, the loss of every step
+    and the test accuracy."""
     x_train, x_test, y_train, y_test = load_data(seed)
-    model = MLP(jax.random.key(seed))
+    model = MLP(jax.random.key(seed)) if model is None else model
     optimizer = optax.adam(learning_rate)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     step = make_step(optimizer)
     losses = []
     data = batches(x_train, y_train, batch_size, seed)
-    with tqdm(range(steps), disable=not progress, desc="digits") as bar:
+    with tqdm(range(steps), disable=not progress, desc=type(model).__name__) as bar:
         for i in bar:
             model, opt_state, value = step(model, opt_state, *next(data))
             losses.append(float(value))

@@ -18,14 +18,11 @@ import argparse
 import equinox as eqx
 import jax
 import numpy as np
-import optax
-from tqdm import tqdm
 
-import fgrad
 import fgrad.numpy as fnp
 from fgrad import lax as flax
 from fgrad import nn as fnn
-from digits_mlp import batches, load_data, plot_losses
+import digits_mlp
 
 
 class Conv(eqx.Module):
@@ -64,38 +61,11 @@ class CNN(eqx.Module):
         return self.head(x.reshape(-1))
 
 
-def loss(model, x, y):
-    logits = fgrad.vmap(model)(x)
-    return -fnp.mean(fnp.sum(fnn.one_hot(y, 10) * fnn.log_softmax(logits), axis=-1))
-
-
-@eqx.filter_jit
-def accuracy(model, x, y):
-    return fnp.mean(fnp.argmax(fgrad.vmap(model)(x), axis=-1) == y)
-
-
 def train(steps=2000, batch_size=128, learning_rate=2e-3, seed=0, progress=True):
-    """Trains the CNN; returns it, the loss of every step and the test accuracy."""
-    x_train, x_test, y_train, y_test = load_data(seed)
-    model = CNN(jax.random.key(seed))
-    optimizer = optax.adam(learning_rate)
-    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
-
-    @eqx.filter_jit
-    def step(model, opt_state, x, y):
-        value, grads = fgrad.filter_value_and_grad(loss)(model, x, y)
-        updates, opt_state = optimizer.update(grads, opt_state, model)
-        return eqx.apply_updates(model, updates), opt_state, value
-
-    losses = []
-    data = batches(x_train, y_train, batch_size, seed)
-    with tqdm(range(steps), disable=not progress, desc="digits CNN") as bar:
-        for i in bar:
-            model, opt_state, value = step(model, opt_state, *next(data))
-            losses.append(float(value))
-            if i % 50 == 0:
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    return model, losses, float(accuracy(model, x_test, y_test))
+    """Trains the CNN with examples/digits_mlp.py's loop (the same cross-entropy, step and
+    data); returns it, the loss of every step and the test accuracy."""
+    return digits_mlp.train(steps, batch_size, learning_rate, seed, progress,
+                            model=CNN(jax.random.key(seed)))
 
 
 if __name__ == "__main__":
@@ -104,6 +74,6 @@ if __name__ == "__main__":
     parser.add_argument("--plot", default="equinox_cnn_loss.png")
     args = parser.parse_args()
     model, losses, acc = train(args.steps)
-    plot_losses(losses, args.plot)
+    digits_mlp.plot_losses(losses, args.plot)
     print(f"final loss {losses[-1]:.4f}, test accuracy {acc:.1%}; loss curve: {args.plot}")
     print(f"parameters: {sum(np.size(a) for a in jax.tree_util.tree_leaves(model))}")

@@ -478,10 +478,11 @@ def _check_jacobian_dtypes(avals, holomorphic, name, what, real_allowed):
                 f"otherwise use fgrad.{'jvp' if name == 'jacfwd' else 'vjp'}."))
 
 
-def _leaf_name(fun, i: int, path) -> str:
-    """Where a leaf of fun's positional argument i is, for messages: `argument i` for the
+def _leaf_name(fun, args, i: int, k: int) -> str:
+    """Where leaf k of fun's positional argument i is, for messages: `argument i` for the
     argument itself, `model.layers[1].activation` for a leaf inside it (the parameter's name
-    when the signature tells it)."""
+    when the signature tells it). Only errors need it, so paths are not built otherwise."""
+    path = jax.tree_util.tree_flatten_with_path(args[i])[0][k][0]
     if not path:
         return f"argument {i}"
     try:
@@ -496,7 +497,8 @@ def _leaf_name(fun, i: int, path) -> str:
 def _check_grad_inputs(fun, args, argnums, holomorphic, allow_int, name):
     filtered = name in ("grad", "value_and_grad")
     for i in argnums:
-        for path, leaf in jax.tree_util.tree_flatten_with_path(args[i])[0]:
+        leaves, tree = jax.tree_util.tree_flatten(args[i])
+        for k, leaf in enumerate(leaves):
             try:
                 dtype = aval_of(leaf).dtype
             except TypeError:
@@ -506,19 +508,20 @@ def _check_grad_inputs(fun, args, argnums, holomorphic, allow_int, name):
                            "off and differentiate those")
                 raise TypeError(at_user_line(
                     f"{name} differentiates every leaf of its arguments, and "
-                    f"{_leaf_name(fun, i, path)} is a {type(leaf).__name__}, not an array. "
-                    f"Use {instead}, or mark the field static "
+                    f"{_leaf_name(fun, args, i, k)} is a {type(leaf).__name__}, not an "
+                    f"array. Use {instead}, or mark the field static "
                     f"(eqx.field(static=True)).")) from None
             if holomorphic and not dt.is_complex(dtype):
                 raise TypeError(at_user_line(
                     f"{name} with holomorphic=True needs complex inputs, but argument {i} "
                     f"has dtype {dtype.name}."))
             if not dt.is_inexact(dtype) and not allow_int:
+                in_tree = not jax.tree_util.treedef_is_leaf(tree)
                 leaf_in_tree = (f" fgrad.filter_{name} differentiates only the floating-point "
-                                f"arrays of a pytree." if path and filtered else "")
+                                f"arrays of a pytree." if in_tree and filtered else "")
                 raise TypeError(at_user_line(
                     f"{name} requires real- or complex-valued inputs (floating-point or "
-                    f"complex dtypes), but {_leaf_name(fun, i, path)} has dtype "
+                    f"complex dtypes), but {_leaf_name(fun, args, i, k)} has dtype "
                     f"{dtype.name}. Convert it to a float, leave it out of argnums, or pass "
                     f"allow_int=True for float0 zeros.{leaf_in_tree}"))
 

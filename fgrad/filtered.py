@@ -20,7 +20,7 @@ wrappers nest inside fgrad's transforms.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import equinox as eqx
 import jax
@@ -339,19 +339,16 @@ _STATIC_OUTPUTS = register_cache(
     why="the same bound and key as fgrad.jit's programs of the function, which it mirrors")
 
 
-class _Static:
-    """The non-array part of filter_jit's arguments, as one static argument of fgrad.jit:
-    hashed and compared by its tree and leaves (which must be hashable)."""
+class _Static(NamedTuple):
+    """The non-array part of filter_jit's arguments, as one static argument of fgrad.jit
+    (hashed and compared as a tuple, so its leaves must be hashable): the arguments' tree,
+    and their leaves with None where an array goes (tree_flatten never yields None)."""
+    tree: Any
+    leaves: tuple
 
-    def __init__(self, tree, leaves):
-        self.tree, self.leaves = tree, leaves
-        self._key = (tree, leaves)
-
-    def __hash__(self):
-        return hash(self._key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Static) and self._key == other._key
+    @property
+    def at(self) -> tuple:
+        return tuple(i for i, leaf in enumerate(self.leaves) if leaf is None)
 
 
 def filter_jit(fun: Callable | None = None) -> Callable:
@@ -400,11 +397,8 @@ def filter_jit(fun: Callable | None = None) -> Callable:
     @functools.wraps(fun)
     def compiled(*args, **kwargs):
         leaves, tree = tree_flatten((args, kwargs))
-        at = tuple(i for i, leaf in enumerate(leaves) if is_array(leaf))
-        static = _Static(tree, tuple(None if i in at else leaf
-                                     for i, leaf in enumerate(leaves)))
-        static.at = at
-        arrays = [leaves[i] for i in at]
+        static = _Static(tree, tuple(None if is_array(leaf) else leaf for leaf in leaves))
+        arrays = [leaf for leaf in leaves if is_array(leaf)]
         try:
             hash(static)
         except TypeError as e:
