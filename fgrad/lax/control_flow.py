@@ -507,6 +507,7 @@ def _scan_transpose(cts, *operands, body, n_consts, n_carry, length, reverse, un
     fixed_xs = [x for x, lin in zip(xs, xs_lin, strict=True) if not lin]
     ct_carry = [instantiate(c) for c in cts[:n_carry]]
     ct_ys = [instantiate(c) for c in cts[n_carry:]]
+    ct_avals = [aval_of(c) for c in ct_carry]
     body_avals = body.in_avals
     lin_const_avals = [a for a, lin in zip(body_avals[:n_consts], const_lin) if lin]
     n_acc = len(lin_const_avals)
@@ -516,12 +517,19 @@ def _scan_transpose(cts, *operands, body, n_consts, n_carry, length, reverse, un
         fc, fx = iter(fc), iter(fx)
         args = [None if lin else next(fc) for lin in const_lin] + [None] * n_carry
         args += [None if lin else next(fx) for lin in xs_lin]
-        cts_in = backward_pass(body, linear, args, ctc + cty)
+        # JAX types the carry as its cotangent, so a rule that reads the carry's type
+        # (a conversion's) sees the cotangent's weak type, not the primal's
+        carry_vars = body.inputs[n_consts:n_consts + n_carry]
+        cts_in = backward_pass(body, linear, args, ctc + cty, {
+            v: v.aval.update(weak_type=a.weak_type)
+            for v, a in zip(carry_vars, ct_avals, strict=True) if v.aval.dtype == a.dtype})
         c_consts, c_carry, c_xs = _split(cts_in, n_consts, n_carry)
         acc = [add_tangents(a, c) for a, c in
                zip(acc, [c for c, lin in zip(c_consts, const_lin) if lin], strict=True)]
-        return ([instantiate(c) for c in acc] + [instantiate_as(c, a) for c, a in zip(
-            c_carry, [aval_of(c) for c in ct_carry])]
+        # a carry's cotangent may leave the body with another weak type than it entered
+        # with (as a primal carry may); the last iteration's is the init's
+        return ([instantiate(c) for c in acc] + [instantiate_as(c, a, keep_weak=True)
+                                                  for c, a in zip(c_carry, ct_avals)]
             + [instantiate(c) for c, lin in zip(c_xs, xs_lin) if lin])
 
     in_avals = ([a for a, lin in zip(body_avals[:n_consts], const_lin) if not lin]
@@ -536,20 +544,19 @@ def _scan_transpose(cts, *operands, body, n_consts, n_carry, length, reverse, un
     ct_consts, ct_init, ct_xs = _split(outs, n_acc, n_carry)
     ct_consts, ct_xs = iter(ct_consts), iter(ct_xs)
     return ([next(ct_consts) if lin else None for lin in const_lin]
-            # an init's cotangent has the init's type (its weak type, where the carry's
-            # settled to a strong one), as JAX gives it
-            + [instantiate_as(c, x.aval) if is_undefined(x) else None
-               for c, x in zip(ct_init, init, strict=True)]
+            + [c if is_undefined(x) else None for c, x in zip(ct_init, init, strict=True)]
             + [next(ct_xs) if lin else None for lin in xs_lin])
 
 
-def instantiate_as(t, aval: Aval):
-    """A cotangent as a value of type `aval` (zeros for `Zero`; the weak type of `aval`, as
-    a loop's carry must keep its type from one iteration to the next)."""
+def instantiate_as(t, aval: Aval, keep_weak: bool = False):
+    """A cotangent as a value of type `aval` (zeros for `Zero`), as a loop's carry must
+    keep its dtype from one iteration to the next; also its weak type unless `keep_weak`."""
     if type(t) is Zero:
         return zeros(aval)
-    if aval_of(t) != aval:
-        return convert_element_type(t, aval.dtype, weak_type=aval.weak_type)
+    have = aval_of(t)
+    if have.dtype != aval.dtype or (have.weak_type != aval.weak_type and not keep_weak):
+        return convert_element_type(t, aval.dtype,
+                                    weak_type=have.weak_type if keep_weak else aval.weak_type)
     return t
 
 

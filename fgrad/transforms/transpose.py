@@ -23,12 +23,15 @@ from fgrad.transforms.rules import transpose_failure_hints, transpose_rules
 
 
 def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
-                  cts_out: Sequence[Any]) -> list[Any]:
+                  cts_out: Sequence[Any], linear_avals: dict[Var, Aval] | None = None
+                  ) -> list[Any]:
     """Cotangents of the linear inputs (`Zero` where none flows), evaluated in the current
     trace. `args` holds values for the non-linear inputs (anything for the linear ones);
-    `cts_out` one cotangent or `Zero` per output."""
+    `cts_out` one cotangent or `Zero` per output. `linear_avals` retypes linear inputs as
+    the rules see them (a loop's carry is typed by its incoming cotangent, as in JAX)."""
     linear_vars: set[Var] = {v for v, is_linear in zip(program.inputs, linear, strict=True)
                              if is_linear}
+    linear_avals = linear_avals or {}
     forward_eqns, linear_eqns = [], []
     for eqn in program.eqns:
         if any(type(a) is Var and a in linear_vars for a in eqn.inputs):
@@ -47,7 +50,8 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
         prim = eqn.primitive
         cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outputs, out_cts, strict=True)]
         operands = [a.value if type(a) is Literal
-                    else UndefinedPrimal(a.aval) if a in linear_vars else env[a]
+                    else UndefinedPrimal(linear_avals.get(a, a.aval)) if a in linear_vars
+                    else env[a]
                     for a in eqn.inputs]
         try:
             rule = transpose_rules[prim]
