@@ -237,9 +237,12 @@ class Mask(NamedTuple):
     """A constant boolean mask (NumPy or JAX)."""
     kind: str
     values: tuple  # nested tuples of bools
+    shape: tuple | None = None  # needed where an axis has size 0 (the nesting loses it)
 
     def make(self, m):
         values = np.asarray(self.values, bool)
+        if self.shape is not None:
+            values = values.reshape(self.shape)
         return jnp.asarray(values) if self.kind == "jax" else values
 
 
@@ -855,7 +858,7 @@ def steps(draw, live: list, x64: bool, complex_: bool = False):
         # value or a constant.
         mshape = tuple(n if draw(st.booleans()) else 1 for n in shape)
         mask = np.random.default_rng(draw(st.integers(0, 99))).random(mshape) < 0.5
-        mask = Mask(draw(st.sampled_from(["np", "jax"])), mask.tolist())
+        mask = Mask(draw(st.sampled_from(["np", "jax"])), mask.tolist(), mshape)
         j = value_like(lambda s: _fits_into(s, shape)) if draw(st.booleans()) else None
         if j is None:
             return Step("where_mask", (i,), {"mask": mask, "other": draw(consts(

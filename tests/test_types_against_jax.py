@@ -570,6 +570,17 @@ def test_batches_of_numpy_float64_scalars_are_strong():
     assert run_checks(case) == []
 
 
+def test_a_mask_with_an_empty_axis_keeps_its_shape():
+    # Found by the long profile (seed 10): a (0, 3) mask stored as nested lists came back as
+    # shape (0,), which broadcasts with neither side's (0, 3).
+    mask = Mask("np", np.zeros((0, 3), bool).tolist(), (0, 3))
+    assert mask.make(np).shape == (0, 3)
+    case = Case(False, (("jax", (0, 3), "float32", 0), ("np", (0, 3), "float32", 1)),
+                (Step("where_mask", (0, 1), {"mask": mask}),), (2,), ("same", "same"),
+                "strong", 0, ("value", "grad"))
+    assert run_checks(case) == []
+
+
 def test_jax_gets_numpy_batches_as_arrays():
     # Found by the long profile (seeds 2 and 4): JAX's own assertion failed on the NumPy
     # batch, a float32 one under jit(vmap(jvp)) and a float64 one with x64 off under
