@@ -572,6 +572,10 @@ class Case(NamedTuple):
                     return 1e-4
         return 1e-9
 
+    def has_weak_array_input(self) -> bool:
+        """Whether an input is a weakly typed array of rank 1 or more."""
+        return any(kind == "jax_weak" and shape for kind, shape, _, _ in self.inputs)
+
     def uses_lax_pow(self) -> bool:
         """Whether the program raises to a floating-point power (lax.pow; an int exponent is
         lax.integer_pow)."""
