@@ -63,7 +63,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from fuzz_programs import (FG, FORWARD_CHECKS, JX, JX_FORWARD, REVERSE_CHECKS, Case, Const, Mask,
                            Step, cases, like, numbers, weak_array)
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -719,3 +718,17 @@ def test_scan_transpose_of_a_weak_carry_types_its_cotangent_as_jax():
         return lambda c: lax.scan(step, c, m.arange(1.0, 3.0, dtype=m.float32))[0]
 
     same_types(fgrad.grad(settles(fnp, fgrad.lax))(0.5), jax.grad(settles(jnp, jax.lax))(0.5))
+
+
+def test_dot_of_weak_operands_of_two_kinds_is_weak():
+    # Found by the long profile (seeds 8 and 12): a Python complex dotted with a Python
+    # float (or a weak float array with a Python int) converted the float operand to a
+    # strong complex, so the product came back strong where JAX's is weak.
+    same_types(fnp.dot(1 + 2j, 0.5), jnp.dot(1 + 2j, 0.5))
+    x = weak_array([0.5, 2.0])
+    for f, jf in [(fnp.dot, jnp.dot), (fnp.matmul, jnp.matmul), (fnp.vdot, jnp.vdot)]:
+        same_types(fgrad.value_and_grad(lambda v: f(v, fnp.full(2, 3)))(x),
+                   jax.value_and_grad(lambda v: jf(v, jnp.full(2, 3)))(x))
+        # A preferred_element_type is strong whatever the operands.
+        same_types(f(x, 3 * x, preferred_element_type=np.float32),
+                   jf(x, 3 * x, preferred_element_type=np.float32))

@@ -64,14 +64,17 @@ def conj_if_complex(x):
     return lx.conj(x) if dt.is_complex(aval_of(x).dtype) else x
 
 
-def _contraction_operands(a, b):
+def _contraction_operands(a, b, preferred_element_type):
     """a and b in their common dtype, as jax.numpy's dot and matmul hand them to
     dot_general: an operand that already has that dtype is passed unconverted even when its
     weak type differs (so the cotangent of a weak operand times a strong one is strong, as
-    in JAX); only a dtype change converts."""
+    in JAX); only a dtype change converts, weakly when both operands are weak and no
+    preferred_element_type is given (so a weak int times a weak float is a weak float, as
+    JAX's dot and matmul give it)."""
     avals = [aval_of(a), aval_of(b)]
-    dtype, _ = dt.promote(*avals)
-    return [x if aval.dtype == dtype else convert(x, dtype, False, aval)
+    dtype, weak = dt.promote(*avals)
+    weak = weak and preferred_element_type is None
+    return [x if aval.dtype == dtype else convert(x, dtype, weak, aval)
             for x, aval in zip((a, b), avals)]
 
 
@@ -79,16 +82,19 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: a product with a scalar, else a contraction of a's last axis with b's
     second-to-last (or only) axis."""
     check_arraylike("dot", a, b)
-    a, b = _contraction_operands(a, b)
+    dtype, weak = _result_type("dot", preferred_element_type, aval_of(a), aval_of(b))
+    a, b = _contraction_operands(a, b, preferred_element_type)
     a_ndim, b_ndim = aval_of(a).ndim, aval_of(b).ndim
     if a_ndim == 0 or b_ndim == 0:  # JAX: a dot_general contracting nothing
         if dt.is_bool(aval_of(a).dtype):
             return multiply(a, b)
         shape = broadcast_shapes("dot", aval_of(a).shape, aval_of(b).shape)
-        return lx.mul(*(as_array(broadcast_to_shape(x, shape, "dot")) for x in (a, b)))
+        return convert(lx.mul(*(as_array(broadcast_to_shape(x, shape, "dot")) for x in (a, b))),
+                       dtype, weak)
     contracting = ((a_ndim - 1,), (max(b_ndim - 2, 0),))
     _check_sizes("dot", a, b, *contracting)
-    return _contract(a, b, (contracting, ((), ())), precision, preferred_element_type)
+    out = _contract(a, b, (contracting, ((), ())), precision, preferred_element_type)
+    return convert(out, dtype, weak)  # a preferred_element_type is strong, as in JAX
 
 
 def _check_sizes(name: str, a, b, a_axes, b_axes) -> None:
@@ -104,7 +110,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     """a @ b: matrix products over the last two axes, broadcasting the leading ones; a 1-D
     operand is a row (first) or a column (second) vector whose axis is then dropped."""
     check_arraylike("matmul", a, b)
-    a, b = _contraction_operands(a, b)
+    dtype, weak = _result_type("matmul", preferred_element_type, aval_of(a), aval_of(b))
+    a, b = _contraction_operands(a, b, preferred_element_type)
     a_shape, b_shape = aval_of(a).shape, aval_of(b).shape
     for position, shape in enumerate((a_shape, b_shape)):
         if not shape:
@@ -116,8 +123,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     b_contract = 0 if b_vector else len(b_shape) - 2
     _check_sizes("matmul", a, b, (a_contract,), (b_contract,))
     if len(a_shape) <= 2 and len(b_shape) <= 2:  # no batch axes: one dot_general says it all
-        return _contract(a, b, (((a_contract,), (b_contract,)), ((), ())), precision,
-                         preferred_element_type)
+        out = _contract(a, b, (((a_contract,), (b_contract,)), ((), ())), precision,
+                        preferred_element_type)
+        return convert(out, dtype, weak)
     a_batch = a_shape[:-2]
     b_batch = b_shape[:-2]
     batch = broadcast_shapes("matmul", a_batch, b_batch)
@@ -165,7 +173,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         permutation.append(n_pairs + len(a_free))
     if not b_vector:
         permutation.append(n_pairs + n_a + len(b_free))
-    return transpose(out, permutation)
+    return convert(transpose(out, permutation), dtype, weak)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
@@ -220,7 +228,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
             "fgrad.numpy.tensordot: axes must be an int, a pair of ints, or a pair of "
             "sequences of ints."))
     dtype, weak = _result_type("tensordot", preferred_element_type, aval_of(a), aval_of(b))
-    a, b = _contraction_operands(a, b)
+    a, b = _contraction_operands(a, b, preferred_element_type)
     _check_sizes("tensordot", a, b, a_axes, b_axes)
     out = _contract(a, b, ((a_axes, b_axes), ((), ())), precision, preferred_element_type)
     return convert(out, dtype, weak)
