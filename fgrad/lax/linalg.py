@@ -320,7 +320,7 @@ def _cholesky_jvp(primals, tangents):
                                     unit_diagonal=False)
     inner = triangular_solve_p.bind1(L, right, left_side=True, lower=True, transpose_a=False,
                                     conjugate_a=False, unit_diagonal=False)
-    return L, _batch_matmul(L, mul(inner, _phi_mask(aval_of(inner))))
+    return L, _lower_triangle(_batch_matmul(L, mul(inner, _phi_mask(aval_of(inner)))))
 
 
 def _phi_mask(aval: Aval):
@@ -328,6 +328,15 @@ def _phi_mask(aval: Aval):
     rows, cols = _rows_cols(aval.shape)
     on_or_below = select_n(eq(rows, cols), _filled(aval, 0), _filled(aval, 0.5))
     return select_n(gt(rows, cols), on_or_below, _filled(aval, 1))
+
+
+def _lower_triangle(x):
+    """x with zeros selected above the diagonal. For dL (lower already) it matters to the
+    transpose: L's upper triangle is structurally zero and its cotangent may be infinite (of
+    1/L, say), which the product with L would spread as 0 * inf = NaN; as JAX's tril does,
+    the selection sends nothing back from there."""
+    rows, cols = _rows_cols(aval_of(x).shape)
+    return select_n(ge(rows, cols), _filled(aval_of(x), 0), x)
 
 
 def _filled(aval: Aval, value):
