@@ -6,6 +6,7 @@ caller: float32 forward tests, float64 derivative tests and exact shape tests ne
 ones (each file binds its own with functools.partial).
 """
 
+import itertools
 import os
 
 import jax
@@ -203,3 +204,40 @@ def line_of(test_file: str, marker: str) -> int:
             if marker in text and "line_of(" not in text:
                 return n
     raise AssertionError(f"{marker!r} is not in {test_file}")
+
+
+class several:
+    """An axis of `rotating` whose entries are tuples, each spread over several parameters."""
+
+    def __init__(self, entries):
+        self.entries = entries
+
+
+def rotating(*axes, every: int):
+    """pytest params for every combination of one entry from each axis, thinning the default
+    run: a combination runs by default when its entries' indices sum to a multiple of `every`
+    (with each axis at least `every` long, every entry of every axis still runs), the others
+    are marked slow (`-m slow` runs them). An axis is a list of values or a dict from ids to
+    values; `several(axis)` spreads each entry, a tuple, over several parameters."""
+    lists = []
+    for axis in axes:
+        spread = isinstance(axis, several)
+        entries = axis.entries if spread else axis
+        items = entries.items() if isinstance(entries, dict) else ((None, e) for e in entries)
+        lists.append([(key, entry if spread else (entry,)) for key, entry in items])
+    params = []
+    for combo in itertools.product(*(list(enumerate(entries)) for entries in lists)):
+        params.append(pytest.param(
+            *(value for _, (_, entry) in combo for value in entry),
+            id="-".join(_id_part(i, key, entry) for i, (key, entry) in combo),
+            marks=() if sum(i for i, _ in combo) % every == 0 else pytest.mark.slow))
+    return params
+
+
+def _id_part(index: int, key, entry: tuple) -> str:
+    """A dict axis's key, plain values themselves, else the entry's position on its axis."""
+    if key is not None:
+        return str(key)
+    if all(isinstance(value, (str, int, float, type(None))) for value in entry):
+        return "-".join(map(str, entry))
+    return f"#{index}"

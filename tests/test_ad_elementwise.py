@@ -16,6 +16,7 @@ import pytest
 from jax import lax
 
 import oracle
+from oracle import rotating
 from fgrad import lax as fl
 from fgrad.api import grad, hessian, jvp, vjp
 from fgrad.core import (
@@ -126,8 +127,10 @@ def cotangent_like(value):
     return out.astype(aval.dtype)
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", sorted(UNARY))
+# By default each name at one rotating shape of SHAPES (0-d included), so every name and every
+# shape runs; `-m slow` runs the other shapes.
+@pytest.mark.parametrize("name, shape", rotating(sorted(UNARY), SHAPES,
+                                                  every=len(SHAPES)))
 def test_unary_jvp_and_vjp(name, shape):
     f, jf, sample = UNARY[name]
     x, t = sample(shape), normal(shape)
@@ -144,9 +147,18 @@ def test_unary_jvp_and_vjp(name, shape):
     assert_traced(lambda x, ct: vjp(f, x)[1](ct), [x, ct], [want_ct])
 
 
-@pytest.mark.parametrize("name", sorted(set(UNARY) - SECOND_ORDER_TRIVIAL))
-def test_unary_second_order(name):
+# By default each name's second derivatives are checked one of two ways, in turn (the
+# pullback's at a vector, or the Hessian at a scalar); `-m slow` runs both ways for all.
+@pytest.mark.parametrize("name, way", [
+    pytest.param(name, way, marks=() if (i + j) % 2 == 0 else pytest.mark.slow)
+    for i, name in enumerate(sorted(set(UNARY) - SECOND_ORDER_TRIVIAL))
+    for j, way in enumerate(["pullback", "hessian"])])
+def test_unary_second_order(name, way):
     f, jf, sample = UNARY[name]
+    if way == "hessian":  # of a scalar function
+        x0 = sample(())
+        assert_same(hessian(f)(x0), jax.hessian(jf)(x0))
+        return
     x, v, w = sample((3,)), normal((3,)), normal((3,))
 
     def pullback(fun, vjp_):
@@ -159,9 +171,6 @@ def test_unary_second_order(name):
     assert_same(got[1], want[1])
     u = normal((3,))
     assert_same(vjp(pullback(f, vjp), x)[1](u)[0], jax.vjp(pullback(jf, jax.vjp), x)[1](u)[0])
-    # the Hessian of a scalar function
-    x0 = sample(())
-    assert_same(hessian(f)(x0), jax.hessian(jf)(x0))
 
 
 # bitcast_f64 is the identity on values, but a bitcast is piecewise constant to a
@@ -199,8 +208,9 @@ BINARY = {
 SECOND_ORDER_LINEAR = {"add", "sub", "complex"}
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", sorted(BINARY))
+# As for the unary functions: each name at one rotating shape by default.
+@pytest.mark.parametrize("name, shape", rotating(sorted(BINARY), SHAPES,
+                                                  every=len(SHAPES)))
 def test_binary_jvp_and_vjp(name, shape):
     f, jf, sample_x, sample_y = BINARY[name]
     x, y, tx, ty = sample_x(shape), sample_y(shape), normal(shape), normal(shape)
@@ -239,8 +249,11 @@ def test_binary_second_order(name):
     for g, e in zip(got, want):
         assert_same(g, e)
     x0, y0 = sample_x(()), sample_y(())
+    # under jax.jit, as in oracle.check_second_order: eagerly, each equation of a Hessian
+    # compiles on its own
     for argnums in [0, 1, (0, 1)]:
-        got_h, want_h = hessian(f, argnums)(x0, y0), jax.hessian(jf, argnums)(x0, y0)
+        got_h = jax.jit(hessian(f, argnums))(x0, y0)
+        want_h = jax.jit(jax.hessian(jf, argnums))(x0, y0)
         for g, e in zip(jax.tree_util.tree_leaves(got_h), jax.tree_util.tree_leaves(want_h)):
             assert_same(g, e)
 

@@ -12,6 +12,7 @@ from jax import lax
 import fgrad
 import fgrad.numpy as fnp
 import oracle
+from oracle import rotating, several
 from fgrad import lax as fl
 
 B = 3  # the batch size
@@ -133,11 +134,14 @@ GATHERS = {
 }
 GATHER_AXES = [(0, None), (-1, None), (None, 0), (None, -1), (0, 0),
                (-1, -1), (2, 1)]
+GATHER_BATCHINGS = ([(a, m) for a in GATHER_AXES for m in (CLIP, FILL)]
+                    + [(a, PROMISE) for a in [(-1, None), (None, -1), (2, 1)]])
 
 
-@pytest.mark.parametrize("case", list(GATHERS))
-@pytest.mark.parametrize("in_axes, mode", [(a, m) for a in GATHER_AXES for m in (CLIP, FILL)]
-                         + [(a, PROMISE) for a in [(-1, None), (None, -1), (2, 1)]])
+# The default run checks each (batching, mode) on one of the GATHERS, rotating, so every
+# example, batching and mode stays covered; `-m slow` runs the other pairs.
+@pytest.mark.parametrize("in_axes, mode, case", rotating(
+    several(GATHER_BATCHINGS), list(GATHERS), every=3))
 def test_gather(case, in_axes, mode):
     x_shape, i_shape, dn, sizes = GATHERS[case]
     x = batched(x_shape, in_axes[0], 13)
@@ -243,8 +247,10 @@ SCATTER_CASES = (
        for in_axes in [(0, None, None), (None, 0, None), (0, 0, 0), (2, -1, 1)]])
 
 
-@pytest.mark.parametrize("case", list(SCATTERS))
-@pytest.mark.parametrize("name, in_axes, mode", SCATTER_CASES)
+# The default run checks each (combiner, batching, mode) on one of the SCATTERS, rotating,
+# so every example, combiner, batching and mode stays covered; `-m slow` runs the rest.
+@pytest.mark.parametrize("name, in_axes, mode, case", rotating(
+    several(SCATTER_CASES), list(SCATTERS), every=3))
 def test_scatter_family(name, case, in_axes, mode):
     x_shape, i_shape, u_shape, dn = SCATTERS[case]
     fgrad_fn, jax_fn = SCATTERS_BY_NAME[name]
@@ -315,9 +321,14 @@ def test_numpy_gathers(index, in_axes):
                in_axes, x, i)
 
 
-@pytest.mark.parametrize("how", ["set", "add", "multiply", "min", "max"])
-@pytest.mark.parametrize("in_axes", [(0, None, None), (None, None, 0), (0, None, 0),
-                                     (None, 0, None), (0, 0, 0), (None, 0, 0)])
+HOWS = ["set", "add", "multiply", "min", "max"]
+NUMPY_SCATTER_AXES = [(0, None, None), (None, None, 0), (0, None, 0), (None, 0, None),
+                      (0, 0, 0), (None, 0, 0)]
+
+
+# The default run keeps every other (method, batching) pair, rotating, so each method has
+# three batchings and each batching two or three methods; `-m slow` runs the other pairs.
+@pytest.mark.parametrize("how, in_axes", rotating(HOWS, NUMPY_SCATTER_AXES, every=2))
 def test_numpy_scatters(how, in_axes):
     x = X if in_axes[0] is not None else X[0]
     v = V if in_axes[2] is not None else V[0]

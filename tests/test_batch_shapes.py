@@ -11,6 +11,7 @@ import fgrad
 from fgrad import lax as fl
 from fgrad.core import eval_program, trace_to_program, typecheck
 from fgrad.core.dtypes import convert_weak
+from oracle import rotating
 
 B = 5  # the batch size throughout
 rng = np.random.default_rng(0)
@@ -104,8 +105,9 @@ def test_squeeze_keeps_the_batch_axis_in_place(axis, dims):
     assert_applied_once_in_place(prog, "squeeze")
 
 
-@pytest.mark.parametrize("axis", [0, 1, 2, -1])
-@pytest.mark.parametrize("dims", [(0,), (1,), (2,), (0, 2), (1, 2), (0, 3), (-1,), (0, 1, 2, 3)])
+# The default run keeps half of the (batch axis, dims) pairs, rotating; `-m slow` the rest.
+@pytest.mark.parametrize("axis, dims", rotating(
+    [0, 1, 2, -1], [(0,), (1,), (2,), (0, 2), (1, 2), (0, 3), (-1,), (0, 1, 2, 3)], every=2))
 def test_expand_dims_needs_no_transpose(axis, dims):
     x = batched((3, 4), axis)
     prog = check(lambda v: fl.expand_dims(v, dims), lambda v: jax.lax.expand_dims(v, dims),
@@ -156,9 +158,11 @@ PAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("config", PAD_CONFIGS)
-@pytest.mark.parametrize("in_axes", [(0, None), (1, None), (-1, None), (None, 0), (0, 0),
-                                     (2, 0), (-2, 0)])
+# The default run checks each batching with one of the PAD_CONFIGS, rotating, so every
+# configuration and batching stays covered; `-m slow` runs the other pairs.
+@pytest.mark.parametrize("in_axes, config", rotating(
+    [(0, None), (1, None), (-1, None), (None, 0), (0, 0), (2, 0), (-2, 0)], PAD_CONFIGS,
+    every=3))
 def test_pad(config, in_axes):
     x = batched((3, 4), in_axes[0])
     value = batched((), in_axes[1])
@@ -217,9 +221,10 @@ def test_iota_inside_a_batched_function():
 REDUCTIONS = ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]
 
 
-@pytest.mark.parametrize("name", REDUCTIONS)
-@pytest.mark.parametrize("axis", [0, 1, 2, 3, -1, -3])
-@pytest.mark.parametrize("axes", [(0,), (1,), (2,), (0, 2), (0, 1, 2), ()])
+# The default run keeps a third of the (reduction, batch axis, axes) grid, rotating, so
+# each reduction meets every batch axis and every `axes` twice; `-m slow` runs the rest.
+@pytest.mark.parametrize("name, axis, axes", rotating(
+    REDUCTIONS, [0, 1, 2, 3, -1, -3], [(0,), (1,), (2,), (0, 2), (0, 1, 2), ()], every=3))
 def test_reductions_shift_their_axes(name, axis, axes):
     x = batched((2, 3, 4), axis)
     prog = check(lambda v: getattr(fl, name)(v, axes),
@@ -236,10 +241,10 @@ def test_reductions_of_integers_and_weak_values(name):
           [weak(batched((3,), 0))], 0)
 
 
-@pytest.mark.parametrize("name", ["argmax", "argmin"])
-@pytest.mark.parametrize("axis", [0, 1, 2, 3, -1])
-@pytest.mark.parametrize("reduced", [0, 1, 2])
-@pytest.mark.parametrize("index_dtype", [np.int32, np.int8])
+# The default run keeps a third of the grid, rotating, so every function, batch axis,
+# reduced axis and index dtype stays covered; `-m slow` runs the rest.
+@pytest.mark.parametrize("name, axis, reduced, index_dtype", rotating(
+    ["argmax", "argmin"], [0, 1, 2, 3, -1], [0, 1, 2], [np.int32, np.int8], every=3))
 def test_argmax_argmin(name, axis, reduced, index_dtype):
     # Few distinct values, so ties occur and the first position must win.
     x = rng.integers(0, 3, size=np.shape(batched((2, 3, 4), axis))).astype(np.float32)
@@ -248,9 +253,9 @@ def test_argmax_argmin(name, axis, reduced, index_dtype):
     assert_applied_once_in_place(prog, name)
 
 
-@pytest.mark.parametrize("axis", [0, 1, 2, -1])
-@pytest.mark.parametrize("summed", [0, 1])
-@pytest.mark.parametrize("reverse", [False, True])
+# The default run keeps half of the grid, rotating; `-m slow` runs the rest.
+@pytest.mark.parametrize("axis, summed, reverse", rotating([0, 1, 2, -1], [0, 1], [False, True],
+                                                           every=2))
 def test_cumsum(axis, summed, reverse):
     x = batched((3, 4), axis)
     prog = check(lambda v: fl.cumsum(v, summed, reverse),

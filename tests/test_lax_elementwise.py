@@ -13,6 +13,7 @@ from jax import lax
 import oracle
 from fgrad import lax as fl
 from fgrad.core import ShapeDtypeError
+from oracle import rotating
 
 HERE = os.path.basename(__file__)
 check = functools.partial(oracle.check, rtol=1e-6, atol=1e-7)  # float32 rounding
@@ -50,8 +51,8 @@ def operand(dtype, shape, name=""):
 SHAPES = [(), (3,), (2, 3)]
 
 
-@pytest.mark.parametrize("name", UNARY_FLOAT)
-@pytest.mark.parametrize("shape", SHAPES)
+# By default each function at one rotating shape (and both float dtypes): `-m slow` for all.
+@pytest.mark.parametrize("name, shape", rotating(UNARY_FLOAT, SHAPES, every=3))
 def test_unary_float(name, shape, float_dtype):
     x = operand(float_dtype, shape, name)
     check(getattr(fl, name), getattr(lax, name), x)
@@ -63,9 +64,10 @@ def test_unary_number(name, dtype):
     check(getattr(fl, name), getattr(lax, name), operand(dtype, (2, 3)))
 
 
-@pytest.mark.parametrize("name", BINARY_NUMBER)
-@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
-@pytest.mark.parametrize("shape", SHAPES)
+# By default each function with each dtype once and at each shape once: `-m slow` for all.
+@pytest.mark.parametrize("name, dtype, shape",
+                         rotating(BINARY_NUMBER, ["float32", "float64", "int32"], SHAPES,
+                                  every=3))
 def test_binary_number(name, dtype, shape, x64):
     args = [operand(dtype, shape, name), operand(dtype, shape, name)]
     check(getattr(fl, name), getattr(lax, name), *args)
@@ -139,7 +141,11 @@ def complex_operand(dtype, shape):
     return (operand("float32", shape) + 1j * operand("float32", shape)).astype(dtype)
 
 
-@pytest.mark.parametrize("shape", [(), (3,), (2, 0)])
+# By default each shape (0-d and size 0 included) with one float dtype, each dtype at least
+# once: `-m slow` runs the other pairs.
+@pytest.mark.parametrize("shape, float_dtype", rotating([(), (3,), (2, 0)],
+                                                        ["float32", "float64"], every=2),
+                         indirect=["float_dtype"])
 def test_complex_parts(shape, float_dtype):
     complex_dtype = {"float32": np.complex64, "float64": np.complex128}[float_dtype]
     z = complex_operand(complex_dtype, shape)

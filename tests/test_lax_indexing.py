@@ -19,7 +19,7 @@ from fgrad.lax.indexing import (
     gather_p, scatter, scatter_add, scatter_add_p, scatter_max, scatter_min, scatter_mul,
     slice,
 )
-from oracle import assert_same, check, check_error
+from oracle import assert_same, check, check_error, rotating, several
 
 GDN = lax.GatherDimensionNumbers
 SDN = lax.ScatterDimensionNumbers
@@ -41,6 +41,10 @@ def arange(*shape, dtype=jnp.float32):
     return (values % 3 == 1) if dtype == jnp.bool_ else values.astype(dtype)
 
 
+def named(values):
+    return {getattr(v, "__name__", str(v)): v for v in values}
+
+
 # -- slice ---------------------------------------------------------------------------------------
 
 SLICE_CASES = [
@@ -54,8 +58,10 @@ SLICE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("shape, start, limit, strides", SLICE_CASES)
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.int32, jnp.bool_])
+# By default each case with one rotating dtype, each dtype with several: `-m slow` for all.
+@pytest.mark.parametrize("shape, start, limit, strides, dtype", rotating(
+    several({f"case{i}": c for i, c in enumerate(SLICE_CASES)}),
+    named([jnp.float32, jnp.int32, jnp.bool_]), every=3))
 def test_slice_matches_lax(shape, start, limit, strides, dtype):
     x = arange(*shape, dtype=dtype)
     check(lambda x: slice(x, start, limit, strides), lambda x: lax.slice(x, start, limit, strides),
@@ -109,8 +115,10 @@ def test_dynamic_slice_static_starts(starts, sizes):
           arange(5))
 
 
-@pytest.mark.parametrize("starts, sizes", DYNAMIC_SLICE_CASES)
-@pytest.mark.parametrize("index_dtype", [jnp.int32, jnp.int8])
+# By default each case with one of the index dtypes, in turn: `-m slow` for both.
+@pytest.mark.parametrize("starts, sizes, index_dtype", rotating(
+    several({f"case{i}": c for i, c in enumerate(DYNAMIC_SLICE_CASES)}),
+    named([jnp.int32, jnp.int8]), every=2))
 def test_dynamic_slice_traced_starts(starts, sizes, index_dtype):
     start = jnp.asarray(starts[0], index_dtype)
     check(lambda x, i: dynamic_slice(x, (i,), sizes),
@@ -302,15 +310,18 @@ def test_gather_of_windows():
     check_gather(x, starts[:, :1], GDN((1,), (0,), (0,)), (1, 3))
 
 
-@pytest.mark.parametrize("mode", [None, "clip", "fill", "drop", "promise_in_bounds",
-                                  Mode.CLIP, Mode.FILL_OR_DROP, Mode.PROMISE_IN_BOUNDS])
-def test_gather_out_of_bounds_indices_follow_the_mode(mode):
+# By default each mode (every spelling) with one rotating dtype, each dtype with two modes:
+# `-m slow` runs the other pairs.
+@pytest.mark.parametrize("mode, dtype", rotating(
+    named([None, "clip", "fill", "drop", "promise_in_bounds", Mode.CLIP, Mode.FILL_OR_DROP,
+           Mode.PROMISE_IN_BOUNDS]),
+    named([jnp.float32, jnp.int32, jnp.uint8, jnp.bool_]), every=4))
+def test_gather_out_of_bounds_indices_follow_the_mode(mode, dtype):
     idx = jnp.array([[7], [-1], [1], [5], [-6]])
-    for dtype in (jnp.float32, jnp.int32, jnp.uint8, jnp.bool_):
-        x = (arange(5) % 3).astype(dtype)
-        program = check_gather(x, idx, VECTOR_TAKE, (1,), mode=mode)
-        expected = Mode.PROMISE_IN_BOUNDS if mode is None else Mode.from_any(mode)
-        assert only_eqn(program).params["mode"] is expected
+    x = (arange(5) % 3).astype(dtype)
+    program = check_gather(x, idx, VECTOR_TAKE, (1,), mode=mode)
+    expected = Mode.PROMISE_IN_BOUNDS if mode is None else Mode.from_any(mode)
+    assert only_eqn(program).params["mode"] is expected
     check_gather(arange(3, 4), idx[:3], ROW_TAKE, (1, 4), mode=mode)
 
 
@@ -465,6 +476,7 @@ SCATTERS = [(scatter, lax.scatter, "set"), (scatter_add, lax.scatter_add, "add")
             (scatter_mul, lax.scatter_mul, "multiply"), (scatter_min, lax.scatter_min, "min"),
             (scatter_max, lax.scatter_max, "max")]
 SCATTER_IDS = [s[2] for s in SCATTERS]
+SCATTERS_BY_ID = dict(zip(SCATTER_IDS, SCATTERS))
 
 
 def check_scatter(ours, theirs, x, indices, updates, dnums, **kwargs):
@@ -485,18 +497,21 @@ def test_scatter_is_at_update_of_a_vector(ours, theirs, method):
     assert_same(ours(x, idx[:, None], u, VECTOR_PUT), at(x, idx, method, u))
 
 
-@pytest.mark.parametrize("ours, theirs, method", SCATTERS, ids=SCATTER_IDS)
-def test_scatter_rows_columns_and_points_of_a_matrix(ours, theirs, method):
+# By default each scatter with one rotating layout, each layout with one or two scatters:
+# `-m slow` runs the other pairs.
+@pytest.mark.parametrize("ours, theirs, method, layout", rotating(
+    several(SCATTERS_BY_ID), named(["rows", "columns", "points"]), every=3))
+def test_scatter_rows_columns_and_points_of_a_matrix(ours, theirs, method, layout):
     x, idx = arange(3, 4), jnp.array([2, 0])
-    rows, cols = jnp.ones((2, 4)) * 5, jnp.arange(6.0).reshape(3, 2)
-    check_scatter(ours, theirs, x, idx[:, None], rows, ROW_PUT)
-    assert_same(ours(x, idx[:, None], rows, ROW_PUT), at(x, idx, method, rows))
-    check_scatter(ours, theirs, x, idx[:, None], cols, COLUMN_PUT)
-    assert_same(ours(x, idx[:, None], cols, COLUMN_PUT), at(x, (slice_all, idx), method, cols))
     r, c = jnp.array([[0, 2], [1, 2]]), jnp.array([[3, 0], [1, 3]])  # 2-D index arrays
-    points, u = jnp.stack([r, c], axis=-1), jnp.array([[1.0, 2.0], [3.0, 4.0]])
-    check_scatter(ours, theirs, x, points, u, POINT_PUT)
-    assert_same(ours(x, points, u, POINT_PUT), at(x, (r, c), method, u))
+    indices, updates, dnums, where = {
+        "rows": (idx[:, None], jnp.ones((2, 4)) * 5, ROW_PUT, idx),
+        "columns": (idx[:, None], jnp.arange(6.0).reshape(3, 2), COLUMN_PUT, (slice_all, idx)),
+        "points": (jnp.stack([r, c], axis=-1), jnp.array([[1.0, 2.0], [3.0, 4.0]]), POINT_PUT,
+                   (r, c)),
+    }[layout]
+    check_scatter(ours, theirs, x, indices, updates, dnums)
+    assert_same(ours(x, indices, updates, dnums), at(x, where, method, updates))
 
 
 slice_all = np.s_[:]
@@ -514,9 +529,11 @@ def test_scatter_add_accumulates_duplicate_indices():
                   rows, ROW_PUT)
 
 
-@pytest.mark.parametrize("mode", [None, "clip", "fill", "drop", "promise_in_bounds",
-                                  Mode.CLIP, Mode.FILL_OR_DROP])
-@pytest.mark.parametrize("ours, theirs, method", SCATTERS, ids=SCATTER_IDS)
+# By default each scatter with a rotating mode, each mode (every spelling) with one scatter:
+# `-m slow` runs the other pairs.
+@pytest.mark.parametrize("ours, theirs, method, mode", rotating(
+    several(SCATTERS_BY_ID), named([None, "clip", "fill", "drop", "promise_in_bounds", Mode.CLIP,
+                           Mode.FILL_OR_DROP]), every=5))
 def test_scatter_out_of_bounds_indices_follow_the_mode(ours, theirs, method, mode):
     x, idx = arange(5), jnp.array([[7], [-1], [1], [5]])
     u = jnp.array([10.0, 20.0, 30.0, 40.0])
@@ -554,14 +571,20 @@ def test_scatter_with_batching_dims(ours, theirs, method):
     check_scatter(ours, theirs, y, idx.T[..., None], jnp.ones((2, 3, 2)), dnums_t)
 
 
-def test_scatter_dtypes_and_weak_types(x64):
+# By default each scatter with one rotating operand (of each dtype, or weakly typed), each
+# operand with one scatter: `-m slow` runs the other pairs.
+@pytest.mark.parametrize("ours, theirs, method, operand", rotating(
+    several(SCATTERS_BY_ID), named(["float64", "int64", "weak", "uint8", "complex128"]), every=5))
+def test_scatter_dtypes_and_weak_types(ours, theirs, method, operand, x64):
     idx = jnp.array([[2], [0], [2]])
-    for x in (arange(4, dtype=jnp.float64), arange(4, dtype=jnp.int64), weak((4,)),
-              arange(4, dtype=jnp.uint8), arange(4, dtype=jnp.complex128)):
-        u = jnp.ones(3, x.dtype)
-        for ours, theirs, _ in SCATTERS:
-            check_scatter(ours, theirs, x, idx, u, VECTOR_PUT)
-            check_scatter(ours, theirs, x, idx, weak((3,), 2.0).astype(x.dtype), VECTOR_PUT)
+    x = weak((4,)) if operand == "weak" else arange(4, dtype=jnp.dtype(operand))
+    u = jnp.ones(3, x.dtype)
+    check_scatter(ours, theirs, x, idx, u, VECTOR_PUT)
+    check_scatter(ours, theirs, x, idx, weak((3,), 2.0).astype(x.dtype), VECTOR_PUT)
+
+
+def test_scatter_of_bools(x64):
+    idx = jnp.array([[2], [0], [2]])
     b = jnp.array([True, False, False, True])
     for ours, theirs in ((scatter, lax.scatter), (scatter_min, lax.scatter_min),
                          (scatter_max, lax.scatter_max)):

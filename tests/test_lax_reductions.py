@@ -14,7 +14,7 @@ from fgrad.core import ShapeDtypeError, aval_of, trace_to_program
 from fgrad.lax.reductions import (
     argmax, argmin, cumsum, reduce_max, reduce_min, reduce_prod, reduce_sum,
 )
-from oracle import check_error, use_dtype
+from oracle import check_error, rotating, several, use_dtype
 
 HERE = os.path.basename(__file__)
 TOLERANCE = dict(rtol=1e-6)  # float32 sums and products round differently by order
@@ -52,8 +52,10 @@ NAMES_AND_DTYPES = [(name, dtype) for name in REDUCTIONS
                     if not (dtype == "bool" and name in ("reduce_sum", "reduce_prod"))]
 
 
-@pytest.mark.parametrize("name, dtype_name", NAMES_AND_DTYPES)
-@pytest.mark.parametrize("shape, axes", AXES_CASES)
+# By default each reduction and dtype with a third of the shapes and axes, each of those with
+# several reductions and dtypes: `-m slow` runs the rest.
+@pytest.mark.parametrize("name, dtype_name, shape, axes", rotating(
+    several(NAMES_AND_DTYPES), several(AXES_CASES), every=3))
 def test_reductions(request, name, dtype_name, shape, axes):
     dtype = use_dtype(request, dtype_name)
     fgrad_fn, jax_fn = REDUCTIONS[name]
@@ -116,12 +118,12 @@ def test_max_and_min_refuse_complex():
 ARG_EXTREMA = {"argmax": (argmax, lax.argmax), "argmin": (argmin, lax.argmin)}
 
 
-@pytest.mark.parametrize("name", ARG_EXTREMA)
-@pytest.mark.parametrize("dtype_name", ["float32", "float64", "int32", "bool"])
-@pytest.mark.parametrize("shape, axis", [
-    ((3,), 0), ((2, 3), 0), ((2, 3), 1), ((2, 0), 0), ((2, 3, 4), 1), ((1, 5), 1),
-])
-@pytest.mark.parametrize("index_dtype", ["int32", "uint8"])
+# By default a third of the combinations, each name, dtype, shape and index dtype in several:
+# `-m slow` runs the rest.
+@pytest.mark.parametrize("name, dtype_name, shape, axis, index_dtype", rotating(
+    list(ARG_EXTREMA), ["float32", "float64", "int32", "bool"],
+    several([((3,), 0), ((2, 3), 0), ((2, 3), 1), ((2, 0), 0), ((2, 3, 4), 1), ((1, 5), 1)]),
+    ["int32", "uint8"], every=3))
 def test_arg_extrema(request, name, dtype_name, shape, axis, index_dtype):
     dtype = use_dtype(request, dtype_name)
     fgrad_fn, jax_fn = ARG_EXTREMA[name]
@@ -165,11 +167,12 @@ def test_arg_extremum_errors():
 # -- cumsum ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype_name", ["float32", "float64", "int32"])
-@pytest.mark.parametrize("shape, axis", [
-    ((3,), 0), ((2, 3), 0), ((2, 3), 1), ((0, 3), 0), ((2, 0), 1), ((2, 3, 4), 2),
-])
-@pytest.mark.parametrize("reverse", [False, True])
+# By default a third of the combinations, each dtype, shape and direction in several:
+# `-m slow` runs the rest.
+@pytest.mark.parametrize("dtype_name, shape, axis, reverse", rotating(
+    ["float32", "float64", "int32"],
+    several([((3,), 0), ((2, 3), 0), ((2, 3), 1), ((0, 3), 0), ((2, 0), 1), ((2, 3, 4), 2)]),
+    [False, True], every=3))
 def test_cumsum(request, dtype_name, shape, axis, reverse):
     dtype = use_dtype(request, dtype_name)
     x = make(shape, dtype)
