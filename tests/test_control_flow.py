@@ -377,8 +377,9 @@ def derivatives(m, name, f, s):
 
 
 @functools.cache
-def reference(name):
-    """JAX's results for CASES[name], all from one compilation, shared by the tests below."""
+def reference(name, with_deep=False):
+    """JAX's results for CASES[name], all from one compilation, shared by the tests below;
+    `with_deep` adds those of test_jacobians_and_second_order (the costliest to compile)."""
     case = CASES[name]
     jf, args = case.build(JX), case.args
     like = jax.eval_shape(jf, *args)
@@ -388,7 +389,7 @@ def reference(name):
     def everything(args, tangents, cotangent):
         out, out_t = jax.jvp(jf, args, tangents)
         ct = jax.vjp(jf, *args)[1](cotangent) if case.reverse else None
-        deep = derivatives(jax, name, jf, js)(*args) if name in DEEP else None
+        deep = derivatives(jax, name, jf, js)(*args) if with_deep else None
         return out, out_t, ct, deep
 
     with quick():
@@ -403,7 +404,21 @@ def jax_jit(fun, *args):
         return jax.jit(fun)(*args)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# Default run: every case of the table in one of the three tests below at least. The Jacobians
+# of the DEEP cases but three scans and whiles (scan and while_max_steps go to second order in
+# check_grads), check_grads of FINITE_DIFFERENCES, and the values and first order of the other
+# cases and of those that linearize; `-m slow` runs every case in every test.
+QUICK_DEEP = DEEP - {"scan_reverse_unroll", "scan_pytree", "while_max_steps_truncated"}
+QUICK_VALUES = {name for name in CASES
+                if name in LINEARIZE or name not in QUICK_DEEP | {*FINITE_DIFFERENCES}}
+
+
+def _params(names, quick_names):
+    return [pytest.param(name, marks=() if name in quick_names else pytest.mark.slow)
+            for name in names]
+
+
+@pytest.mark.parametrize("name", _params(CASES, QUICK_VALUES))
 def test_values_and_first_order(name):
     """Values (eager, as a traced program, under fgrad.jit), JVP, linearize and VJP."""
     f, args, want = CASES[name].build(FG), CASES[name].args, reference(name)
@@ -427,12 +442,12 @@ def test_values_and_first_order(name):
         same(pullback(want.cotangent), want.ct)
 
 
-@pytest.mark.parametrize("name", sorted(DEEP, key=list(CASES).index))
+@pytest.mark.parametrize("name", _params(sorted(DEEP, key=list(CASES).index), QUICK_DEEP))
 def test_jacobians_and_second_order(name):
     """Reverse over reverse is test_check_grads_order_2's. fgrad's run under fgrad.jit
     (compiling once is several times faster than running eagerly); eager derivatives are
     tested above and below."""
-    f, args, want = CASES[name].build(FG), CASES[name].args, reference(name)
+    f, args, want = CASES[name].build(FG), CASES[name].args, reference(name, with_deep=True)
     s = scalarize(FG, f, want.like)
     with quick():
         same(fgrad.jit(derivatives(fgrad, name, f, s))(*args), want.deep)
@@ -447,32 +462,43 @@ def test_check_grads_order_2(name):
 # -- vmap ---------------------------------------------------------------------------------
 
 
-def check_vmap(build, in_axes, *args, out_axes=0):
-    f, jf = build(FG), build(JX)
-    with quick():
-        want = jax.jit(jax.vmap(jf, in_axes, out_axes))(*args)
-    same(fgrad.vmap(f, in_axes, out_axes)(*args), want)
+@contextlib.contextmanager
+def vmap_checks():
+    """Yields check_vmap(build, in_axes, *args, out_axes=0), which checks fgrad.vmap of
+    build(FG) (eager) against jax.vmap of build(JX) on args when the block ends: JAX's
+    results of all the block's checks come from one compilation."""
+    checks = []
+    yield lambda build, in_axes, *args, out_axes=0: checks.append(
+        (build, in_axes, args, out_axes))
+
+    def jax_side(all_args):
+        return [jax.vmap(build(JX), in_axes, out_axes)(*args)
+                for (build, in_axes, _, out_axes), args in zip(checks, all_args)]
+    wants = jax_jit(jax_side, [args for _, _, args, _ in checks])
+    for (build, in_axes, args, out_axes), want in zip(checks, wants):
+        same(fgrad.vmap(build(FG), in_axes, out_axes)(*args), want)
 
 
 PREDS = np.array([True, False, False, True])
 
 
 def test_vmap_cond():
-    check_vmap(cond_prog, 0, XB, XB[::-1])  # the predicate follows the batched operand
-    check_vmap(cond_prog, (0, None), XB, B)
-    check_vmap(cond_prog, (None, 0), A, XB)  # predicate unbatched, an operand batched
-    check_vmap(cond_prog, (1, None), XB.T, B)
-    only_pred = lambda m: lambda p, x: m.lax.cond(  # noqa: E731
-        p, lambda a: m.np.sin(a), lambda a: a * a, x)
-    check_vmap(only_pred, (0, None), PREDS, A)
-    check_vmap(only_pred, (0, 0), PREDS, XB)
-    # only a value the branches close over is batched; one branch's output is unbatched
-    only_closure = lambda m: lambda w: m.lax.cond(  # noqa: E731
-        m.np.sum(A) > 0, lambda a: a * w, lambda a: a, A)
-    check_vmap(only_closure, 0, XB)
-    constant_branch = lambda m: lambda x: m.lax.cond(  # noqa: E731
-        x[0] > 0, lambda a: a * a, lambda a: m.np.ones(3), x)
-    check_vmap(constant_branch, 0, XB * np.array([[1.0], [-1.0], [1.0], [-1.0]]))
+    with vmap_checks() as check_vmap:
+        check_vmap(cond_prog, 0, XB, XB[::-1])  # the predicate follows the batched operand
+        check_vmap(cond_prog, (0, None), XB, B)
+        check_vmap(cond_prog, (None, 0), A, XB)  # predicate unbatched, an operand batched
+        check_vmap(cond_prog, (1, None), XB.T, B)
+        only_pred = lambda m: lambda p, x: m.lax.cond(  # noqa: E731
+            p, lambda a: m.np.sin(a), lambda a: a * a, x)
+        check_vmap(only_pred, (0, None), PREDS, A)
+        check_vmap(only_pred, (0, 0), PREDS, XB)
+        # only a value the branches close over is batched; one branch's output is unbatched
+        only_closure = lambda m: lambda w: m.lax.cond(  # noqa: E731
+            m.np.sum(A) > 0, lambda a: a * w, lambda a: a, A)
+        check_vmap(only_closure, 0, XB)
+        constant_branch = lambda m: lambda x: m.lax.cond(  # noqa: E731
+            x[0] > 0, lambda a: a * a, lambda a: m.np.ones(3), x)
+        check_vmap(constant_branch, 0, XB * np.array([[1.0], [-1.0], [1.0], [-1.0]]))
 
 
 def test_vmap_of_grad_with_a_batched_predicate():
@@ -480,77 +506,84 @@ def test_vmap_of_grad_with_a_batched_predicate():
         def f(p, x):
             return m.np.sum(m.lax.cond(p > 0, lambda a: m.np.sin(a) * a, lambda a: a * a * a, x))
         return lambda p, x: m.grad(f, argnums=1)(p, x)
-    check_vmap(build, (0, None), np.array([1.0, -1.0, 2.0, -0.5]), A)
-    check_vmap(build, (0, 0), np.array([1.0, -1.0, 2.0, -0.5]), XB)
+    with vmap_checks() as check_vmap:
+        check_vmap(build, (0, None), np.array([1.0, -1.0, 2.0, -0.5]), A)
+        check_vmap(build, (0, 0), np.array([1.0, -1.0, 2.0, -0.5]), XB)
 
 
 def test_vmap_switch():
-    index = np.array([-1, 0, 1, 2, 5], np.int32)
-    build = lambda m: lambda i, x, y: switch_prog(m, i)(x, y)  # noqa: E731
-    check_vmap(build, (0, None, None), index, A, B)  # only the index batched
-    check_vmap(build, (None, 0, None), np.int32(2), XB, B)
-    check_vmap(build, (0, 0, None), index[:4], XB, B)
-    grad = lambda m: lambda i, x: m.grad(  # noqa: E731
-        lambda x: m.np.sum(switch_prog(m, i)(x, B)))(x)
-    check_vmap(grad, (0, None), index, A)
+    with vmap_checks() as check_vmap:
+        index = np.array([-1, 0, 1, 2, 5], np.int32)
+        build = lambda m: lambda i, x, y: switch_prog(m, i)(x, y)  # noqa: E731
+        check_vmap(build, (0, None, None), index, A, B)  # only the index batched
+        check_vmap(build, (None, 0, None), np.int32(2), XB, B)
+        check_vmap(build, (0, 0, None), index[:4], XB, B)
+        grad = lambda m: lambda i, x: m.grad(  # noqa: E731
+            lambda x: m.np.sum(switch_prog(m, i)(x, B)))(x)
+        check_vmap(grad, (0, None), index, A)
 
 
 def test_vmap_while():
-    check_vmap(while_prog, 0, XB)  # a different trip count per element
-    check_vmap(lambda m: lambda x: m.lax.while_loop(*while_funs(m), (0, x)), 0, XB)
+    with vmap_checks() as check_vmap:
+        check_vmap(while_prog, 0, XB)  # a different trip count per element
+        check_vmap(lambda m: lambda x: m.lax.while_loop(*while_funs(m), (0, x)), 0, XB)
 
-    def only_limit(m):  # only the predicate is batched; the carry becomes batched
-        def f(limit, x):
-            return m.lax.while_loop(lambda c: m.np.sum(c * c) < limit,
-                                    lambda c: c * 1.5 + 0.1, x)
-        return f
-    check_vmap(only_limit, (0, None), np.array([1.0, 5.0, 30.0, 2.5]), A)
-    check_vmap(only_limit, (None, 0), np.float64(10.0), XB)
+        def only_limit(m):  # only the predicate is batched; the carry becomes batched
+            def f(limit, x):
+                return m.lax.while_loop(lambda c: m.np.sum(c * c) < limit,
+                                        lambda c: c * 1.5 + 0.1, x)
+            return f
+        check_vmap(only_limit, (0, None), np.array([1.0, 5.0, 30.0, 2.5]), A)
+        check_vmap(only_limit, (None, 0), np.float64(10.0), XB)
 
 
 def test_vmap_while_max_steps_and_its_gradient():
-    for steps in (20, 2):
-        build = functools.partial(bounded_while_prog, max_steps=steps)
-        check_vmap(build, (0, None), XB, np.float64(1.1))
-        check_vmap(build, (None, 0), A, np.array([1.1, 0.9, 1.4, 1.0]))
-        grad = lambda m: lambda x, w: m.grad(  # noqa: E731
-            lambda x, w: m.np.sum(build(m)(x, w) ** 2), (0, 1))(x, w)
-        check_vmap(grad, (0, None), XB, np.float64(1.1))
+    with vmap_checks() as check_vmap:
+        for steps in (20, 2):
+            build = functools.partial(bounded_while_prog, max_steps=steps)
+            check_vmap(build, (0, None), XB, np.float64(1.1))
+            check_vmap(build, (None, 0), A, np.array([1.1, 0.9, 1.4, 1.0]))
+            grad = lambda m, build=build: lambda x, w: m.grad(  # noqa: E731
+                lambda x, w: m.np.sum(build(m)(x, w) ** 2), (0, 1))(x, w)
+            check_vmap(grad, (0, None), XB, np.float64(1.1))
 
 
 def test_vmap_fori_loop():
-    check_vmap(fori_prog, (0, None), XB, B)  # carry batched
-    check_vmap(fori_prog, (None, 0), A, XB)  # carry unbatched, becomes batched by the body
-    check_vmap(fori_traced_prog, (None, 0), A, np.array([0, 3, 1, 6], np.int32))  # bounds
-    check_vmap(fori_traced_prog, (0, 0), XB, np.array([0, 3, 1, 6], np.int32))
+    with vmap_checks() as check_vmap:
+        check_vmap(fori_prog, (0, None), XB, B)  # carry batched
+        check_vmap(fori_prog, (None, 0), A, XB)  # carry unbatched, becomes batched by the body
+        check_vmap(fori_traced_prog, (None, 0), A, np.array([0, 3, 1, 6], np.int32))  # bounds
+        check_vmap(fori_traced_prog, (0, 0), XB, np.array([0, 3, 1, 6], np.int32))
 
 
 def test_vmap_scan():
-    xs_batch = np.stack([XS, XS[::-1], 0.5 * XS])
-    check_vmap(scan_prog, (0, None), XB, XS)  # carry batched, xs not
-    check_vmap(scan_prog, (None, 0), A, xs_batch)  # xs batched, carry becomes batched
-    check_vmap(scan_prog, (None, 1), A, np.moveaxis(xs_batch, 0, 1))  # batch axis not leading
-    check_vmap(scan_prog, (0, 0), XB[:3], xs_batch)
-    check_vmap(functools.partial(scan_prog, reverse=True), (None, 0), A, xs_batch, out_axes=1)
-    check_vmap(scan_length_prog, 0, XB)
-    init, xs = SCAN_TREE_ARGS
-    check_vmap(scan_tree_prog, ({"h": 0, "s": None}, None), {"h": XB, "s": init["s"]}, xs)
-    check_vmap(scan_tree_prog, (None, (None, 0)), init, (xs[0], np.stack([xs[1]] * 2)))
-    # ys that do not depend on the batched values, and vmap of vmap
-    constant_ys = lambda m: lambda c0: m.lax.scan(  # noqa: E731
-        lambda c, x: (c * x, m.np.sum(x)), c0, XS)
-    check_vmap(constant_ys, 0, XB)
-    nested = lambda m: m.vmap(scan_prog(m), (0, None))  # noqa: E731
-    check_vmap(nested, (None, 0), XB[:2], xs_batch)
+    with vmap_checks() as check_vmap:
+        xs_batch = np.stack([XS, XS[::-1], 0.5 * XS])
+        check_vmap(scan_prog, (0, None), XB, XS)  # carry batched, xs not
+        check_vmap(scan_prog, (None, 0), A, xs_batch)  # xs batched, carry becomes batched
+        check_vmap(scan_prog, (None, 1), A, np.moveaxis(xs_batch, 0, 1))  # batch axis not leading
+        check_vmap(scan_prog, (0, 0), XB[:3], xs_batch)
+        check_vmap(functools.partial(scan_prog, reverse=True), (None, 0), A, xs_batch, out_axes=1)
+        check_vmap(scan_length_prog, 0, XB)
+        init, xs = SCAN_TREE_ARGS
+        check_vmap(scan_tree_prog, ({"h": 0, "s": None}, None), {"h": XB, "s": init["s"]}, xs)
+        check_vmap(scan_tree_prog, (None, (None, 0)), init, (xs[0], np.stack([xs[1]] * 2)))
+        # ys that do not depend on the batched values, and vmap of vmap
+        constant_ys = lambda m: lambda c0: m.lax.scan(  # noqa: E731
+            lambda c, x: (c * x, m.np.sum(x)), c0, XS)
+        check_vmap(constant_ys, 0, XB)
+        nested = lambda m: m.vmap(scan_prog(m), (0, None))  # noqa: E731
+        check_vmap(nested, (None, 0), XB[:2], xs_batch)
 
 
 def test_vmap_map_and_associative_scan():
-    check_vmap(map_prog, (1, None), np.stack([MAP_XS, -MAP_XS], 1), B)
-    # xs unbatched, the closure batched
-    check_vmap(functools.partial(map_prog, batch_size=2), (None, 0), MAP_XS, XB)
-    check_vmap(functools.partial(assoc_add_prog, axis=1), 0, np.stack([XS, -XS]))
-    check_vmap(functools.partial(assoc_matmul_prog, reverse=True), 1,
-               np.stack([MATS, MATS[::-1]], 1))
+    with vmap_checks() as check_vmap:
+        check_vmap(map_prog, (1, None), np.stack([MAP_XS, -MAP_XS], 1), B)
+        # xs unbatched, the closure batched
+        check_vmap(functools.partial(map_prog, batch_size=2), (None, 0), MAP_XS, XB)
+        check_vmap(functools.partial(assoc_add_prog, axis=1), 0, np.stack([XS, -XS]))
+        check_vmap(functools.partial(assoc_matmul_prog, reverse=True), 1,
+                   np.stack([MATS, MATS[::-1]], 1))
 
 
 # -- closures -----------------------------------------------------------------------------
@@ -579,10 +612,12 @@ def test_grad_through_a_body_closing_over_the_differentiated_argument():
             return m.np.sum(q * q) + m.np.sum(ys)
         return f
     f, jf = build(FG), build(JX)
-    same(fgrad.grad(f)(B), jax_jit(jax.grad(jf), B))
-    same(fgrad.jvp(f, (B,), (A,)), jax_jit(lambda b: jax.jvp(jf, (b,), (A,)), B))
+    want_grad, want_jvp, want_hessian = jax_jit(
+        lambda b: (jax.grad(jf)(b), jax.jvp(jf, (b,), (A,)), jax.hessian(jf)(b)), B)
+    same(fgrad.grad(f)(B), want_grad)
+    same(fgrad.jvp(f, (B,), (A,)), want_jvp)
     with quick():
-        same(fgrad.jit(fgrad.hessian(f))(B), jax_jit(jax.hessian(jf), B))
+        same(fgrad.jit(fgrad.hessian(f))(B), want_hessian)
 
 
 def test_forward_mode_of_a_while_closing_over_the_argument():
@@ -592,14 +627,15 @@ def test_forward_mode_of_a_while_closing_over_the_argument():
                                     lambda c: c * w + 0.1, A * 2.0)
         return f
     w, limit = np.array([1.3, 1.2, 1.4]), np.float64(20.0)
-    f, jf = build(FG), build(JX)
-    same(fgrad.jvp(f, (w, limit), (B, np.float64(1.0))),
-         jax_jit(lambda w, limit: jax.jvp(jf, (w, limit), (B, np.float64(1.0))), w, limit))
-    same(fgrad.jacfwd(f, (0, 1))(w, limit), jax_jit(jax.jacfwd(jf, (0, 1)), w, limit))
-    # vmap of jacfwd: a batched predicate and batched tangents
     ws = np.stack([w, 1.1 * w, w[::-1]])
-    same(fgrad.vmap(fgrad.jacfwd(f), (0, None))(ws, limit),
-         jax_jit(jax.vmap(jax.jacfwd(jf), (0, None)), ws, limit))
+    f, jf = build(FG), build(JX)
+    want_jvp, want_jacobian, want_batched = jax_jit(lambda w, limit, ws: (
+        jax.jvp(jf, (w, limit), (B, np.float64(1.0))), jax.jacfwd(jf, (0, 1))(w, limit),
+        jax.vmap(jax.jacfwd(jf), (0, None))(ws, limit)), w, limit, ws)
+    same(fgrad.jvp(f, (w, limit), (B, np.float64(1.0))), want_jvp)
+    same(fgrad.jacfwd(f, (0, 1))(w, limit), want_jacobian)
+    # vmap of jacfwd: a batched predicate and batched tangents
+    same(fgrad.vmap(fgrad.jacfwd(f), (0, None))(ws, limit), want_batched)
 
 
 def test_fori_body_indexing_a_closed_over_argument_with_the_loop_index():
@@ -770,9 +806,6 @@ def test_zero_tangents_known_carries_and_integer_outputs(build, args):
     f, jf = build(FG), build(JX)
     like = jax.eval_shape(jf, *args)
     tangents, cotangent = rand_like(args, 1), int_aware_cotangent(like, 2)
-    same(fgrad.jvp(f, args, tangents), jax_jit(lambda a: jax.jvp(jf, a, tangents), args))
-    same(fgrad.vjp(f, *args)[1](cotangent),
-         jax_jit(lambda a: jax.vjp(jf, *a)[1](cotangent), args))
     inexact = [jnp.issubdtype(x.dtype, jnp.inexact) for x in tree_leaves(like)]
     weights = [w for w, keep in zip(tree_leaves(cotangent), inexact) if keep]
 
@@ -781,9 +814,13 @@ def test_zero_tangents_known_carries_and_integer_outputs(build, args):
             outs = [x for x, keep in zip(tree_leaves(f(*a)), inexact) if keep]
             return tree_dot(m, outs, weights)
         return s
+    want_jvp, want_cts, want_grads = jax_jit(lambda a: (
+        jax.jvp(jf, a, tangents), jax.vjp(jf, *a)[1](cotangent),
+        [jax.grad(scalar(JX, jf), argnums)(*a) for argnums in (0, 1)]), args)
+    same(fgrad.jvp(f, args, tangents), want_jvp)
+    same(fgrad.vjp(f, *args)[1](cotangent), want_cts)
     for argnums in (0, 1):
-        same(fgrad.grad(scalar(FG, f), argnums)(*args),
-             jax_jit(jax.grad(scalar(JX, jf), argnums), *args))
+        same(fgrad.grad(scalar(FG, f), argnums)(*args), want_grads[argnums])
 
 
 def test_zero_trip_loops_return_their_initial_values():
@@ -803,16 +840,18 @@ def test_zero_trip_loops_return_their_initial_values():
 
 def test_small_and_uneven_sizes_for_map_and_associative_scan():
     matmul = lambda m: lambda x: m.lax.associative_scan(m.np.matmul, x)  # noqa: E731
-    for n in (1, 2):
-        same(matmul(FG)(MATS[:n]), matmul(JX)(MATS[:n]))
-    same(fl.associative_scan(fnp.add, XS, axis=-1),
-         jax.lax.associative_scan(jnp.add, XS, axis=-1))
-    for batch_size in (1, 8):  # every slice alone, more than there are
-        same(map_prog(FG, batch_size)(MAP_XS, B), map_prog(JX, batch_size)(MAP_XS, B))
+    add = lambda m: lambda x: m.lax.associative_scan(m.np.add, x, axis=-1)  # noqa: E731
     tree = lambda m: lambda xs: m.lax.map(  # noqa: E731
         lambda d: {"s": m.np.sum(d["a"]) * d["b"], "t": d["a"] * 2.0}, xs, batch_size=2)
-    xs = {"a": MAP_XS, "b": np.arange(5.0)}
-    same(tree(FG)(xs), tree(JX)(xs))
+    # (program, arguments) pairs; JAX's results all come from one compilation
+    checks = [(matmul, (MATS[:n],)) for n in (1, 2)] + [(add, (XS,))]
+    checks += [(functools.partial(map_prog, batch_size=batch_size), (MAP_XS, B))
+               for batch_size in (1, 8)]  # every slice alone, more than there are
+    checks += [(tree, ({"a": MAP_XS, "b": np.arange(5.0)},))]
+    wants = jax_jit(lambda all_args: [build(JX)(*args) for (build, _), args
+                                      in zip(checks, all_args)], [args for _, args in checks])
+    for (build, args), want in zip(checks, wants):
+        same(build(FG)(*args), want)
 
 
 # -- compositions -------------------------------------------------------------------------
@@ -831,8 +870,10 @@ def test_fori_loop_inside_jit_inside_grad():
     f, jf = fori_prog(FG), fori_prog(JX)
     s = lambda x, y: fnp.sum(f(x, y) ** 2)  # noqa: E731
     js = lambda x, y: jnp.sum(jf(x, y) ** 2)  # noqa: E731
-    same(fgrad.grad(fgrad.jit(s), (0, 1))(A, B), jax_jit(jax.grad(js, (0, 1)), A, B))
-    same(fgrad.hessian(fgrad.jit(lambda x: s(x, B)))(A), jax_jit(jax.hessian(js), A, B))
+    want_grad, want_hessian = jax_jit(
+        lambda x, y: (jax.grad(js, (0, 1))(x, y), jax.hessian(js)(x, y)), A, B)
+    same(fgrad.grad(fgrad.jit(s), (0, 1))(A, B), want_grad)
+    same(fgrad.hessian(fgrad.jit(lambda x: s(x, B)))(A), want_hessian)
 
 
 def test_traced_fori_bounds_under_jit_in_forward_mode():
@@ -845,7 +886,9 @@ def test_traced_fori_bounds_under_jit_in_forward_mode():
          jax.jit(lambda x, n: jax.jacfwd(jf)(x, n))(A, n))
 
 
-@pytest.mark.parametrize("name", ["scan_pytree", "cond_in_scan"])
+# (scan_pytree with `-m slow`: cond_in_scan runs both constructs' lowerings by default)
+@pytest.mark.parametrize("name", [pytest.param("scan_pytree", marks=pytest.mark.slow),
+                                  "cond_in_scan"])
 def test_jax_transforms_of_fgrad_code_match_fgrad_and_jax(name):
     f, jf, args = pair(name)
     like = jax.eval_shape(jf, *args)
@@ -912,11 +955,15 @@ def test_define_by_run_inside_grad_with_a_concrete_predicate():
         return f
     # fgrad: Python control flow on the traced (but concrete) sum, then cond on it
     f = build(FG, lambda s: 2.0 if s > 0 else 1.0)
-    for x in (A, -A):
-        jf = build(JX, lambda s: 2.0 if x.sum() > 0 else 1.0)  # JAX needs it decided outside
-        same(fgrad.grad(f)(x), jax_jit(jax.grad(jf), x))
-        same(fgrad.value_and_grad(f)(x), jax_jit(jax.value_and_grad(jf), x))  # a second call
-    same(fgrad.hessian(f)(A), jax_jit(jax.hessian(build(JX, lambda s: 2.0)), A))
+    # JAX needs it decided outside: the scale is 2 at A, 1 at -A
+    jfs = [build(JX, lambda s: 2.0), build(JX, lambda s: 1.0)]
+    want, want_hessian = jax_jit(lambda xs: (
+        [(jax.grad(jf)(x), jax.value_and_grad(jf)(x)) for jf, x in zip(jfs, xs)],
+        jax.hessian(jfs[0])(xs[0])), [A, -A])
+    for x, (want_grad, want_value_and_grad) in zip((A, -A), want):
+        same(fgrad.grad(f)(x), want_grad)
+        same(fgrad.value_and_grad(f)(x), want_value_and_grad)  # a second call
+    same(fgrad.hessian(f)(A), want_hessian)
 
 
 # -- program sizes do not grow with the trip count ----------------------------------------
@@ -1095,9 +1142,16 @@ def test_reverse_mode_of_an_unbounded_while_asks_for_max_steps(how):
              line_of("m.lax.while_loop(cond_fun, body_fun, (0, x))")}
     assert any(f"{HERE}:{n}" in message for n in lines), message
     # forward mode of the same loop works and matches JAX's
+    want_jvp, want_jacobian = _unbounded_while_forward_mode()
+    same(fgrad.jvp(f, (A,), (B,)), want_jvp)
+    same(fgrad.jacfwd(f)(A), want_jacobian)
+
+
+@functools.cache
+def _unbounded_while_forward_mode():
+    """JAX's JVP and Jacobian of while_forward at A, compiled once for the five tests above."""
     jf = CASES["while_forward"].build(JX)
-    same(fgrad.jvp(f, (A,), (B,)), jax_jit(lambda a: jax.jvp(jf, (a,), (B,)), A))
-    same(fgrad.jacfwd(f)(A), jax_jit(jax.jacfwd(jf), A))
+    return jax_jit(lambda a: (jax.jvp(jf, (a,), (B,)), jax.jacfwd(jf)(a)), A)
 
 
 def test_reverse_mode_of_a_fori_loop_with_traced_bounds_is_an_fgrad_error():

@@ -843,10 +843,37 @@ def _assert_close(got, want, what: str, case: Case):
                                  f"the lowering (DESIRED):\n{e}") from None
 
 
-# Second examples of one primitive whose JAX derivatives take the longest to compile (five
-# to eight seconds each: gamma's rejection loops): run with `-m slow`; the first example of
-# each primitive is in the default run.
-SLOW = {"random_gamma:log space", "random_gamma:2 keys"}
+DIFFERENTIABLE = [c for c in CASES if c.name not in REFUSED]
+# (jax.grad needs a real objective: the cube of a complex output is not one)
+SECOND_ORDER = [c for c in DIFFERENTIABLE if c.float_in and any(c.float_out)
+                and not any(dt.is_complex(a.dtype) for a in c.out_avals)]
+
+
+def _default_run(cases) -> set[str]:
+    """The examples of the default run: each primitive's first and first second-order ones,
+    every documented difference (JAX_DIFFERS), and each later example with an integer,
+    boolean, weak-typed or 0-d operand of a kind its primitive's earlier examples lack."""
+    differs = {case_id for _, case_id in JAX_DIFFERS}
+    second_order = {c.id for c in SECOND_ORDER}
+    kept, seen, with_hvp = set(), {}, set()
+    for c in cases:
+        tricky = {(a.dtype.kind, a.weak_type, a.shape == ()) for a in map(aval_of, c.operands)
+                  if not is_key(a.dtype) and (a.dtype.kind in "biu" or a.weak_type or not a.shape)}
+        if (c.name not in seen or c.id in differs or tricky - seen[c.name]
+                or (c.id in second_order and c.name not in with_hvp)):
+            kept.add(c.id)
+            if c.id in second_order:
+                with_hvp.add(c.name)
+        seen.setdefault(c.name, set()).update(tricky)
+    return kept
+
+
+# Compiling JAX's derivatives of each example is most of this file's time, so the examples
+# outside _default_run are marked slow, and so are two documented differences whose JAX
+# derivatives take five to eight seconds each to compile (gamma's rejection loops; the first
+# gamma example, a documented difference too, stays): run them all with `-m slow`.
+SLOW = ({c.id for c in CASES} - _default_run(CASES)) | {"random_gamma:log space",
+                                                        "random_gamma:2 keys"}
 
 
 def _params(cases, check: str):
@@ -860,10 +887,6 @@ def _params(cases, check: str):
     return out
 
 
-DIFFERENTIABLE = [c for c in CASES if c.name not in REFUSED]
-# (jax.grad needs a real objective: the cube of a complex output is not one)
-SECOND_ORDER = [c for c in DIFFERENTIABLE if c.float_in and any(c.float_out)
-                and not any(dt.is_complex(a.dtype) for a in c.out_avals)]
 _BY_ID = {c.id: c for c in CASES}
 
 
