@@ -114,15 +114,31 @@ CASES = {
 }
 
 PARAMS = [(name, i) for name, (_, specs) in CASES.items() for i in range(len(specs))]
+# Also checked eagerly in the default run (each operation compiled on its own, most of the
+# time these tests take): a case of each family, among them complex, weak, boolean, size-0
+# and Python scalar operands, and mask_indices, which JAX cannot stage. `-m slow` checks the
+# other cases eagerly too (test_values_eagerly).
+EAGER = {"triu", "tril_indices", "diag_indices", "mask_indices", "meshgrid", "indices sparse",
+         "ix_ empty", "c_", "geomspace", "windows", "array ndmin", "eye traced k"}
+
+
+def arguments(name, i):
+    spec = CASES[name][1][i]
+    return [make(s) if isinstance(s, str) else s
+            for s in (spec if isinstance(spec, tuple) else (spec,))]
 
 
 @pytest.mark.parametrize("name,i", PARAMS, ids=[f"{n}-{i}" for n, i in PARAMS])
 def test_values(name, i):
-    function, specs = CASES[name]
-    spec = specs[i]
-    args = [make(s) if isinstance(s, str) else s
-            for s in (spec if isinstance(spec, tuple) else (spec,))]
-    compare(function, *args, staged=name != "mask_indices")
+    compare(CASES[name][0], *arguments(name, i), staged=name != "mask_indices",
+            eager=name in EAGER)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,i", [p for p in PARAMS if p[0] not in EAGER],
+                         ids=[f"{n}-{i}" for n, i in PARAMS if n not in EAGER])
+def test_values_eagerly(name, i):
+    compare(CASES[name][0], *arguments(name, i), staged=False)
 
 
 @pytest.mark.usefixtures("x64")

@@ -161,21 +161,55 @@ def check_compiled(f, jax_f, *args):
         assert_same(g, w, where="traced")
 
 
+def check_compiled_together(cases):
+    """check_compiled of several cases at once (name -> (function of the module and the
+    arguments, the arguments), as CASES): each case's program traced and its types checked
+    on its own, then all the programs evaluated by one jax.jit program and jax.numpy's side
+    by another (two compilations in all, rather than two per case)."""
+    names = list(cases)
+    args = {name: cases[name][1] for name in names}
+    want = jax.jit(lambda a: {name: cases[name][0](jnp, *a[name]) for name in names})(args)
+    programs = {}
+    for name in names:
+        programs[name], tree = trace_to_program(lambda *a: cases[name][0](fnp, *a),
+                                                list(args[name]), "make_ir")
+        typecheck(programs[name])
+        want_leaves, want_tree = jax.tree_util.tree_flatten(want[name])
+        assert tree == want_tree, name
+        assert programs[name].out_avals == [aval_of(w) for w in want_leaves], name
+    got = jax.jit(lambda a: {name: eval_program(programs[name], *a[name])
+                             for name in names})(args)
+    for name in names:
+        for g, w in zip(got[name], jax.tree_util.tree_leaves(want[name]), strict=True):
+            try:
+                assert_same(g, w, where="traced")
+            except AssertionError as error:
+                raise AssertionError(f"{name}: {error}") from None
+
+
 # Checked eagerly too: a case of each family of functions (some 0-d or size-0).
 EAGER = {"take_fill", "take_empty_axis", "along_none", "put", "place", "choose", "select",
          "piecewise_0d", "fill_diagonal", "unravel_index", "apply_along_axis",
          "vectorize_signature"}
 # Cases whose jax.numpy side reads index values (mode='raise'), which jax.jit cannot.
 EAGER_REFERENCE = {"choose", "ravel_multi_index_scalars"}
+# The families of CASES (the first word of a name: take, along, put, ..., vectorize)
+FAMILIES = {name.split("_")[0]: None for name in CASES}
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_values_and_types(name):
-    f, args = CASES[name]
-    reference = lambda *a: f(jnp, *a)  # noqa: E731
-    if name not in EAGER_REFERENCE:
-        reference = jax.jit(reference)  # one compilation instead of one per operation
-    (check if name in EAGER else check_compiled)(lambda *a: f(fnp, *a), reference, *args)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_values_and_types(family):
+    names = [name for name in CASES if name.split("_")[0] == family]
+    for name in names:
+        f, args = CASES[name]
+        if name in EAGER or name in EAGER_REFERENCE:
+            reference = lambda *a: f(jnp, *a)  # noqa: E731
+            if name not in EAGER_REFERENCE:
+                reference = jax.jit(reference)  # one compilation, not one per operation
+            (check if name in EAGER else check_compiled)(lambda *a: f(fnp, *a), reference,
+                                                          *args)
+    # The other cases of the family compiled together: two compilations, not two per case
+    check_compiled_together({n: CASES[n] for n in names if n not in EAGER | EAGER_REFERENCE})
 
 
 # -- second derivatives in float64 ------------------------------------------------------------
@@ -193,7 +227,13 @@ GRAD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", GRAD_CASES)
+# take_along_axis gathers as take does and choose selects as select does: their derivatives
+# run with `-m slow`, the default run checks the others (gather, select, piecewise, scatter).
+SLOW_GRADS = {"take_along_axis", "choose"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow if n in SLOW_GRADS
+                                                 else ()) for n in GRAD_CASES])
 def test_second_derivatives(name, x64):
     # Away from the kinks of select and piecewise, so finite differences see one piece.
     x = np.random.default_rng(3).uniform(0.6, 2.0, (3, 4)) * A([1, -1, 1, -1])
@@ -332,17 +372,15 @@ PACKAGE_METHODS = {
 }
 
 
-@pytest.mark.parametrize("name", METHODS)
-def test_methods(name):
-    f, x = METHODS[name]
-    check_compiled(f, jax.jit(f), x)
+def test_methods():
+    # all compiled together: two compilations, not two per method
+    check_compiled_together({name: (lambda m, x, f=f: f(x), [x])
+                             for name, (f, x) in METHODS.items()})
 
 
-@pytest.mark.parametrize("name", PACKAGE_METHODS)
-def test_methods_found_on_the_package(name):
-    f = PACKAGE_METHODS[name]
-    if hasattr(fnp, name):
-        check_compiled(f, jax.jit(f), X)
-    else:
+def test_methods_found_on_the_package():
+    found = {name: f for name, f in PACKAGE_METHODS.items() if hasattr(fnp, name)}
+    check_compiled_together({name: (lambda m, x, f=f: f(x), [X]) for name, f in found.items()})
+    for name in PACKAGE_METHODS.keys() - found.keys():
         with pytest.raises(AttributeError, match=f"'fgrad.numpy' has no attribute '{name}'"):
-            traced(f, [X])
+            traced(PACKAGE_METHODS[name], [X])

@@ -129,20 +129,39 @@ CASES = [(F32, (2, 3)), (C64, (2, 3)), (I32, (3,))]
 TYPE_CASES = [(BOOL, ()), (BOOL, (2, 3)), (F32, (2, 0)), (I32, (0,))]
 
 
-@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
-def test_values_dtypes_and_weak_types(name):
-    fn, jfn = getattr(fnp, name), getattr(jnp, name)
-    for dtype, shape in CASES:  # a value, or JAX's refusal of the dtype
-        check_same(fn, jfn, operands(name, dtype, shape), trace=(dtype, shape) == CASES[0])
-    for dtype, shape in TYPE_CASES:
-        check_types(fn, jfn, operands(name, dtype, shape))
-    check_types(fn, jfn, [0.5 - 0.25j] * len(ELEMENTWISE[name]))  # weak complex scalars
-    # Python scalars are weakly typed; beside a float32 array they take its dtype
+def scalar_operands(name):
+    """Python scalars (weakly typed), and for two operands a float32 0-d array beside one
+    (whose dtype it takes): lists of arguments."""
     scalars = [{"above1": 1.5, "positive": 2.5, "unit": 0.5, "shift": 2}.get(d, 0.75)
                for d in ELEMENTWISE[name]]
-    check_same(fn, jfn, scalars, trace=False)
-    if len(scalars) == 2:
-        check_same(fn, jfn, [operands(name, F32, ())[0], scalars[1]], trace=False)
+    return [scalars] + ([[operands(name, F32, ())[0], scalars[1]]] if len(scalars) == 2 else [])
+
+
+# Values in each of the CASES and on Python scalars, each compiling every operation anew: the
+# default run checks each function in one of them, rotating, so every function and every case
+# appears (and the types of all of them, below); `-m slow` runs the rest.
+@pytest.mark.parametrize("name, case", [
+    pytest.param(name, case, id=f"{name}-{CASES[case][0] if case < len(CASES) else 'scalars'}",
+                 marks=() if (i + case) % (len(CASES) + 1) == 0 else pytest.mark.slow)
+    for i, name in enumerate(sorted(ELEMENTWISE)) for case in range(len(CASES) + 1)])
+def test_values(name, case):
+    fn, jfn = getattr(fnp, name), getattr(jnp, name)
+    if case < len(CASES):
+        dtype, shape = CASES[case]  # a value, or JAX's refusal of the dtype
+        check_same(fn, jfn, operands(name, dtype, shape))
+    else:
+        for args in scalar_operands(name):
+            check_same(fn, jfn, args, trace=False)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_dtypes_and_weak_types(name):
+    fn, jfn = getattr(fnp, name), getattr(jnp, name)
+    for dtype, shape in CASES + TYPE_CASES:
+        check_types(fn, jfn, operands(name, dtype, shape))
+    check_types(fn, jfn, [0.5 - 0.25j] * len(ELEMENTWISE[name]))  # weak complex scalars
+    for args in scalar_operands(name):
+        check_types(fn, jfn, args)
 
 
 @pytest.mark.parametrize("name", ["hypot", "logaddexp", "spacing", "frexp", "sinc"])

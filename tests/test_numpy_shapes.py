@@ -194,33 +194,41 @@ def test_values(name):
 
 # -- derivatives -----------------------------------------------------------------------------
 
-# Several functions per check (one output each), to share the passes check_grads makes.
+# Several functions per check (one output each), to share the passes check_grads makes. Each
+# derivative compiles its own operations, most of the time these checks take: the default run
+# checks every other function of each group (the first, third, ...), `-m slow` the others.
 GRADS = {
-    "pad": (lambda x, v: (fnp.pad(x, (1, 2), constant_values=v),
-                          fnp.pad(x, (3, 4), mode="reflect"),
-                          fnp.pad(x, (2, 1), mode="edge"), fnp.pad(x, 3, mode="wrap"),
-                          fnp.pad(x, 2, mode="linear_ramp", end_values=1.0),
-                          fnp.pad(x, (1, 2), mode="mean", stat_length=2)), [(3,), ()]),
-    "roll rot90 diagonal trace": (lambda x: (fnp.roll(x, (1, -2), (0, 1)),
-                                             fnp.roll(x, jnp.array([2, 1]), (1, 0)),
-                                             fnp.rot90(x, 3), fnp.diagonal(x, -1),
-                                             fnp.trace(x, 1), fnp.diag(x[0], 1)), [(2, 3)]),
-    "stacks splits block": (lambda x, y: (
-        fnp.hstack([fnp.vstack([x, y]), fnp.dstack([x, y])[0].T]), fnp.column_stack([x, y]),
-        fnp.block([[x, y], [y, x]]), *fnp.array_split(fnp.outer(x, y), 2, axis=1),
-        *fnp.unstack(fnp.stack([x, y]), axis=1)), [(2,), (2,)]),
-    "insert delete resize": (lambda x, v: (
-        fnp.insert(x, np.array([2, 0]), v, axis=1),
-        fnp.delete(x, jnp.array([1]), axis=1, assume_unique_indices=True),
-        fnp.resize(x, (3, 3))), [(2, 2), (2,)]),
+    "pad": ([lambda x, v: fnp.pad(x, (1, 2), constant_values=v),
+             lambda x, v: fnp.pad(x, (3, 4), mode="reflect"),
+             lambda x, v: fnp.pad(x, (2, 1), mode="edge"),
+             lambda x, v: fnp.pad(x, 3, mode="wrap"),
+             lambda x, v: fnp.pad(x, 2, mode="linear_ramp", end_values=1.0),
+             lambda x, v: fnp.pad(x, (1, 2), mode="mean", stat_length=2)], [(3,), ()]),
+    "roll rot90 diagonal trace": ([lambda x: fnp.roll(x, (1, -2), (0, 1)),
+                                   lambda x: fnp.roll(x, jnp.array([2, 1]), (1, 0)),
+                                   lambda x: fnp.rot90(x, 3), lambda x: fnp.diagonal(x, -1),
+                                   lambda x: fnp.trace(x, 1), lambda x: fnp.diag(x[0], 1)],
+                                  [(2, 3)]),
+    "stacks splits block": ([
+        lambda x, y: fnp.hstack([fnp.vstack([x, y]), fnp.dstack([x, y])[0].T]),
+        lambda x, y: fnp.column_stack([x, y]),
+        lambda x, y: fnp.block([[x, y], [y, x]]),
+        lambda x, y: fnp.array_split(fnp.outer(x, y), 2, axis=1),
+        lambda x, y: fnp.unstack(fnp.stack([x, y]), axis=1)], [(2,), (2,)]),
+    "insert delete resize": ([
+        lambda x, v: fnp.insert(x, np.array([2, 0]), v, axis=1),
+        lambda x, v: fnp.delete(x, jnp.array([1]), axis=1, assume_unique_indices=True),
+        lambda x, v: fnp.resize(x, (3, 3))], [(2, 2), (2,)]),
 }
 
 
-@pytest.mark.parametrize("name", GRADS)
-def test_second_derivatives(name, x64):
-    function, shapes = GRADS[name]
+@pytest.mark.parametrize("name, half", [
+    pytest.param(name, half, id=f"{name}-{half}", marks=pytest.mark.slow if half else ())
+    for name in GRADS for half in (0, 1)])
+def test_second_derivatives(name, half, x64):
+    functions, shapes = GRADS[name]
     args = tuple(rng.standard_normal(s) for s in shapes)
-    check_grads(function, args, order=2)
+    check_grads(lambda *a: tuple(f(*a) for f in functions[half::2]), args, order=2)
 
 
 # -- transformations -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fgrad.testing import check_grads
 from test_numpy_reductions import assert_same, compare, expect_same_error, reference
 
 pytestmark = pytest.mark.usefixtures("quick_compile")
+SLOW = pytest.mark.slow  # the rest of a grid of cases, run with `-m slow`
 rng = np.random.default_rng(0)
 F32 = rng.standard_normal((3, 5)).astype(np.float32)
 F32[0, 1] = np.nan
@@ -53,16 +54,24 @@ def both(name, *args, traced=True, eager=False, **kwargs):
 
 # -- sort, argsort, lexsort, partition ---------------------------------------------------------
 
-@pytest.mark.parametrize("array", ["f32", "f64", "i32", "bool", "c64", "0-d", "empty"])
-def test_sort_and_argsort(request, array):
+SORTS = [  # (name, keyword arguments) of each call
+    ("sort", {}), ("sort", {"axis": 0, "descending": True}), ("argsort", {"axis": None}),
+    ("argsort", {"descending": True, "stable": False, "dtype": np.int16}), ("sort_complex", {}),
+]
+SORT_ARRAYS = ["f32", "f64", "i32", "bool", "c64", "0-d", "empty"]
+
+
+# By default every call on f32 (a NaN and a tie), 0-d and empty arrays, and the other dtypes
+# with every other call in turn; `-m slow` runs the rest of the grid.
+@pytest.mark.parametrize("array, k", [
+    pytest.param(a, k, marks=() if a in ("f32", "0-d", "empty") or (i + k) % 2 == 0 else SLOW,
+                 id=f"{a}-{SORTS[k][0]}{k}")
+    for i, a in enumerate(SORT_ARRAYS) for k in range(len(SORTS))])
+def test_sort_and_argsort(request, array, k):
     if array == "f64":
         request.getfixturevalue("x64")
-    x = ARRAYS[array]
-    both("sort", x)
-    both("sort", x, axis=0, descending=True)
-    both("argsort", x, axis=None)
-    both("argsort", x, descending=True, stable=False, dtype=np.int16)
-    both("sort_complex", x)
+    name, kwargs = SORTS[k]
+    both(name, ARRAYS[array], **kwargs)
 
 
 def test_sort_arguments():
@@ -93,14 +102,26 @@ def test_partition():
 
 # -- searchsorted, digitize ------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["scan", "compare_all", "sort"])
-def test_searchsorted(method):
-    for side in ("left", "right"):
-        both("searchsorted", np.sort(F32[1]), F32, side=side, method=method)  # NaN and a tie
-        both("searchsorted", np.sort(ARRAYS["c64"][0]), ARRAYS["c64"], side, method=method)
-    both("searchsorted", np.sort(I32[0]), 0.5, method=method)
-    both("searchsorted", F32[2], 0.1, "right", np.argsort(F32[2]), method=method)
-    both("searchsorted", np.zeros(0, np.float32), F32, method=method)
+SEARCHSORTED = [  # (arguments, keyword arguments) of each call, the method added
+    ((np.sort(F32[1]), F32), {"side": "left"}),  # a NaN and a tie
+    ((np.sort(F32[1]), F32), {"side": "right"}),
+    ((np.sort(ARRAYS["c64"][0]), ARRAYS["c64"], "left"), {}),
+    ((np.sort(ARRAYS["c64"][0]), ARRAYS["c64"], "right"), {}),
+    ((np.sort(I32[0]), 0.5), {}),
+    ((F32[2], 0.1, "right", np.argsort(F32[2])), {}),
+    ((np.zeros(0, np.float32), F32), {}),
+]
+SEARCH_METHODS = ["scan", "compare_all", "sort"]
+
+
+# By default every method on the NaN cases, each other call with one method in turn;
+# `-m slow` runs the rest of the grid.
+@pytest.mark.parametrize("method, k", [
+    pytest.param(m, k, marks=() if k < 2 or (i + k) % 3 == 0 else SLOW, id=f"{m}-{k}")
+    for i, m in enumerate(SEARCH_METHODS) for k in range(len(SEARCHSORTED))])
+def test_searchsorted(method, k):
+    args, kwargs = SEARCHSORTED[k]
+    both("searchsorted", *args, method=method, **kwargs)
 
 
 def test_searchsorted_and_digitize_errors_and_edges():
@@ -116,14 +137,24 @@ def test_searchsorted_and_digitize_errors_and_edges():
 
 # -- quantiles -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["linear", "lower", "higher", "midpoint", "nearest",
-                                    "inverted_cdf"])
-def test_quantiles(method):
-    q = np.array([0.1, 0.5, 0.93], np.float32)
-    both("quantile", F32, q, axis=1, method=method)
-    both("nanquantile", F32, 0.3, axis=(1, 0), keepdims=True, method=method)
-    both("percentile", I32, q * 100, axis=0, keepdims=True, method=method)
-    both("nanpercentile", F32, 40.0, axis=0, method=method)
+Q3 = np.array([0.1, 0.5, 0.93], np.float32)
+QUANTILES = [  # (name, arguments, keyword arguments) of each call, the method added
+    ("quantile", (F32, Q3), {"axis": 1}),
+    ("nanquantile", (F32, 0.3), {"axis": (1, 0), "keepdims": True}),
+    ("percentile", (I32, Q3 * 100), {"axis": 0, "keepdims": True}),
+    ("nanpercentile", (F32, 40.0), {"axis": 0}),
+]
+QUANTILE_METHODS = ["linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf"]
+
+
+# By default each method with two of the functions in turn (each function with three
+# methods); `-m slow` runs the rest of the grid.
+@pytest.mark.parametrize("method, k", [
+    pytest.param(m, k, marks=() if (i + k) % 2 == 0 else SLOW, id=f"{m}-{QUANTILES[k][0]}")
+    for i, m in enumerate(QUANTILE_METHODS) for k in range(len(QUANTILES))])
+def test_quantiles(method, k):
+    name, args, kwargs = QUANTILES[k]
+    both(name, *args, method=method, **kwargs)
 
 
 def test_median_and_quantile_options():
@@ -149,13 +180,21 @@ def test_median_and_quantile_options():
 NANS = np.array([1.0, np.nan, np.nan, 1.0, -0.0, 0.0, 2.0], np.float32)
 
 
-@pytest.mark.parametrize("array", ["c64", "nans"])
-def test_unique(array):
+UNIQUE_CALLS = [  # (keyword arguments, traced)
+    (dict(return_index=True, return_inverse=True, return_counts=True), False),
+    (dict(size=8, return_index=True, return_inverse=True, return_counts=True), True),
+    (dict(size=3, fill_value=0, equal_nan=False), True),
+]
+
+
+# By default every call on the NaNs, and complex values with size=; `-m slow` the rest.
+@pytest.mark.parametrize("array, k", [
+    pytest.param(a, k, marks=() if a == "nans" or k == 1 else SLOW, id=f"{a}-{k}")
+    for a in ("nans", "c64") for k in range(len(UNIQUE_CALLS))])
+def test_unique(array, k):
     x = NANS if array == "nans" else ARRAYS[array]
-    both("unique", x, return_index=True, return_inverse=True, return_counts=True,
-         traced=False)
-    both("unique", x, size=8, return_index=True, return_inverse=True, return_counts=True)
-    both("unique", x, size=3, fill_value=0, equal_nan=False)
+    kwargs, traced = UNIQUE_CALLS[k]
+    both("unique", x, traced=traced, **kwargs)
 
 
 def test_unique_functions_and_edges():
@@ -181,13 +220,23 @@ A1 = np.array([3, 1, 2, 2, 5], np.int32)
 A2 = np.array([2, 7, 3, 3], np.int32)
 
 
-@pytest.mark.parametrize("name", ["union1d", "intersect1d", "setdiff1d", "setxor1d"])
-def test_set_operations(name):
-    both(name, A1.reshape(5, 1), A2.astype(np.float32), traced=False)
-    both(name, A1, A2, size=7, fill_value=-9)
-    both(name, np.zeros(0, np.int32), 2, size=3, fill_value=0)
-    if name != "union1d":
-        both(name, np.unique(A1), np.unique(A2), True, size=6)
+SET_OPERATIONS = ["union1d", "intersect1d", "setdiff1d", "setxor1d"]
+SET_CALLS = [  # (arguments, keyword arguments) of each call, after the name
+    ((A1.reshape(5, 1), A2.astype(np.float32)), {"traced": False}),  # eagerly, promoted
+    ((A1, A2), {"size": 7, "fill_value": -9}),
+    ((np.zeros(0, np.int32), 2), {"size": 3, "fill_value": 0}),  # empty, and a scalar
+    ((np.unique(A1), np.unique(A2), True), {"size": 6}),  # assume_unique: not union1d's
+]
+
+
+# By default each function on the empty case and one other call in turn; `-m slow` the rest.
+@pytest.mark.parametrize("name, k", [
+    pytest.param(n, k, marks=() if k == 2 or k == (0, 1, 3)[i % 3] else SLOW, id=f"{n}-{k}")
+    for i, n in enumerate(SET_OPERATIONS) for k in range(len(SET_CALLS))
+    if not (n == "union1d" and k == 3)])
+def test_set_operations(name, k):
+    args, kwargs = SET_CALLS[k]
+    both(name, *args, **kwargs)
 
 
 def test_intersect1d_indices():
@@ -195,12 +244,23 @@ def test_intersect1d_indices():
     both("intersect1d", np.unique(A1), np.unique(A2), True, True, size=4)
 
 
-@pytest.mark.parametrize("method", ["auto", "compare_all", "binary_search", "sort"])
-def test_isin(method):
-    both("isin", F32, np.array([F32[1, 2], np.nan, 7.0]), method=method)
-    both("isin", I32, A2.astype(np.float32), invert=True, method=method)
-    both("isin", np.unique(I32), A2, True, method=method)
-    both("isin", 3, np.zeros(0), invert=True, method=method)
+ISIN = [  # (arguments, keyword arguments) of each call, the method added
+    ((F32, np.array([F32[1, 2], np.nan, 7.0])), {}),  # NaNs on both sides
+    ((I32, A2.astype(np.float32)), {"invert": True}),
+    ((np.unique(I32), A2, True), {}),
+    ((3, np.zeros(0)), {"invert": True}),
+]
+ISIN_METHODS = ["auto", "compare_all", "binary_search", "sort"]
+
+
+# By default every method on the NaNs, each other call with one method in turn; `-m slow`
+# runs the rest of the grid.
+@pytest.mark.parametrize("method, k", [
+    pytest.param(m, k, marks=() if k == 0 or (i + k) % 4 == 0 else SLOW, id=f"{m}-{k}")
+    for i, m in enumerate(ISIN_METHODS) for k in range(len(ISIN))])
+def test_isin(method, k):
+    args, kwargs = ISIN[k]
+    both("isin", *args, method=method, **kwargs)
 
 
 def test_isin_errors_and_in1d():
@@ -243,20 +303,26 @@ def test_bincount():
 
 # -- eagerly ---------------------------------------------------------------------------------
 
-def test_eagerly():
-    """Each function once on concrete values, primitive by primitive (the tests above check
-    most cases traced, where fgrad's values come from one compiled program)."""
-    q = np.array([0.25, 0.9], np.float32)
-    for name, args, kwargs in [
-        ("sort", (F32,), {"axis": 0}), ("argsort", (F32,), {"descending": True}),
-        ("lexsort", ((I32[0], F32[0]),), {}), ("argpartition", (ARRAYS["u8"], 1), {}),
-        ("searchsorted", (np.sort(F32[1]), F32), {"side": "right"}),
-        ("quantile", (F32, q), {"axis": 1, "keepdims": True}),
-        ("nanpercentile", (F32, 30.0), {"method": "inverted_cdf"}),
-        ("unique", (NANS,), {"size": 5, "return_inverse": True, "return_counts": True}),
-        ("isin", (I32, A2), {"method": "sort"}), ("histogram", (F32[2],), {"bins": 4}),
-    ]:
-        both(name, *args, eager=True, **kwargs)
+EAGER_Q = np.array([0.25, 0.9], np.float32)
+EAGERLY = [
+    ("sort", (F32,), {"axis": 0}), ("argsort", (F32,), {"descending": True}),
+    ("lexsort", ((I32[0], F32[0]),), {}), ("argpartition", (ARRAYS["u8"], 1), {}),
+    ("searchsorted", (np.sort(F32[1]), F32), {"side": "right"}),
+    ("quantile", (F32, EAGER_Q), {"axis": 1, "keepdims": True}),
+    ("nanpercentile", (F32, 30.0), {"method": "inverted_cdf"}),
+    ("unique", (NANS,), {"size": 5, "return_inverse": True, "return_counts": True}),
+    ("isin", (I32, A2), {"method": "sort"}), ("histogram", (F32[2],), {"bins": 4}),
+]
+
+
+# A third of the functions by default (each is checked traced above); `-m slow` the rest.
+@pytest.mark.parametrize("k", [pytest.param(k, marks=() if k % 3 == 0 else SLOW,
+                                            id=EAGERLY[k][0]) for k in range(len(EAGERLY))])
+def test_eagerly(k):
+    """Functions on concrete values, primitive by primitive (the tests above check most
+    cases traced, where fgrad's values come from one compiled program)."""
+    name, args, kwargs = EAGERLY[k]
+    both(name, *args, eager=True, **kwargs)
 
 
 # -- under jit, without and with size= -------------------------------------------------------
@@ -271,7 +337,7 @@ VALUE_DEPENDENT = {  # fgrad without size, fgrad with size, JAX with size, JAX e
 @pytest.mark.parametrize("name", list(VALUE_DEPENDENT))
 def test_value_dependent_sizes_under_jit(name):
     unsized, sized = VALUE_DEPENDENT[name]
-    want = jax.tree.leaves(sized(jnp, A1))
+    want = jax.tree.leaves(jax.jit(lambda x: sized(jnp, x))(A1))  # JAX's, compiled once
     for jit in (fgrad.jit, jax.jit):
         for got, w in zip(jax.tree.leaves(jit(lambda x: sized(fnp, x))(A1)), want):
             assert_same(got, w)
@@ -288,7 +354,7 @@ def test_unique_under_grad_needs_no_size():
     tangents it reads the values from, and gives zero)."""
     x = np.array([3.0, 1.0, 3.0, 2.0])
     got = fgrad.grad(lambda x: fnp.sum(fnp.unique(x) ** 2))(x)
-    want = jax.grad(lambda x: jnp.sum(jnp.unique(x, size=3) ** 2))(x)
+    want = jax.jit(jax.grad(lambda x: jnp.sum(jnp.unique(x, size=3) ** 2)))(x)
     assert_same(got, want)
 
 
@@ -328,7 +394,8 @@ def test_vmap(name, in_axes):
         "bincount": lambda m, x: m.bincount(m.abs(x * 2).astype(np.int32), length=6),
     }
     got = fgrad.vmap(lambda x: calls[name](fnp, x), in_axes=in_axes)(x)
-    want = jax.vmap(lambda x: calls[name](jnp, x), in_axes=in_axes)(x)
+    # JAX's under jax.jit: one compilation rather than one per operation.
+    want = jax.jit(jax.vmap(lambda x: calls[name](jnp, x), in_axes=in_axes))(x)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         assert_same(g, w)
 
@@ -340,7 +407,7 @@ def test_jit():
                 m.lexsort(x), m.argpartition(x, 2))
 
     x = np.nan_to_num(F32)
-    want = jax.tree.leaves(f(jnp, x))
+    want = jax.tree.leaves(jax.jit(lambda x: f(jnp, x))(x))
     for jit in (fgrad.jit, jax.jit):
         for g, w in zip(jax.tree.leaves(jit(lambda x: f(fnp, x))(x)), want):
             assert_same(g, w)

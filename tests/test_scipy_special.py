@@ -31,6 +31,7 @@ from fgrad.core.errors import NotDifferentiableError
 from fgrad.testing import check_grads
 
 pytestmark = pytest.mark.usefixtures("x64", "quick_compile")
+_SLOW = pytest.mark.slow  # the rest of the functions, on demand: compiling dominates
 
 N = 8  # values per random case
 
@@ -154,18 +155,21 @@ def _call_all(ns, cases):
     return run, args
 
 
+def _in_dtype(ops, dtype: str):
+    """The floating-point arrays among `ops` in `dtype` (integers and scalars stay)."""
+    return [np.asarray(a, dtype) if np.ndim(a) and np.asarray(a).dtype.kind == "f" else a
+            for a in ops]
+
+
 @functools.lru_cache(maxsize=None)
-def _values(dtype: str):
-    cases = {n: ([np.asarray(a, dtype) if np.ndim(a) and np.asarray(a).dtype.kind == "f"
-                  else a for a in ops], rtol) for n, (ops, rtol) in VALUE_CASES.items()}
-    if dtype == "float32":
-        cases = {n: c for n, c in cases.items() if n not in ("beta", "betaln")}
+def _values(dtype: str, names: tuple[str, ...] = tuple(VALUE_CASES)):
+    cases = {n: (_in_dtype(VALUE_CASES[n][0], dtype), VALUE_CASES[n][1]) for n in names}
     run_fgrad, args = _call_all(fsp, cases)
     run_jax, _ = _call_all(jsp, cases)
     jax_args = dict(args)
-    for name, at in JAX_HANGS.items():
-        jax_args[name] = [np.where(np.arange(np.size(x)) == at, 1.0, x).astype(x.dtype)
-                          for x in args[name]]
+    for name in JAX_HANGS.keys() & args.keys():
+        jax_args[name] = [np.where(np.arange(np.size(x)) == JAX_HANGS[name], 1.0, x)
+                          .astype(x.dtype) for x in args[name]]
     return args, fgrad.jit(run_fgrad)(args), jax.jit(run_jax)(jax_args)
 
 
@@ -227,9 +231,30 @@ def _same_type_as_jax(name, got, want, promoted_dtype=None):
         assert got.dtype == (promoted_dtype or got.dtype), name
 
 
-def test_float32_values():
-    """float32 stays float32 (JAX's types) and is float32-accurate."""
-    args, got, want = _values("float32")
+# The functions compared in float32: all but beta and betaln.
+FLOAT32_NAMES = [n for n in VALUE_CASES if n not in ("beta", "betaln")]
+
+
+def test_float32_types():
+    """float32 stays float32: every function's traced type is JAX's (no compile)."""
+    for name in FLOAT32_NAMES:
+        ops = _in_dtype(VALUE_CASES[name][0], "float32")
+        n = len(ops) - STATIC.get(name, 0)
+        arrays, static = ops[:n], ops[n:]
+
+        def f(*a, ns=fsp, name=name, static=static):
+            return getattr(ns, name)(*a, *static)
+
+        got = fgrad.make_ir(f)(*arrays).out_avals[0]
+        want = jax.eval_shape(functools.partial(f, ns=jsp), *arrays)
+        _same_type_as_jax(name, got, want, np.float32)
+
+
+# Every other function's values by default; `-m slow` runs the rest.
+@pytest.mark.parametrize("half", [0, pytest.param(1, marks=_SLOW)])
+def test_float32_values(half):
+    """float32 is float32-accurate, with JAX's types (half the functions per program)."""
+    args, got, want = _values("float32", tuple(FLOAT32_NAMES[half::2]))
     for name in got:
         _same_type_as_jax(name, aval_of(got[name]), aval_of(want[name]), np.float32)
         g, w = np.asarray(got[name], np.float64), np.asarray(want[name], np.float64)
@@ -237,7 +262,7 @@ def test_float32_values():
         if name in ("ndtri", "log_ndtr", "spence", "expn", "exp1", "expi", "owens_t"):
             continue  # JAX's float32 values differ from SciPy's too: compared below
         _close(g[finite], w[finite], 5e-5, what=name)
-    for name in ("ndtri", "log_ndtr", "spence", "exp1", "expi", "owens_t"):
+    for name in {"ndtri", "log_ndtr", "spence", "exp1", "expi", "owens_t"} & set(got):
         ops = [np.asarray(a, np.float64) for a in args[name]]
         with np.errstate(all="ignore"):
             reference = getattr(ssp, name)(*ops)
@@ -353,7 +378,10 @@ def _hvp(grad, jvp, f, args):
     return g(*args), jvp(g, args, v)[1]
 
 
-def test_derivatives_match_jax():
+# Every other function of _grad_cases' list (which runs family by family) by default, so
+# each family is represented; `-m slow` checks the rest.
+@pytest.mark.parametrize("half", [0, pytest.param(1, marks=_SLOW)])
+def test_derivatives_match_jax(half):
     """First and second derivatives (the gradient and a Hessian-vector product of
     sum(f^3)), of every function against JAX's, in one compiled program per side."""
     ours, _ = _grad_cases(fsp)
@@ -362,7 +390,7 @@ def test_derivatives_match_jax():
     def run(cases, grad, jvp, names):
         return {name: _hvp(grad, jvp, *cases[name]) for name in names}
 
-    names = [n for n in ours if n not in JAX_GRAD_OFF]
+    names = [n for n in ours if n not in JAX_GRAD_OFF][half::2]
     got = jax.jit(lambda: run(ours, fgrad.grad, fgrad.jvp, names))()
     want = jax.jit(lambda: run(theirs, jax.grad, jax.jvp,
                                [n for n in names if n not in SECOND_ORDER_OFF]))()
@@ -381,15 +409,12 @@ def test_derivatives_match_jax():
 def test_derivatives_where_jax_is_off():
     x = np.r_[0.2, 0.7, 1.3, 1.9, 4.0]
     _close(fgrad.grad(lambda x: fsp.spence(x).sum())(x), np.log(x) / (1 - x), 1e-14)
-    assert np.isnan(jax.grad(lambda x: jsp.spence(x).sum())(x)[2])  # JAX's, for the record
+    assert np.isnan(jax.jit(jax.grad(lambda x: jsp.spence(x).sum()))(x)[2])  # JAX's
     _close(fgrad.grad(lambda x: fsp.spence(x).sum())(1.0), -1.0, 0)
     a, b = _u(0.5, 3, 63, 4), _u(8, 1e3, 64, 4)
     ga, gb = fgrad.grad(lambda a, b: fsp.betaln(a, b).sum(), (0, 1))(a, b)
     _close(ga, ssp.digamma(a) - ssp.digamma(a + b), 1e-13)
     _close(gb, ssp.digamma(b) - ssp.digamma(a + b), 1e-12, atol=1e-15)
-
-
-_SLOW = pytest.mark.slow  # the rest of the functions, on demand: compiling dominates
 
 
 @pytest.mark.parametrize("group", ["gamma", "entropy", "normal",
@@ -422,25 +447,26 @@ def test_check_grads_second_order(group):
 
 
 def test_derivative_conventions():
-    """JAX's choices where the formula meets a boundary."""
+    """JAX's choices where the formula meets a boundary (JAX's derivatives under jax.jit:
+    one compilation each rather than one per operation)."""
     zero = np.zeros(3)
     y = np.r_[0.0, 2.0, 0.5]
     for f, jf in [(fsp.xlogy, jsp.xlogy), (fsp.xlog1py, jsp.xlog1py)]:
         got = fgrad.grad(lambda x, y: f(x, y).sum(), (0, 1))(zero, y)
-        want = jax.grad(lambda x, y: jf(x, y).sum(), (0, 1))(zero, y)
+        want = jax.jit(jax.grad(lambda x, y: jf(x, y).sum(), (0, 1)))(zero, y)
         oracle.assert_trees_same(got, want)
     x = np.r_[0.0, 0.0, 1.0]
     oracle.assert_same(fgrad.grad(lambda x: fsp.entr(x).sum())(x),
-                       jax.grad(lambda x: jsp.entr(x).sum())(x))
+                       jax.jit(jax.grad(lambda x: jsp.entr(x).sum()))(x))
     oracle.assert_same(fgrad.grad(lambda x: fsp.logit(x).sum())(x),
-                       jax.grad(lambda x: jsp.logit(x).sum())(x))
+                       jax.jit(jax.grad(lambda x: jsp.logit(x).sum()))(x))
     # log_ndtr's derivative deep in the tail: phi/Phi ~ -x, finite.
     x = np.r_[-1e3, -40.0, -20.0, 10.0]
     oracle.assert_same(fgrad.grad(lambda x: fsp.log_ndtr(x).sum())(x),
-                       jax.grad(lambda x: jsp.log_ndtr(x).sum())(x), rtol=1e-13)
+                       jax.jit(jax.grad(lambda x: jsp.log_ndtr(x).sum()))(x), rtol=1e-13)
     # i0 is even, so i0'(0) = 0 (JAX's exp(|x|) i0e(x) gives 1 there, from abs's kink).
     assert fgrad.grad(fsp.i0)(0.0) == 0.0
-    assert jax.grad(jsp.i0)(0.0) == 1.0
+    assert jax.jit(jax.grad(jsp.i0))(0.0) == 1.0
     # ndtri's derivative is 1/phi(ndtri(p)), exact in the tails too.
     p = np.r_[1e-30, 1e-5, 1 - 1e-9]
     x = ssp.ndtri(p)
