@@ -63,6 +63,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from fuzz_programs import (FG, FORWARD_CHECKS, JX, JX_FORWARD, REVERSE_CHECKS, Case, Const, Mask,
                            Step, cases, like, numbers, weak_array)
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -732,3 +733,15 @@ def test_dot_of_weak_operands_of_two_kinds_is_weak():
         # A preferred_element_type is strong whatever the operands.
         same_types(f(x, 3 * x, preferred_element_type=np.float32),
                    jf(x, 3 * x, preferred_element_type=np.float32))
+
+
+def test_dot_with_a_python_complex_is_the_product_under_x64(x64):
+    # Found by the long profile (seed 14): JAX's jnp.dot of a complex64 (or float32) 0-d
+    # array and a Python complex raises under x64, so the fuzzer gives such a dot a strong
+    # complex; fgrad's is the product, with jnp.multiply's value and type.
+    x = jnp.asarray(1.0 + 2.0j, jnp.complex64)
+    with pytest.raises(TypeError, match="preferred_element_type"):
+        jnp.dot(x, 0.5 + 1j)
+    got, want = fnp.dot(x, 0.5 + 1j), jnp.multiply(x, 0.5 + 1j)
+    same_types(got, want)
+    np.testing.assert_array_equal(got, want)
