@@ -29,6 +29,7 @@ from fgrad.lax import indexing as li
 from fgrad.lax import linalg as lla
 from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._core import (
     as_array, broadcast_shapes, broadcast_to_shape, canonical_axis, check_arraylike, convert,
     promote_dtypes, user_dtype,
@@ -78,6 +79,7 @@ def _contraction_operands(a, b, preferred_element_type):
             for x, aval in zip((a, b), avals)]
 
 
+@compiled_eagerly(2)
 def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: a product with a scalar, else a contraction of a's last axis with b's
     second-to-last (or only) axis."""
@@ -106,6 +108,7 @@ def _check_sizes(name: str, a, b, a_axes, b_axes) -> None:
                 f"of the first has size {a_shape[i]}, axis {j} of the second {b_shape[j]}."))
 
 
+@compiled_eagerly(2)
 def matmul(a, b, *, precision=None, preferred_element_type=None):
     """a @ b: matrix products over the last two axes, broadcasting the leading ones; a 1-D
     operand is a row (first) or a column (second) vector whose axis is then dropped."""

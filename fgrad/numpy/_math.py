@@ -25,6 +25,7 @@ from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
 from fgrad.lax.control_flow import while_loop
 from fgrad.lax.custom import custom_jvp
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._core import (
     as_array, broadcast_shapes, broadcast_to_shape, canonical_axis, check_arraylike, constant,
     convert, promote_args, promote_dtypes,
@@ -58,7 +59,7 @@ def _unary(name: str, primitive, kind: str | None = None, doc: str = ""):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(1)(function)
 
 
 def _binary(name: str, primitive, kind: str | None = None, doc: str = "", names=("x1", "x2")):
@@ -71,7 +72,7 @@ def _binary(name: str, primitive, kind: str | None = None, doc: str = "", names=
     # jax.numpy's names for the (positional-only) operands, for help() and signatures
     function.__signature__ = inspect.Signature(
         [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
-    return function
+    return compiled_eagerly(2)(function)
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -92,6 +93,7 @@ def positive(x, /):
     return as_array(x, "positive")
 
 
+@compiled_eagerly(2)
 def add(x1, x2, /):
     """x1 + x2, elementwise (or of bools)."""
     x1, x2 = promote_args("add", x1, x2)
@@ -99,6 +101,7 @@ def add(x1, x2, /):
     return lx.bitwise_or(x1, x2) if dt.is_bool(aval_of(x1).dtype) else lx.add(x1, x2)
 
 
+@compiled_eagerly(2)
 def multiply(x1, x2, /):
     """x1 * x2, elementwise (and of bools)."""
     x1, x2 = promote_args("multiply", x1, x2)
@@ -167,6 +170,7 @@ def _static_integer(x):
     return None
 
 
+@compiled_eagerly(1)  # the exponent is static: an integer one is integer_pow
 def power(x1, x2, /):
     """x1 ** x2. A static integer exponent becomes `integer_pow` (exact repeated
     multiplication), as in jax.numpy."""
@@ -202,6 +206,7 @@ def _integer_power(base, exponent):
     return acc
 
 
+@compiled_eagerly(1)
 def absolute(x, /):
     """|x|; the modulus, a real number, of complex x."""
     check_arraylike("absolute", x)
@@ -214,6 +219,7 @@ def absolute(x, /):
 abs = absolute  # noqa: A001
 
 
+@compiled_eagerly(1)
 def square(x, /):
     """x * x."""
     (x,) = promote_args("square", x, kind="numeric")
@@ -233,7 +239,7 @@ def _rounding(name: str, primitive, doc: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(1)(function)
 
 
 floor = _rounding("floor", lx.floor, "Rounds down.")
@@ -310,7 +316,7 @@ def _float_test(name: str, test, complex_test, value_for_integers: bool, doc: st
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(1)(function)
 
 
 def _is_infinite(x):
@@ -348,7 +354,7 @@ def _ordering(name: str, primitive, doc: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(2)(function)
 
 
 less = _ordering("less", lx.lt, "x < y, elementwise.")
@@ -399,6 +405,7 @@ def logical_not(x, /):
 # -- selection -------------------------------------------------------------------------------
 
 
+@compiled_eagerly(3)
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """Elements of `x` where `condition` holds, else of `y` (all three broadcast); with
     `condition` alone, `nonzero(condition, size=size, fill_value=fill_value)`."""
@@ -498,7 +505,7 @@ def _log_base(name: str, scale_of, doc: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(1)(function)
 
 
 def _over_log2(r):
@@ -568,6 +575,7 @@ _logaddexp.defjvp(_log_add_rule(_logaddexp, lx.exp))
 _logaddexp2.defjvp(_log_add_rule(_logaddexp2, lx.exp2))
 
 
+@compiled_eagerly(2)
 def logaddexp(x1, x2, /):
     """log(exp(x1) + exp(x2)), computed without overflow."""
     return _logaddexp(*promote_args("logaddexp", x1, x2, kind="inexact"))
@@ -582,6 +590,7 @@ float_power = _binary("float_power", lx.pow, "inexact", "x**y in floating point.
                       names=("x", "y"))
 
 
+@compiled_eagerly(1)
 def reciprocal(x, /):
     """1 / x in floating point."""
     (x,) = promote_dtypes(as_array(x, "reciprocal"), kind="inexact")
@@ -739,7 +748,7 @@ def _is_signed_infinity(name: str, infinity: float, doc: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
-    return function
+    return compiled_eagerly(1)(function)
 
 
 isposinf = _is_signed_infinity("isposinf", np.inf, "Whether x is +inf.")

@@ -24,6 +24,7 @@ from fgrad.lax import indexing as li
 from fgrad.lax import reductions as lr
 from fgrad.lax import shapes as ls
 from fgrad.lax import sorting as lsort
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._core import (
     broadcast_to_shape, canonical_axes, canonical_axis, check_arraylike, constant, convert,
     promote_dtypes, promote_integer, to_inexact, upcast_f16, user_dtype,
@@ -134,6 +135,7 @@ def _sum_or_prod(name: str, reduce, bool_reduce, identity, a, axis, dtype, out, 
     return convert(_keep(out, axes, keepdims), result)
 
 
+@compiled_eagerly(1)
 def sum(a, axis=None, dtype=None, out=None, keepdims: bool = False,  # noqa: A001
         initial=None, where=None, promote_integers: bool = True):
     """The sum of the elements over `axis` (all axes by default)."""
@@ -141,6 +143,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims: bool = False,  # noqa: A00
                         keepdims, initial, where, promote_integers)
 
 
+@compiled_eagerly(1)
 def prod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None,
          where=None, promote_integers: bool = True):
     """The product of the elements over `axis` (all axes by default)."""
@@ -199,6 +202,7 @@ def _extremum(name: str, reduce, combine, identity, a, axis, out, keepdims, init
     return _keep(out, axes, keepdims)
 
 
+@compiled_eagerly(1)
 def max(a, axis=None, out=None, keepdims: bool = False, initial=None,  # noqa: A001
         where=None):
     """The largest element over `axis` (complex numbers: by real part, then imaginary)."""
@@ -206,6 +210,7 @@ def max(a, axis=None, out=None, keepdims: bool = False, initial=None,  # noqa: A
                      where)
 
 
+@compiled_eagerly(1)
 def min(a, axis=None, out=None, keepdims: bool = False, initial=None,  # noqa: A001
         where=None):
     """The smallest element over `axis` (complex numbers: by real part, then imaginary)."""
@@ -251,11 +256,13 @@ def _logical_reduction(name: str, reduce, identity: bool, a, axis, out, keepdims
     return _keep(reduce(x, axes), axes, keepdims)
 
 
+@compiled_eagerly(1)
 def any(a, axis=None, out=None, keepdims: bool = False, *, where=None):  # noqa: A001
     """Whether any element over `axis` is nonzero."""
     return _logical_reduction("any", lr.reduce_max, False, a, axis, out, keepdims, where)
 
 
+@compiled_eagerly(1)
 def all(a, axis=None, out=None, keepdims: bool = False, *, where=None):  # noqa: A001
     """Whether every element over `axis` is nonzero."""
     return _logical_reduction("all", lr.reduce_min, True, a, axis, out, keepdims, where)
@@ -274,6 +281,7 @@ def _count(shape, axes) -> int:
     return math.prod(shape[d] for d in axes)
 
 
+@compiled_eagerly(1)
 def mean(a, axis=None, dtype=None, out=None, keepdims: bool = False, *, where=None):
     """The arithmetic mean over `axis`; integers and bools give floats."""
     _no_out("mean", out)
@@ -360,6 +368,7 @@ def _squares(centered):
     return lx.mul(centered, centered)
 
 
+@compiled_eagerly(1)
 def var(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False, *,
         where=None, mean=None, correction=None):
     """The variance, sum(|a - mean|**2) / (n - ddof); NaN when n - ddof <= 0. Real for
@@ -401,6 +410,7 @@ def _mean(x, axes, computation, where):
     return mean(x, axes, dtype=computation, keepdims=True, where=where)
 
 
+@compiled_eagerly(1)
 def std(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False, *,
         where=None, mean=None, correction=None):
     """The standard deviation, sqrt(var)."""
@@ -554,11 +564,13 @@ def _arg_extremum(name: str, reduce, a, axis, out, keepdims):
     return _keep(reduce(x, position, dt.default_int()), dims, keepdims)
 
 
+@compiled_eagerly(1)
 def argmax(a, axis=None, out=None, keepdims=None):
     """The index of the largest element along `axis` (of the flattened array by default)."""
     return _arg_extremum("argmax", lr.argmax, a, axis, out, keepdims)
 
 
+@compiled_eagerly(1)
 def argmin(a, axis=None, out=None, keepdims=None):
     """The index of the smallest element along `axis` (of the flattened array by default)."""
     return _arg_extremum("argmin", lr.argmin, a, axis, out, keepdims)
