@@ -4,6 +4,8 @@ options, and every case the compiled path must leave to the op-by-op one (Python
 that convert differently, value-dependent exponents, NaN checks, errors, tracers)."""
 
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +22,6 @@ HERE = os.path.basename(__file__)
 rng = np.random.default_rng(0)
 X = jnp.asarray(rng.standard_normal((3, 4)), jnp.float32)
 W = jnp.asarray(rng.standard_normal((4, 2)), jnp.float32)
-fnp.negative(X)  # fgrad learns jax.Array's class from the first one it meets (core/dtypes.py)
 
 
 def compiled_names() -> set[str]:
@@ -120,3 +121,14 @@ def test_values_of_transforms_and_jax_tracers_take_their_own_path():
                        jax.jit(lambda x: jnp.sum(jnp.tanh(x)))(X), rtol=1e-6)
     oracle.assert_same(fgrad.grad(lambda x: fnp.sum(fnp.tanh(x)))(X),
                        jax.grad(lambda x: jnp.sum(jnp.tanh(x)))(X), rtol=1e-6)
+
+
+def test_the_first_call_in_a_process_compiles_once():
+    # fgrad learns jax.Array's class from the first one it meets (core/dtypes.py); the
+    # first eager call must not run op by op (compiling each primitive) before that.
+    code = ("import fgrad, jax.numpy as jnp, fgrad.numpy as fnp; "
+            "fnp.multiply(jnp.ones(3), 2.0); info = fgrad.cache_info(); "
+            "print(info['compiled_numpy'].size, info['compiled_ops'].size)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert out.stdout.split() == ["1", "0"], out.stdout + out.stderr

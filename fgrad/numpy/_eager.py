@@ -23,7 +23,7 @@ import functools
 import jax
 import numpy as np
 
-from fgrad.core import EVAL_TRACE
+from fgrad.core import EVAL_TRACE, aval_of
 from fgrad.core import evaluate as _evaluate
 from fgrad.core.dtypes import CONCRETE_TYPES
 from fgrad.core.trace import _context
@@ -72,6 +72,16 @@ def _compiled(function, rest: tuple, options: dict):
     return compiled
 
 
+def _first_jax_array(x) -> bool:
+    """Whether `x` is a concrete jax.Array of a class fgrad has not met yet: fgrad learns
+    the class from the first one it sees (core/dtypes.py), here rather than on the op-by-op
+    path, which would compile each primitive for a first call the next call compiles again."""
+    if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+        aval_of(x)
+        return True
+    return False
+
+
 def compiled_eagerly(operands: int):
     """Decorates a function to run on concrete operands as one compiled call (see the
     module's docstring). Its first `operands` positional arguments are the arrays; the other
@@ -90,7 +100,8 @@ def compiled_eagerly(operands: int):
                     t = type(a)
                     if t in _PYTHON_SCALARS:
                         scalars = True
-                    elif t not in CONCRETE_TYPES and not isinstance(a, _NUMPY_TYPES):
+                    elif (t not in CONCRETE_TYPES and not isinstance(a, _NUMPY_TYPES)
+                          and not _first_jax_array(a)):
                         break
                 else:
                     if not scalars or _scalars_convert_exactly(arrays):
