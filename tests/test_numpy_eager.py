@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fgrad
+import fgrad.nn
 import fgrad.numpy as fnp
 import oracle
 from fgrad.core import trace_to_program
@@ -132,3 +133,13 @@ def test_the_first_call_in_a_process_compiles_once():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert out.stdout.split() == ["1", "0"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name, kwargs", [("relu", {}), ("gelu", {"approximate": False}),
+                                          ("softmax", {"axis": 0}), ("logsumexp", {"axis": 1})])
+def test_fgrad_nn_functions_are_compiled_too(name, kwargs):
+    fgrad.clear_caches()
+    ours = getattr(fgrad.nn, name)
+    theirs = getattr(jax.nn, name, None) or getattr(jax.scipy.special, name)
+    oracle.assert_same(ours(X, **kwargs), theirs(X, **kwargs), rtol=2e-6, atol=1e-6)
+    assert name in compiled_names()

@@ -17,6 +17,7 @@ from fgrad.core import dtypes as dt
 from fgrad.core.errors import at_user_line
 from fgrad.nn._util import array, check_float, gradient_only_where, inexact, where_safe
 from fgrad.numpy._core import canonical_axis
+from fgrad.numpy._eager import compiled_eagerly
 
 __all__ = [
     "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
@@ -34,12 +35,14 @@ def identity(x):
 # -- rectifiers ------------------------------------------------------------------------------
 
 
+@compiled_eagerly(1)
 def relu(x):
     """max(x, 0), with relu'(0) = 0 as in JAX."""
     x = array("relu", x)
     return gradient_only_where(fnp.greater(x, 0), fnp.maximum(x, 0))
 
 
+@compiled_eagerly(1)
 def relu6(x):
     """min(max(x, 0), 6), with derivative 0 at 0 and at 6 as in JAX."""
     x = array("relu6", x)
@@ -47,18 +50,21 @@ def relu6(x):
     return gradient_only_where(inside, fnp.minimum(fnp.maximum(x, 0), 6.0))
 
 
+@compiled_eagerly(1)
 def leaky_relu(x, negative_slope=1e-2):
     """x where x >= 0, else negative_slope * x."""
     x = array("leaky_relu", x)
     return fnp.where(fnp.greater_equal(x, 0), x, fnp.multiply(negative_slope, x))
 
 
+@compiled_eagerly(1)
 def hard_tanh(x):
     """x clipped to [-1, 1] (derivative 1 at the ends, as in JAX)."""
     x = array("hard_tanh", x)
     return fnp.where(fnp.greater(x, 1), 1, fnp.where(fnp.less(x, -1), -1, x))
 
 
+@compiled_eagerly(1)
 def elu(x, alpha=1.0):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     x = array("elu", x)
@@ -67,6 +73,7 @@ def elu(x, alpha=1.0):
                      fnp.multiply(alpha, fnp.expm1(fnp.where(positive, 0.0, x))))
 
 
+@compiled_eagerly(1)
 def celu(x, alpha=1.0):
     """max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)."""
     x = array("celu", x)
@@ -78,6 +85,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@compiled_eagerly(1)
 def selu(x):
     """scale * elu(x, alpha) with the self-normalizing constants."""
     return fnp.multiply(_SELU_SCALE, elu(x, _SELU_ALPHA))
@@ -86,11 +94,13 @@ def selu(x):
 # -- sigmoids and their relatives --------------------------------------------------------------
 
 
+@compiled_eagerly(1)
 def sigmoid(x):
     """1 / (1 + exp(-x)) (floating-point inputs only, as lax.logistic)."""
     return fl.logistic(array("sigmoid", x))
 
 
+@compiled_eagerly(1)
 def silu(x):
     """x * sigmoid(x)."""
     x = array("silu", x)
@@ -100,24 +110,28 @@ def silu(x):
 swish = silu
 
 
+@compiled_eagerly(1)
 def softplus(x):
     """log(1 + exp(x)), computed without overflow: logaddexp(x, 0), as in JAX (whose rule
     gives the derivative sigmoid(x), 1/2 at 0)."""
     return fnp.logaddexp(array("softplus", x), 0)
 
 
+@compiled_eagerly(1)
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x)."""
     x = array("log_sigmoid", x)
     return fnp.negative(softplus(fnp.negative(x)))
 
 
+@compiled_eagerly(1)
 def soft_sign(x):
     """x / (|x| + 1)."""
     x = array("soft_sign", x)
     return fnp.divide(x, fnp.add(fnp.abs(x), 1))
 
 
+@compiled_eagerly(1)
 def sparse_plus(x):
     """0 for x <= -1, (x + 1)**2 / 4 between, x for x >= 1."""
     x = array("sparse_plus", x)
@@ -126,12 +140,14 @@ def sparse_plus(x):
                                fnp.divide(fnp.power(fnp.add(x, 1.0), 2), 4)))
 
 
+@compiled_eagerly(1)
 def sparse_sigmoid(x):
     """(x + 1) / 2 clipped to [0, 1]: the derivative of sparse_plus."""
     x = array("sparse_sigmoid", x)
     return fnp.multiply(0.5, fnp.clip(fnp.add(x, 1.0), 0.0, 2.0))
 
 
+@compiled_eagerly(1)
 def hard_sigmoid(x):
     """relu6(x + 3) / 6."""
     x = array("hard_sigmoid", x)
@@ -140,6 +156,7 @@ def hard_sigmoid(x):
     return fnp.multiply(relu6(fnp.add(x, 3.0)), 1 / 6)
 
 
+@compiled_eagerly(1)
 def hard_silu(x):
     """x * hard_sigmoid(x)."""
     x = array("hard_silu", x)
@@ -149,18 +166,21 @@ def hard_silu(x):
 hard_swish = hard_silu
 
 
+@compiled_eagerly(1)
 def squareplus(x, b=4):
     """(x + sqrt(x**2 + b)) / 2."""
     x, b = array("squareplus", x, b)
     return fnp.divide(fnp.add(x, fnp.sqrt(fnp.add(fnp.square(x), b))), 2)
 
 
+@compiled_eagerly(1)
 def mish(x):
     """x * tanh(softplus(x))."""
     x = array("mish", x)
     return fnp.multiply(x, fnp.tanh(softplus(x)))
 
 
+@compiled_eagerly(1)
 def gelu(x, approximate: bool = True):
     """The Gaussian error linear unit x * Phi(x); with `approximate`, its tanh form
     x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))."""
@@ -179,6 +199,7 @@ def gelu(x, approximate: bool = True):
     return fnp.astype(fnp.multiply(fnp.multiply(0.5, x), cdf_times_2), dtype)
 
 
+@compiled_eagerly(1)
 def log1mexp(x):
     """log(1 - exp(-x)) for x >= 0, accurate near 0 and for large x.
 
@@ -202,6 +223,7 @@ def log1mexp(x):
 # -- gating ----------------------------------------------------------------------------------
 
 
+@compiled_eagerly(1)
 def glu(x, axis: int = -1):
     """The gated linear unit: the first half of `x` along `axis` times the sigmoid of the
     second half."""

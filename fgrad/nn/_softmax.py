@@ -21,6 +21,7 @@ from fgrad.core.errors import at_user_line
 from fgrad.lax.custom import custom_jvp
 from fgrad.nn._util import array
 from fgrad.numpy._core import canonical_axes, promote_dtypes, upcast_f16, to_inexact
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.transforms.stop_gradient import stop_gradient
 
 __all__ = ["log_softmax", "logmeanexp", "logsumexp", "softmax", "standardize"]
@@ -87,6 +88,7 @@ def _mean(x, axes, where, keepdims: bool):
 # -- softmax ---------------------------------------------------------------------------------
 
 
+@compiled_eagerly(1)
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along `axis` (an int, a tuple, or None for all axes), computed
     with the maximum subtracted. Entries masked out by `where` are 0, and take no part.
@@ -129,6 +131,7 @@ def _softmax_jvp(axes, where, primals, tangents):
     return y, fnp.multiply(y, fnp.subtract(t, _sum(fnp.multiply(y, t), axes, where, True)))
 
 
+@compiled_eagerly(1)
 def log_softmax(x, axis=-1, where=None):
     """log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max))). Entries
     masked out by `where` are -inf."""
@@ -146,6 +149,7 @@ def log_softmax(x, axis=-1, where=None):
 # -- logsumexp -------------------------------------------------------------------------------
 
 
+@compiled_eagerly(1)
 def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False,
               where=None):
     """log(sum(b * exp(a))) over `axis`, computed with the maximum factored out.
@@ -197,6 +201,7 @@ def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = 
     return out
 
 
+@compiled_eagerly(1)
 def logmeanexp(x, axis=None, where=None, keepdims: bool = False):
     """log(mean(exp(x))) over `axis`: logsumexp minus the log of the count."""
     x = array("logmeanexp", x)
