@@ -12,6 +12,7 @@ import fgrad
 from fgrad import lax as fl
 from fgrad.core import eval_program, trace_to_program, typecheck
 from fgrad.core.dtypes import convert_weak
+from oracle import rotating
 
 B = 5  # the batch size throughout
 rng = np.random.default_rng(1)
@@ -65,10 +66,8 @@ IN_AXES = [(0, 0), (1, -1), (-1, -1), (0, None), (None, 0), (1, None), (None, 1)
 
 # The default run checks each case with a third of the batchings, rotating, so every case
 # and every batching stays covered; `-m slow` runs the other pairs.
-@pytest.mark.parametrize("case, in_axes", [
-    pytest.param(case, in_axes, id=f"{case}-{in_axes}",
-                 marks=() if (i + j) % 3 == 0 else pytest.mark.slow)
-    for i, case in enumerate(CASES) for j, in_axes in enumerate(IN_AXES)])
+@pytest.mark.parametrize("case, in_axes", rotating(list(CASES), {str(a): a for a in IN_AXES},
+                                                   every=3))
 def test_dot_general_against_jax(case, in_axes):
     lhs_shape, rhs_shape, numbers = CASES[case]
     lhs, rhs = batched(lhs_shape, in_axes[0]), batched(rhs_shape, in_axes[1])
@@ -76,11 +75,8 @@ def test_dot_general_against_jax(case, in_axes):
 
 
 # The default run pairs each batching with one out_axes, rotating; `-m slow` runs the rest.
-@pytest.mark.parametrize("in_axes, out_axes", [
-    pytest.param(in_axes, out_axes, id=f"{out_axes}-{in_axes}",
-                 marks=() if (i + j) % 3 == 0 else pytest.mark.slow)
-    for i, in_axes in enumerate([(0, None), (None, 2), (2, 1)])
-    for j, out_axes in enumerate([0, -1, 1])])
+@pytest.mark.parametrize("in_axes, out_axes", rotating(
+    {str(a): a for a in [(0, None), (None, 2), (2, 1)]}, [0, -1, 1], every=3))
 def test_out_axes(in_axes, out_axes):
     lhs_shape, rhs_shape, numbers = CASES["batched matmul"]
     lhs, rhs = batched(lhs_shape, in_axes[0]), batched(rhs_shape, in_axes[1])

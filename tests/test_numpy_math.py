@@ -23,7 +23,7 @@ import pytest
 import fgrad
 import fgrad.numpy as fnp
 from fgrad.testing import check_grads
-from oracle import assert_same, traced
+from oracle import assert_same, rotating, traced
 
 F32, F64, I32, U8, BOOL, C64 = (np.dtype(t) for t in (
     np.float32, np.float64, np.int32, np.uint8, np.bool_, np.complex64))
@@ -140,10 +140,8 @@ def scalar_operands(name):
 # Values in each of the CASES and on Python scalars, each compiling every operation anew: the
 # default run checks each function in one of them, rotating, so every function and every case
 # appears (and the types of all of them, below); `-m slow` runs the rest.
-@pytest.mark.parametrize("name, case", [
-    pytest.param(name, case, id=f"{name}-{CASES[case][0] if case < len(CASES) else 'scalars'}",
-                 marks=() if (i + case) % (len(CASES) + 1) == 0 else pytest.mark.slow)
-    for i, name in enumerate(sorted(ELEMENTWISE)) for case in range(len(CASES) + 1)])
+@pytest.mark.parametrize("name, case", rotating(sorted(ELEMENTWISE), range(len(CASES) + 1),
+                                                every=len(CASES) + 1))
 def test_values(name, case):
     fn, jfn = getattr(fnp, name), getattr(jnp, name)
     if case < len(CASES):

@@ -28,6 +28,7 @@ from fgrad.core import evaluate as _evaluate
 from fgrad.core.dtypes import CONCRETE_TYPES
 from fgrad.core.trace import _context
 from fgrad.core.resources import LRUCache, register_cache
+from fgrad.numpy._core import _PYTHON_SCALARS
 
 _COMPILED_FUNCTIONS = register_cache(
     "compiled_numpy", LRUCache(1024),
@@ -38,9 +39,6 @@ _COMPILED_FUNCTIONS = register_cache(
         "next use")
 _NUMPY_TYPES = (np.ndarray, np.generic)
 _lookup = _COMPILED_FUNCTIONS.get
-
-
-_PYTHON_SCALARS = (bool, int, float, complex)
 _CONVERT_EXACTLY = frozenset(map(np.dtype, ["bool", "float32", "float64", "complex64",
                                             "complex128"]))
 

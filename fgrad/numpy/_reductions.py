@@ -26,8 +26,8 @@ from fgrad.lax import shapes as ls
 from fgrad.lax import sorting as lsort
 from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._core import (
-    broadcast_to_shape, canonical_axes, canonical_axis, check_arraylike, constant, convert,
-    promote_dtypes, promote_integer, to_inexact, upcast_f16, user_dtype,
+    _PYTHON_SCALARS, broadcast_to_shape, canonical_axes, canonical_axis, check_arraylike,
+    constant, convert, promote_dtypes, promote_integer, to_inexact, upcast_f16, user_dtype,
 )
 from fgrad.numpy._math import (
     add, logical_not, maximum, minimum, multiply, not_equal, sqrt, subtract, true_divide,
@@ -43,7 +43,6 @@ __all__ = [
     "nanstd", "nansum", "nanvar", "prod", "ptp", "std", "sum", "var",
 ]
 
-_PYTHON_SCALARS = (bool, int, float, complex)
 
 
 def _keep(result, axes: tuple[int, ...], keepdims: bool):
