@@ -143,3 +143,24 @@ def test_fgrad_nn_functions_are_compiled_too(name, kwargs):
     theirs = getattr(jax.nn, name, None) or getattr(jax.scipy.special, name)
     oracle.assert_same(ours(X, **kwargs), theirs(X, **kwargs), rtol=2e-6, atol=1e-6)
     assert name in compiled_names()
+
+
+# -- traced code: a tracer beside a Python number (numpy/_core.py's short path) ---------------
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "bfloat16", "int32", "bool"])
+@pytest.mark.parametrize("number", [2, 2.5, 70000, -1])
+def test_a_traced_operand_beside_a_python_number_types_as_in_jax(dtype, number):
+    x = jnp.asarray([1.0, -2.0, 3.0]).astype(dtype)
+    for f in (lambda m, x: m.multiply(x, number), lambda m, x: m.subtract(number, x),
+              lambda m, x: m.true_divide(x, number)):
+        ours = fgrad.jit(lambda x: f(fnp, x))(x)
+        theirs = jax.jit(lambda x: f(jnp, x))(x)
+        assert (ours.dtype, ours.weak_type) == (theirs.dtype, theirs.weak_type)
+        np.testing.assert_array_equal(np.asarray(ours, np.float64),
+                                      np.asarray(theirs, np.float64))
+
+
+def test_a_weak_traced_operand_beside_a_python_number_stays_weak():
+    program = fgrad.make_ir(lambda x: x * 2 + 1.5)(1.0)  # a weak f32 input
+    assert program.outputs[0].aval.weak_type
+    assert fgrad.jit(lambda x: x * 2 + 1.5)(1.0) == 3.5

@@ -192,6 +192,28 @@ def broadcast_to_shape(x, shape: tuple[int, ...], name: str = "broadcast_to", av
     return ls.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
+def _tracer_and_python_number(args) -> list | None:
+    """The operands of `x * 2.0` or `1 - x` (a tracer of a strong float dtype beside a
+    Python int or float) promoted, or None for any other pair. Traced code is full of these,
+    and the general path's checks cost as much as the operation: the number takes the
+    tracer's dtype (a weak scalar never changes a strong float's) and becomes a literal,
+    broadcast to the tracer's shape as jax.numpy does."""
+    x, y = args
+    if type(x) is Tracer:
+        tracer, number, first = x, y, True
+    else:
+        tracer, number, first = y, x, False
+    if type(tracer) is not Tracer or (type(number) is not float and type(number) is not int):
+        return None
+    aval = tracer._var.aval
+    if aval.weak_type or getattr(aval.dtype, "kind", None) != "f":  # a key has no kind
+        return None
+    literal = aval.dtype.type(number)  # as the general path converts it
+    if aval.shape:
+        literal = ls.broadcast_in_dim_p.bind1(literal, shape=aval.shape, broadcast_dimensions=())
+    return [tracer, literal] if first else [literal, tracer]
+
+
 def promote_args(name: str, *args, kind: str | None = None) -> list:
     """Checks, promotes and broadcasts the operands of an elementwise function."""
     if type(args[0]) is Tracer:
@@ -201,6 +223,10 @@ def promote_args(name: str, *args, kind: str | None = None) -> list:
         if (all(type(a) is Tracer and a.aval == aval for a in args[1:])
                 and (kind is None or _promoted((aval,), kind) == (aval.dtype, aval.weak_type))):
             return list(args)
+    if len(args) == 2:  # every kind keeps a strong float
+        fast = _tracer_and_python_number(args)
+        if fast is not None:
+            return fast
     check_arraylike(name, *args)
     avals = [aval_of(a) for a in args]
     shape = broadcast_shapes(name, *(a.shape for a in avals))
