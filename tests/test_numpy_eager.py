@@ -26,7 +26,8 @@ W = jnp.asarray(rng.standard_normal((4, 2)), jnp.float32)
 
 
 def compiled_names() -> set[str]:
-    return {(key[0] if isinstance(key, tuple) else key).__name__
+    """The functions with compiled entries (power's body is `_power`)."""
+    return {(key[0] if isinstance(key, tuple) else key).__name__.lstrip("_")
             for key, _ in _eager._COMPILED_FUNCTIONS.items()}
 
 
@@ -46,6 +47,13 @@ CALLS = {  # name -> a call written against a numpy namespace
     "square": lambda m: m.square(np.float32(1.5)),
     "isnan": lambda m: m.isnan(X),
     "log10": lambda m: m.log10(jnp.abs(X)),
+    "take": lambda m: m.take(X, jnp.asarray([2, -1, 7]), axis=1),
+    "take_along_axis": lambda m: m.take_along_axis(X, jnp.argsort(X, axis=0), axis=0),
+    "sort": lambda m: m.sort(X, axis=0),
+    "argsort": lambda m: m.argsort(X, descending=True),
+    "cumsum": lambda m: m.cumsum(X, axis=1),
+    "cumprod": lambda m: m.cumprod(X),
+    "clip": lambda m: m.clip(X, -0.5, jnp.float32(0.25)),
 }
 
 
@@ -83,6 +91,30 @@ def test_an_integer_and_a_float_exponent_are_different_programs():
     # an integer base to a negative integer power: JAX's error, from the value
     with pytest.raises(ValueError, match="negative"):
         fnp.power(7, -2)
+
+
+def test_an_exponent_that_is_not_a_static_integer_is_an_operand():
+    # A loop over float exponents (or array ones) compiles one entry, not one per value;
+    # a static integer exponent keys its own entry (integer_pow).
+    fgrad.clear_caches()
+    x = jnp.asarray([0.5, 1.0, 2.0], jnp.float32)
+    for p in (0.5, 1.5, 2.5, jnp.float32(3.5), np.float32(0.25)):
+        oracle.assert_same(fnp.power(x, p), jnp.power(x, p), rtol=1e-6)
+    assert len(_eager._COMPILED_FUNCTIONS) == 1
+    for p in (2, 3):
+        oracle.assert_same(fnp.power(x, p), jnp.power(x, p), rtol=1e-6)
+    assert len(_eager._COMPILED_FUNCTIONS) == 3
+
+
+def test_clip_compiles_with_both_bounds_only():
+    fgrad.clear_caches()
+    # one bound: clip runs op by op (its minimum is compiled on its own)
+    oracle.assert_same(fnp.clip(X, None, 0.5), jnp.clip(X, None, 0.5))
+    assert compiled_names() == {"minimum"}
+    for hi in (0.5, 0.75):
+        oracle.assert_same(fnp.clip(X, -hi, hi), jnp.clip(X, -hi, hi))
+    keys = [key for key, _ in _eager._COMPILED_FUNCTIONS.items()]
+    assert keys.count(fnp.clip.__wrapped__) == 1 and len(keys) == 2  # clip; minimum
 
 
 def test_python_scalars_that_would_convert_differently_run_op_by_op():

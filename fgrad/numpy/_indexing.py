@@ -45,6 +45,7 @@ from fgrad.numpy._core import (
     as_array, broadcast_shapes, broadcast_to_shape, canonical_axis, check_arraylike, constant,
     convert, is_arraylike, promote_dtypes, user_dtype,
 )
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._math import (
     add, clip, divmod, greater, greater_equal, less, maximum, minimum, multiply, not_equal,
     remainder, where,
@@ -767,6 +768,7 @@ def place(arr, mask, vals, *, inplace: bool = True):
 # -- indexing functions -----------------------------------------------------------------------
 
 
+@compiled_eagerly(2)
 def take(a, indices, axis=None, out=None, mode=None, unique_indices: bool = False,
          indices_are_sorted: bool = False, fill_value=None):
     """The elements of `a` at `indices` along `axis` (of `a` flattened if None).
@@ -838,6 +840,7 @@ def _wrap_negative(indices, size: int):
                                                                     aval.dtype)))
 
 
+@compiled_eagerly(2)
 def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
                     wrap_negative_indices=None):
     """The elements of `arr` at `indices` along `axis`, matched position by position on the

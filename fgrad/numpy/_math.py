@@ -170,10 +170,15 @@ def _static_integer(x):
     return None
 
 
-@compiled_eagerly(1)  # the exponent is static: an integer one is integer_pow
 def power(x1, x2, /):
     """x1 ** x2. A static integer exponent becomes `integer_pow` (exact repeated
     multiplication), as in jax.numpy."""
+    if _static_integer(x2) is not None:
+        return _power_by_static_integer(x1, x2)
+    return _power_by_operand(x1, x2)
+
+
+def _power(x1, x2, /):
     check_arraylike("power", x1, x2)
     exponent = _static_integer(x2)
     if exponent is not None:
@@ -191,6 +196,13 @@ def power(x1, x2, /):
         return lx.pow(broadcast_to_shape(x1, shape, "power"),
                       broadcast_to_shape(x2, shape, "power"))
     return lx.pow(base, exp)
+
+
+# Eagerly, a static integer exponent is part of the compiled function's identity (it
+# decides integer_pow); any other exponent is an operand, so a loop over float exponents
+# compiles once.
+_power_by_static_integer = compiled_eagerly(1)(_power)
+_power_by_operand = compiled_eagerly(2)(_power)
 
 
 def _integer_power(base, exponent):
@@ -427,6 +439,7 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     return lx.select_n(condition, y, x)
 
 
+@compiled_eagerly(3)  # with both bounds: each may vary from call to call
 def clip(arr=None, /, min=None, max=None):  # noqa: A002
     """`arr` limited to [min, max]: maximum(min, arr), then minimum(max, arr), as jax.numpy
     does (so min > max gives max, and NaN bounds propagate)."""

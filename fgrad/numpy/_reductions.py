@@ -628,11 +628,13 @@ def _cumulative(name: str, running, a, axis, dtype, out=None, fill_nan=None,
     return convert(running(convert(x, computation), axis), result)
 
 
+@compiled_eagerly(1)
 def cumsum(a, axis=None, dtype=None, out=None):
     """Running sums along `axis` (of the flattened array when axis is None)."""
     return _cumulative("cumsum", lr.cumsum, a, axis, dtype, out)
 
 
+@compiled_eagerly(1)
 def cumprod(a, axis=None, dtype=None, out=None):
     """Running products along `axis` (of the flattened array when axis is None)."""
     return _cumulative("cumprod", lr.cumprod, a, axis, dtype, out)

@@ -34,6 +34,7 @@ from fgrad.numpy._core import (
     as_array, broadcast_to_shape, canonical_axis, check_arraylike, constant, convert,
     is_arraylike, promote_dtypes, to_inexact, user_dtype,
 )
+from fgrad.numpy._eager import compiled_eagerly
 from fgrad.numpy._creation import arange, asarray, linspace, ones_like, zeros
 from fgrad.numpy._indexing import IndexUpdateHelper, getitem
 from fgrad.numpy._math import (
@@ -182,6 +183,7 @@ def _along(name: str, a, axis):
     return a, canonical_axis(axis, aval_of(a).ndim, name)
 
 
+@compiled_eagerly(1)
 def sort(a, axis=-1, *, kind=None, order=None, stable: bool = True,
          descending: bool = False):
     """`a` sorted along `axis` (of the flattened array when None): NaNs last, complex
@@ -192,6 +194,7 @@ def sort(a, axis=-1, *, kind=None, order=None, stable: bool = True,
     return ls.rev(out, (axis,)) if descending else out
 
 
+@compiled_eagerly(1)
 def argsort(a, axis=-1, *, kind=None, order=None, stable: bool = True,
             descending: bool = False, dtype=None):
     """The positions that sort `a` along `axis`; equal elements keep their order when
