@@ -448,10 +448,13 @@ def _restrict(fun, args, kwargs, argnums, holomorphic, allow_int, name):
 
     def restricted(*diff_args):
         trace = current_trace()
-        full = [_captured(a, trace) for a in args]
+        full = list(args)
+        for i, a in enumerate(args):
+            if i not in positions:
+                full[i] = _captured(a, trace)
         for p, a in zip(positions, diff_args, strict=True):
             full[p] = a
-        return fun(*full, **_captured(kwargs, trace))
+        return fun(*full, **(_captured(kwargs, trace) if kwargs else kwargs))
 
     return restricted, tuple(args[p] for p in positions)
 
