@@ -136,15 +136,21 @@ def use_trace(trace: Trace) -> Iterator[Trace]:
         _context.trace = previous
 
 
-@contextmanager
-def source_of(source: Source | None) -> Iterator[None]:
-    """Equations staged in this block are attributed to `source`."""
-    previous = _context.source
-    _context.source = source
-    try:
-        yield
-    finally:
-        _context.source = previous
+class source_of:  # noqa: N801 - used as a function: `with source_of(eqn.source):`
+    """Equations staged in this block are attributed to `source`. A class rather than a
+    generator: the transforms enter one per equation they re-emit through a rule."""
+
+    __slots__ = ("source", "previous")
+
+    def __init__(self, source: Source | None):
+        self.source = source
+
+    def __enter__(self) -> None:
+        self.previous = _context.source
+        _context.source = self.source
+
+    def __exit__(self, *exc) -> None:
+        _context.source = self.previous
 
 
 # Shape rules are pure functions of the avals and params, and tracing the same code again

@@ -182,8 +182,10 @@ def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_f
                                  preferred_element_type=preferred_element_type)
     # The product's dimensions are this operand's batch, free, then contracting dimensions,
     # the last in the order the other operand holds their partners: permute them back.
-    source = [*own_batch, *own_free, *(own_contract[k] for k in np.argsort(other_contract))]
-    order = tuple(int(i) for i in np.argsort(source))
+    source = [*own_batch, *own_free,
+              *(own_contract[k] for k in sorted(range(len(other_contract)),
+                                                key=other_contract.__getitem__))]
+    order = tuple(sorted(range(len(source)), key=source.__getitem__))
     if order != tuple(range(aval.ndim)):
         product = transpose(product, order)
     if aval_of(product).dtype != aval.dtype:  # a preferred_element_type widened the result
