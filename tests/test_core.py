@@ -195,6 +195,31 @@ def test_constant_outputs_and_inputs_passed_through():
     assert out[0] == 5.0 and out[1] == 3.0 and out[2].shape == (2,)
 
 
+def test_an_equation_of_literals_is_recorded_once_per_trace():
+    # Rules and numpy code broadcast the same constants over and over; a trace records each
+    # (primitive, literals, params) once. Different values, dtypes or shapes stay apart.
+    def f(x, y):
+        return x * 2.0 + x * 2.0 + y * 2.0 + x * 3.0 + fl.full((2,), np.float16(2), f32)
+
+    program = fgrad.make_ir(f)(np.ones(2, f32), np.ones((3, 2), f32))
+    broadcasts = [e for e in program.eqns if e.primitive.name == "broadcast_in_dim"
+                  and isinstance(e.inputs[0], Literal)]
+    assert [(str(e.inputs[0]), e.params["shape"]) for e in broadcasts] == [
+        ("2.0:f32[]", (2,)), ("2.0:f32[]", (3, 2)), ("3.0:f32[]", (2,))]
+    [out] = eval_program(program, np.ones(2, f32), np.ones((3, 2), f32))
+    oracle.assert_same(out, np.full((3, 2), 11.0, f32))
+    # each trace records its own: the 1.0 of tanh's derivative (made once by the JVP's
+    # trace for both its uses) and the 1.0 cotangent broadcast by the transpose's trace
+    # are two equations once both programs are spliced into make_ir's
+    program = fgrad.make_ir(lambda x: fgrad.grad(lambda x: fl.tanh(x).sum())(x * 2.0))(
+        np.ones(2, f32))
+    assert [str(e.inputs[0]) for e in program.eqns if e.primitive.name == "broadcast_in_dim"
+            ] == ["2.0:f32[]", "1.0:f32[]", "1.0:f32[]"]
+    [tanh_derivative] = [e for e in program.eqns if e.primitive.name == "add"]
+    [one_minus] = [e for e in program.eqns if e.primitive.name == "sub"]
+    assert tanh_derivative.inputs[0] is one_minus.inputs[0]
+
+
 def test_make_ir_pytrees_static_argnums_kwargs_and_shape_structs():
     def f(params, x, n, scale=1.0):
         y = x

@@ -204,6 +204,7 @@ class StagingTrace(Trace):
         self._outside: dict[Var, Any] = {}
         self._known: dict[Var, Any] = {}  # concrete values, computed on demand
         self._replaced: list = []  # (id, previous stand-in) for each bind_outside entry
+        self._constants: dict = {}  # (primitive, literals, params) -> its outputs
 
     # -- building ----------------------------------------------------------------------
 
@@ -267,9 +268,30 @@ class StagingTrace(Trace):
                 f"was applied in it. This is an fgrad bug or a tracer that escaped."))
         inputs = tuple([a._var if type(a) is Tracer and a._trace is self else self.atom(a)
                         for a in args])
+        if inputs and type(inputs[0]) is Literal and not prim.effectful:
+            return self._constant(prim, inputs, params, source)
+        return self._record(prim, inputs, params, source)
+
+    def _constant(self, prim, inputs, params, source) -> list:
+        """An equation of literals only (a constant broadcast to a shape, say): recorded
+        once per trace. Rules make the same constants over and over (the ones of every
+        tanh's derivative), and each would otherwise be an equation to transform, lower and
+        compile."""
+        if not all(type(a) is Literal for a in inputs):
+            return self._record(prim, inputs, params, source)
+        try:
+            key = (prim, *(a.key for a in inputs), *params.items(), *map(type, params.values()))
+            outputs = self._constants.get(key)
+        except TypeError:  # an unhashable param
+            return self._record(prim, inputs, params, source)
+        if outputs is None:
+            outputs = self._constants[key] = self._record(prim, inputs, params, source)
+        return list(outputs)
+
+    def _record(self, prim, inputs, params, source) -> list:
         if source is None:
             # Skip this frame and Primitive.bind: they are always fgrad's.
-            source = _context.source or user_source(skip=2)
+            source = _context.source or user_source(skip=3)
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
         index = len(self.eqns)
         outputs = tuple([Var(a) for a in out_avals])
