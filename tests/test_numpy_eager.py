@@ -192,7 +192,27 @@ def test_a_traced_operand_beside_a_python_number_types_as_in_jax(dtype, number):
                                       np.asarray(theirs, np.float64))
 
 
-def test_a_weak_traced_operand_beside_a_python_number_stays_weak():
-    program = fgrad.make_ir(lambda x: x * 2 + 1.5)(1.0)  # a weak f32 input
-    assert program.outputs[0].aval.weak_type
-    assert fgrad.jit(lambda x: x * 2 + 1.5)(1.0) == 3.5
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_a_weak_traced_operand_beside_a_python_number_stays_weak(x64, shape):
+    with jax.enable_x64(x64):
+        x = jnp.full(shape, 1.0)  # weak, of the default float (f64 with x64)
+        assert x.weak_type
+        for f in (lambda m, x: x * 2 + 1.5, lambda m, x: m.subtract(3, x),
+                  lambda m, x: m.true_divide(x, 4)):
+            ours = fgrad.jit(lambda x: f(fnp, x))(x)
+            theirs = jax.jit(lambda x: f(jnp, x))(x)
+            assert (ours.dtype, ours.weak_type) == (theirs.dtype, theirs.weak_type)
+            oracle.assert_same(ours, theirs)
+
+
+@pytest.mark.xfail(strict=True, reason="known difference, not from the short path: under x64 "
+                   "JAX keeps a weak float32 beside a Python int (3 - x is a weak float32) "
+                   "and fgrad's promotion (core/dtypes.py) makes it the default float64")
+def test_a_weak_float32_beside_a_python_int_under_x64_stays_float32_as_in_jax():
+    with jax.enable_x64(True):
+        x = fgrad.lax.convert_element_type(jnp.ones(3), jnp.float32, weak_type=True)
+        theirs = jnp.subtract(3, x)
+        assert (theirs.dtype, theirs.weak_type) == (jnp.float32, True)
+        ours = fnp.subtract(3, x)
+        assert (ours.dtype, ours.weak_type) == (theirs.dtype, theirs.weak_type)

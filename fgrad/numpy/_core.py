@@ -193,11 +193,12 @@ def broadcast_to_shape(x, shape: tuple[int, ...], name: str = "broadcast_to", av
 
 
 def _tracer_and_python_number(args) -> list | None:
-    """The operands of `x * 2.0` or `1 - x` (a tracer of a strong float dtype beside a
-    Python int or float) promoted, or None for any other pair. Traced code is full of these,
-    and the general path's checks cost as much as the operation: the number takes the
-    tracer's dtype (a weak scalar never changes a strong float's) and becomes a literal,
-    broadcast to the tracer's shape as jax.numpy does."""
+    """The operands of `x * 2.0` or `1 - x` (a tracer of a float dtype beside a Python int
+    or float) promoted, or None for any other pair. Traced code is full of these, and the
+    general path's checks cost as much as the operation: the number takes the tracer's
+    dtype (a weak scalar never changes a float's) and becomes a literal, broadcast to the
+    tracer's shape as jax.numpy does. Beside a weak tracer it stays a weak Python float,
+    which only the default float dtype can be without a conversion."""
     x, y = args
     if type(x) is Tracer:
         tracer, number, first = x, y, True
@@ -206,9 +207,14 @@ def _tracer_and_python_number(args) -> list | None:
     if type(tracer) is not Tracer or (type(number) is not float and type(number) is not int):
         return None
     aval = tracer._var.aval
-    if aval.weak_type or getattr(aval.dtype, "kind", None) != "f":  # a key has no kind
+    if getattr(aval.dtype, "kind", None) != "f":  # a key's dtype has no kind
         return None
-    literal = aval.dtype.type(number)  # as the general path converts it
+    if not aval.weak_type:
+        literal = aval.dtype.type(number)  # as the general path converts it
+    elif aval.dtype == dt.default_float():
+        literal = float(number)
+    else:
+        return None
     if aval.shape:
         literal = ls.broadcast_in_dim_p.bind1(literal, shape=aval.shape, broadcast_dimensions=())
     return [tracer, literal] if first else [literal, tracer]
