@@ -562,7 +562,7 @@ def section_vmap(cfg: Config) -> list[Row]:
 def section_eager_ops(cfg: Config) -> list[Row]:
     rng = np.random.default_rng(0)
     x, w1, w2 = rng_array(rng, (10,)), rng_array(rng, (10, 20)), rng_array(rng, (20, 5))
-    picked = jnp.asarray([1, 3, 5])
+    picked, order = jnp.asarray([1, 3, 5]), jnp.argsort(w1, axis=1)
     # Module functions only: on a jax.Array, `x * 2.0` would call JAX whichever module runs.
     # One-op calls, short chains and the seed net's forward pass: each at most jax.numpy's
     # time (fgrad/numpy/_eager.py).
@@ -578,6 +578,9 @@ def section_eager_ops(cfg: Config) -> list[Row]:
         "take(w1, i, axis=0), 3 rows of 10x20": (lambda m: m.take(w1, picked, axis=0)),
         "clip(w1, -0.5, 0.5)": (lambda m: m.clip(w1, -0.5, 0.5)),
         "argsort(w1, axis=1)": (lambda m: m.argsort(w1, axis=1)),
+        "take_along_axis(w1, order, axis=1)": (
+            lambda m: m.take_along_axis(w1, order, axis=1)),
+        "cumsum(w1, axis=1)": (lambda m: m.cumsum(w1, axis=1)),
     }
     rows = []
     for name, f in cases.items():
