@@ -456,6 +456,22 @@ def test_promote_types_and_result_type(x64_on, request):
         fnp.result_type()
 
 
+@pytest.mark.parametrize("x64_on", [False, True])
+def test_weak_operands_of_any_width_promote_as_in_jax(x64_on, request):
+    # All operands weak: the bound of their dtypes taken as strong, made weak (JAX's rule).
+    # A weak array of a width that is not the default (float16, or float32 under x64)
+    # keeps it beside a Python int, and a Python float's own width joins the bound.
+    if x64_on:
+        request.getfixturevalue("x64")
+    weak = [fgrad.lax.convert_element_type(jnp.ones(2), d, weak_type=True)
+            for d in (jnp.float16, jnp.float32, jnp.int16, jnp.int32, jnp.complex64)]
+    values = [*weak, jnp.ones(2), 3, 2.5, 1j, np.float32(1), jnp.ones(2, jnp.float16)]
+    for a in values:
+        for b in values:
+            ours, theirs = fnp.add(a, b), jnp.add(a, b)
+            assert (ours.dtype, ours.weak_type) == (theirs.dtype, theirs.weak_type), (a, b)
+
+
 def test_result_type_is_what_fgrad_computes():
     """result_type of values (traced ones too) is the dtype fgrad.numpy gives their sum."""
     x, y = np.ones(2, np.int8), np.ones(2, np.uint8)

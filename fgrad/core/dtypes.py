@@ -144,6 +144,11 @@ def promote(*avals: Aval) -> tuple[np.dtype, bool]:
 
 @functools.lru_cache(maxsize=4096)  # tracing promotes at almost every operation
 def _promote(avals: tuple[Aval, ...], x64: bool) -> tuple[np.dtype, bool]:
+    if all(a.weak_type for a in avals):
+        # All weak: the bound of their dtypes as if strong, made weak (JAX's rule, so a weak
+        # float32 beside a Python int stays float32 with x64, where the int is an int64).
+        dtype = canonicalize(jdt.result_type(*(a.dtype for a in avals)))
+        return dtype, not is_bool(dtype)
     args = [_PYTHON_TYPE_OF_KIND[a.dtype.kind] if a.weak_type else a.dtype for a in avals]
     dtype, weak = jdt.result_type(*args, return_weak_type_flag=True)
     return canonicalize(dtype), weak

@@ -290,7 +290,7 @@ class StagingTrace(Trace):
 
     def _record(self, prim, inputs, params, source) -> list:
         if source is None:
-            # Skip this frame and Primitive.bind: they are always fgrad's.
+            # Skip this frame, process and Primitive.bind: they are always fgrad's.
             source = _context.source or user_source(skip=3)
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
         index = len(self.eqns)

@@ -229,7 +229,7 @@ def promote_args(name: str, *args, kind: str | None = None) -> list:
         if (all(type(a) is Tracer and a.aval == aval for a in args[1:])
                 and (kind is None or _promoted((aval,), kind) == (aval.dtype, aval.weak_type))):
             return list(args)
-    if len(args) == 2:  # every kind keeps a strong float
+    if len(args) == 2:  # a float tracer keeps its dtype, whatever the kind
         fast = _tracer_and_python_number(args)
         if fast is not None:
             return fast
