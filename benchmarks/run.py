@@ -159,11 +159,13 @@ def mlp_loss(np_, stop_gradient):
 
 
 def seed_loss(np_):
-    """Seed 000's two-layer tanh network with mean squared error."""
+    """Seed 000's two-layer tanh network with mean squared error, in module functions: on
+    concrete jax.Arrays, `w1 @ x` would be JAX's whichever module runs (section 4's eager
+    forward pass)."""
     def loss(params, x, y):
         w1, b1, w2, b2 = params
-        h = np_.tanh(w1 @ x + b1)
-        return np_.mean((y - np_.tanh(w2 @ h + b2)) ** 2)
+        h = np_.tanh(np_.add(np_.matmul(w1, x), b1))
+        return np_.mean(np_.power(np_.subtract(y, np_.tanh(np_.add(np_.matmul(w2, h), b2))), 2))
     return loss
 
 
@@ -421,10 +423,8 @@ def torch_rows(cfg, args, grad_f) -> list[Row]:
         w1, b1, w2, b2 = params
         return torch.mean((y - torch.tanh(w2 @ torch.tanh(w1 @ x + b1) + b2)) ** 2)
 
-    def fgrad_forward():  # module functions: `@` on jax.Arrays would be JAX's
-        (w1, b1, w2, b2), x_, y_ = args
-        h = fnp.tanh(fnp.add(fnp.matmul(w1, x_), b1))
-        return fnp.mean(fnp.square(fnp.subtract(y_, fnp.tanh(fnp.add(fnp.matmul(w2, h), b2)))))
+    def fgrad_forward():
+        return seed_loss(fnp)(*args)
 
     assert_same(fgrad_forward(), torch_forward().detach().numpy())
     assert_same(grad_f(*args), torch_grad())
