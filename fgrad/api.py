@@ -33,7 +33,7 @@ from fgrad.transforms.batch import batch_eval, to_axis
 from fgrad.transforms.jvp import jvp_eval
 from fgrad.transforms.linearize import linearize_program
 from fgrad.transforms.simplify import simplify
-from fgrad.transforms.transpose import transpose_program
+from fgrad.transforms.transpose import backward_pass, transpose_program
 
 
 def make_ir(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., Program]:
@@ -287,6 +287,16 @@ class _Linearized:
         """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
         for a leading axis of cotangents at once."""
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear, strict=True) if lin]
+        if self.staged and batch is None:
+            # Staging, the transpose is recorded straight into the enclosing program rather
+            # than built as a program of its own and then copied there.
+            linear = [False] * self.n_res + [True] * sum(self.diff_in)
+            args = [*self.residuals, *[None] * sum(self.diff_in)]
+            by_diff = iter([None if type(c) is Zero else c for c, is_linear in zip(
+                backward_pass(self.linear, linear, args, cts), linear, strict=True)
+                if is_linear])
+            return _as_arrays([_instantiate_ct(next(by_diff), a) if d else _zeros_for(a)
+                               for d, a in zip(self.diff_in, self.in_avals, strict=True)])
         # One transposed program per pattern of weak cotangents: the zeros and constants the
         # transpose rules build take the cotangent's type (as JAX's do), so a strong
         # cotangent for a weak output gives strong input cotangents.

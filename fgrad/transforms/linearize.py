@@ -48,8 +48,9 @@ def linearize_program(program: Program, differentiable: Sequence[bool],
     jvp, out_nonzero = jvp_program(program, differentiable)
     tangents = iter(jvp.outputs[n_all:])
     wanted = [next(tangents) if nonzero else None for nonzero in out_nonzero[:n_out]]
-    jvp = dce(Program(jvp.constvars, jvp.constvals, jvp.inputs, jvp.eqns,
-                      [*jvp.outputs[:n_all], *(t for t in wanted if t is not None)]))
+    # Partial evaluation drops what no kept output needs from both of its programs.
+    jvp = Program(jvp.constvars, jvp.constvals, jvp.inputs, jvp.eqns,
+                  [*jvp.outputs[:n_all], *(t for t in wanted if t is not None)])
     known, linear, out_unknown, n_res = partial_eval(
         jvp, [False] * len(program.inputs) + [True] * sum(differentiable))
     # A tangent that does not depend on the input tangents is a constant of a linear map:

@@ -76,22 +76,27 @@ def dce(program: Program) -> Program:
     is pure, so an equation whose outputs nobody reads can go. This is what makes an input
     that does not influence the output cost nothing under differentiation.
     """
-    live: set[Var] = {a for a in program.outputs if isinstance(a, Var)}
+    live: set[Var] = {a for a in program.outputs if type(a) is Var}
     kept = []
     changed = False
     for eqn in reversed(program.eqns):
-        used = [v in live for v in eqn.outputs]
-        if not any(used) and not has_effects(eqn):
-            continue
-        rule = dce_rules.get(eqn.primitive)
-        if rule is not None and not all(used) and not has_effects(eqn):
-            pruned = rule(eqn, used)  # control flow: drop the unused results
-            changed = changed or pruned is not eqn
-            if pruned is None:
-                continue
-            eqn = pruned
+        outputs = eqn.outputs
+        # One output, read: the common case, kept without asking more (transforms run dce
+        # several times per gradient).
+        if len(outputs) != 1 or outputs[0] not in live:
+            used = [v in live for v in outputs]
+            if not (any(used) and all(used)) and not has_effects(eqn):
+                if not any(used):
+                    continue
+                rule = dce_rules.get(eqn.primitive)
+                if rule is not None:
+                    pruned = rule(eqn, used)  # control flow: drop the unused results
+                    changed = changed or pruned is not eqn
+                    if pruned is None:
+                        continue
+                    eqn = pruned
         kept.append(eqn)
-        live.update(a for a in eqn.inputs if isinstance(a, Var))
+        live.update([a for a in eqn.inputs if type(a) is Var])
     if (len(kept) == len(program.eqns) and not changed
             and all(v in live for v in program.constvars)):
         return program
