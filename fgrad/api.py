@@ -25,13 +25,14 @@ from fgrad.core import (
     tangent_aval, trace_to_program,
 )
 from fgrad.core import dtypes as dt
+from fgrad.core import evaluate as _evaluate
 from fgrad.core.dtypes import float0
 from fgrad.core.errors import ShapeDtypeError, StructureError, at_user_line
 from fgrad.core.trace import EVAL_TRACE, StagingTrace, Trace, current_trace
 from fgrad.xla import eager_executable, normalize_argnums, run_op_by_op
 from fgrad.transforms.batch import batch_eval, to_axis
 from fgrad.transforms.jvp import jvp_eval
-from fgrad.transforms.linearize import linearize_program
+from fgrad.transforms.linearize import linearize_eval, linearize_program
 from fgrad.transforms.simplify import simplify
 from fgrad.transforms.transpose import backward_pass, transpose_program
 
@@ -261,17 +262,26 @@ class _Linearized:
         self.in_avals = [aval_of(p) for p in flat_primals]
         self.out_avals = [a.aval for a in program.outputs[:n_out]]
         self.diff_in = [is_differentiable(a) for a in self.in_avals]
-        lin = linearize_program(program, self.diff_in, n_out)  # aux is never differentiated
-        self.out_linear, self.n_res = lin.out_linear, lin.n_residuals
+        self.staged = isinstance(current_trace(), StagingTrace)
+        n_all = len(program.outputs)
+        if _evaluate.nan_checker is None:
+            # One pass: the primal part runs (or is staged) now. The linear program's consts
+            # are the residuals: they become its leading inputs. Aux is never differentiated.
+            values, linear, self.out_linear = linearize_eval(program, flat_primals,
+                                                             self.diff_in, n_out)
+            self.residuals, self.n_res = list(linear.constvals), len(linear.constvals)
+            linear = linear.consts_as_inputs()
+        else:  # the NaN checks test the known program's equations one by one (eval_program)
+            lin = linearize_program(program, self.diff_in, n_out)
+            values = eval_program(lin.known, *flat_primals)
+            linear, self.out_linear, self.n_res = lin.linear, lin.out_linear, lin.n_residuals
+            self.residuals = _as_arrays(values[n_all:])
+        values = _as_arrays(values[:n_all])
         # Simplified once because it runs once per tangent or cotangent; not when staging
         # into another fgrad trace, whose own end (fgrad.jit) simplifies the whole program.
-        self.staged = isinstance(current_trace(), StagingTrace)
-        self.linear = lin.linear if self.staged else simplify(lin.linear)
-        values = _as_arrays(eval_program(lin.known, *flat_primals))
-        n_all = len(program.outputs)
+        self.linear = linear if self.staged else simplify(linear)
         self.primal_out = values[:n_out]
         self.aux = _aux_value(aux_tree, aux_leaves, values[n_out:n_all])
-        self.residuals = values[n_all:]
         self._transposed: dict = {}  # weak types of the cotangents -> program, nonzero
 
     def tangents(self, flat_tangents, batch: int | None = None):

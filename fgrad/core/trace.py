@@ -429,7 +429,8 @@ def _escaped(tracer: Tracer) -> EscapedTracerError:
 
 
 @contextmanager
-def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
+def staging(name: str, concrete: bool = False, trace: StagingTrace | None = None
+            ) -> Iterator[StagingTrace]:
     """A new staging trace, current for the duration of the block and closed after it.
 
     The cyclic garbage collector runs rarely while a trace is open (resources.
@@ -437,8 +438,9 @@ def staging(name: str, concrete: bool = False) -> Iterator[StagingTrace]:
     program is built, so the collector's passes (which also walk every object JAX keeps)
     find nothing to free and cost a fifth of the tracing time. It is made rarer rather than
     stopped, so a long trace in one thread cannot starve another thread's collection.
+    `trace` opens a trace of a subclass, made by the caller, instead of a new one.
     """
-    trace = StagingTrace(name, concrete)
+    trace = StagingTrace(name, concrete) if trace is None else trace
     try:
         with collector_paused(), use_trace(trace):
             yield trace
