@@ -120,7 +120,7 @@ SIZES = (1, 2, 3, 4, 5, 6, 7, 8)  # more shapes than the shrunk caches below hol
 # covers the LRU itself).
 # The policy's records are kept above the 16 gradient structures (8 shapes, 2 functions),
 # else no structure is seen twice before it is forgotten and nothing compiles.
-SHRUNK = {"shape_rules": 64, "simplified_sub_programs": 8, "eager_executables": 3,
+SHRUNK = {"shape_rules": 48, "simplified_sub_programs": 8, "eager_executables": 3,
           "compile_policy": 24, "jit_programs": 3}
 
 
