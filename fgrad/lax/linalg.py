@@ -176,15 +176,27 @@ def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_f
     first_free = n_batch + (0 if other_free_first else len(own_free))
     ct_other_free = tuple(range(first_free, first_free + len(other_free)))
     # Contract the cotangent with the other operand over everything this operand did not
-    # contribute (the other's free dimensions), pairing the batch dimensions again.
-    numbers = ((ct_other_free, tuple(other_free)), (tuple(range(n_batch)), other_batch))
-    product = dot_general_p.bind1(ct, other, dimension_numbers=numbers, precision=precision,
+    # contribute (the other's free dimensions), pairing the batch dimensions again. The
+    # product's dimensions are this operand's batch dimensions, then the cotangent's
+    # remaining ones (this operand's free dimensions) and the other's (partners of its
+    # contracting dimensions, in the other's order), or those two groups swapped when the
+    # other operand goes first, which is chosen when it needs no transpose after (the
+    # gradient of `w` in `x @ w`).
+    contracted = [own_contract[k] for k in sorted(range(len(other_contract)),
+                                                  key=other_contract.__getitem__)]
+    ct_first = [*own_batch, *own_free, *contracted]
+    other_first = [*own_batch, *contracted, *own_free]
+    batch = tuple(range(n_batch))
+    if other_first == sorted(other_first) != ct_first:
+        operands, source = (other, ct), other_first
+        numbers = ((tuple(other_free), ct_other_free), (other_batch, batch))
+        if isinstance(precision, tuple):  # one per operand
+            precision = precision[::-1]
+    else:
+        operands, source = (ct, other), ct_first
+        numbers = ((ct_other_free, tuple(other_free)), (batch, other_batch))
+    product = dot_general_p.bind1(*operands, dimension_numbers=numbers, precision=precision,
                                  preferred_element_type=preferred_element_type)
-    # The product's dimensions are this operand's batch, free, then contracting dimensions,
-    # the last in the order the other operand holds their partners: permute them back.
-    source = [*own_batch, *own_free,
-              *(own_contract[k] for k in sorted(range(len(other_contract)),
-                                                key=other_contract.__getitem__))]
     order = tuple(sorted(range(len(source)), key=source.__getitem__))
     if order != tuple(range(aval.ndim)):
         product = transpose(product, order)
