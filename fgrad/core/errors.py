@@ -72,7 +72,9 @@ class DerivedSource(Source):
 
 
 def derived(source: Source | None) -> DerivedSource | None:
-    return None if source is None else DerivedSource(*source)
+    if source is None or type(source) is DerivedSource:  # transposing a JVP's equation
+        return source
+    return DerivedSource(*source)
 
 
 def _in_stdlib(path: str) -> bool:

@@ -245,7 +245,7 @@ class StagingTrace(Trace):
             return Literal(x, aval_of(x))
         if isinstance(x, np.generic):
             dtype = canonicalize(x.dtype)
-            return Literal(x.astype(dtype), Aval((), dtype, False))
+            return Literal(x if x.dtype == dtype else x.astype(dtype), Aval((), dtype, False))
         return self._const(x)
 
     def capture(self, x):
@@ -280,7 +280,7 @@ class StagingTrace(Trace):
         if not all(type(a) is Literal for a in inputs):
             return self._record(prim, inputs, params, source)
         try:
-            key = (prim, *(a.key for a in inputs), *params.items(), *map(type, params.values()))
+            key = (prim, *[a.key for a in inputs], *params.items(), *map(type, params.values()))
             outputs = self._constants.get(key)
         except TypeError:  # an unhashable param
             return self._record(prim, inputs, params, source)

@@ -275,9 +275,15 @@ defjvp(cos_p, lambda t, ans, x: mul(t, neg(sin(x))))
 tan_p = elementwise("tan", lax.tan, "inexact")
 defjvp(tan_p, lambda t, ans, x: mul(t, add(_const(x, 1), _square(ans))))
 tanh_p = elementwise("tanh", lax.tanh, "inexact")
-# (1 + ans)(1 - ans) rather than 1 - ans^2: accurate where tanh is close to +-1.
-defjvp(tanh_p, lambda t, ans, x: mul(t, mul(add(_full_like(ans, 1), ans),
-                                            sub(_full_like(ans, 1), ans))))
+
+
+def _tanh_jvp(t, ans, x):
+    # (1 + ans)(1 - ans) rather than 1 - ans^2: accurate where tanh is close to +-1.
+    one = _full_like(ans, 1)
+    return mul(t, mul(add(one, ans), sub(one, ans)))
+
+
+defjvp(tanh_p, _tanh_jvp)
 asin_p = elementwise("asin", lax.asin, "inexact")
 defjvp(asin_p, lambda t, ans, x: mul(t, rsqrt(sub(_const(x, 1), _square(x)))))
 acos_p = elementwise("acos", lax.acos, "inexact")
