@@ -613,6 +613,30 @@ def test_symbolic_zero_returned_by_the_rule():
     close(z.instantiate(), np.zeros(2))
 
 
+def test_rule_making_a_coefficient_of_the_tangents_shape():
+    # full_like of a tangent depends on its shape only: linearizing computes it with the
+    # primal part (a LinearTrace splits it there and then), so the transpose never meets it.
+    @fgrad.custom_jvp
+    def f(x):
+        return fnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), t * fl.full_like(t, 3.0) * fnp.cos(x)
+
+    def loss(x):
+        return fnp.sum(f(x) ** 2)
+
+    want = 2 * np.sin(X) * 3.0 * np.cos(X)
+    close(fgrad.grad(loss)(X), want)
+    close(fgrad.jit(fgrad.grad(loss))(X), want)
+    close(fgrad.jacrev(f)(X), np.diag(3.0 * np.cos(X)))
+    close(fgrad.jacfwd(f)(X), np.diag(3.0 * np.cos(X)))
+    program = fgrad.make_ir(fgrad.grad(loss))(X)
+    assert "full_like" not in {e.primitive.name for e in program.eqns}
+
+
 # -- 4. numerical stability ------------------------------------------------------------------
 
 
