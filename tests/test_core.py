@@ -290,6 +290,19 @@ def test_eager_ops_on_every_kind_of_concrete_operand_match_jax(operand):
         np.testing.assert_array_equal(result, expected)
 
 
+def test_eager_ops_with_equal_params_of_other_types_compile_apart():
+    # 1+0j == 1.0 == 1 == True, with equal hashes: each eager op is still compiled for its
+    # own params (a full_like of a complex fill once made a later float fill fail).
+    complex_fill = fl.full_like(np.ones(2, np.complex64), 1 + 0j)
+    float_fill = fl.full_like(np.ones(2, f32), 1.0)
+    int_fill = fl.full_like(np.ones(2, np.int32), True)
+    for got, want in ((complex_fill, jax.lax.full_like(np.ones(2, np.complex64), 1 + 0j)),
+                      (float_fill, jax.lax.full_like(np.ones(2, f32), 1.0)),
+                      (int_fill, jax.lax.full_like(np.ones(2, np.int32), True))):
+        assert (got.dtype, got.weak_type) == (want.dtype, want.weak_type)
+        np.testing.assert_array_equal(got, want)
+
+
 # -- define-by-run ---------------------------------------------------------------------------------
 
 def test_define_by_run_python_control_flow_on_concrete_trace():

@@ -90,7 +90,9 @@ _COMPILED_OPS = register_cache(
 
 def _compiled_op(prim, params) -> Callable | None:
     try:
-        key = (prim, *params.items())
+        # The params' types too, as in abstract_eval: fill_value=1.0 and fill_value=1+0j
+        # are equal and hash alike, but the executable closes over the one it was made for.
+        key = (prim, *params.items(), *map(type, params.values()))
         compiled = _COMPILED_OPS.get(key)
     except TypeError:  # an unhashable param
         return None
