@@ -6,6 +6,7 @@ import doctest
 import pathlib
 import re
 
+import jax
 import pytest
 
 import fgrad.api
@@ -20,8 +21,14 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 def test_python_blocks_run(path):
     blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
     namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(path), "exec"), namespace)
+    # A page that turns float64 on restores it at its end; if it fails before, the
+    # setting must not leak into the tests that run after it in this process.
+    previous_x64 = jax.config.jax_enable_x64
+    try:
+        for block in blocks:
+            exec(compile(block, str(path), "exec"), namespace)
+    finally:
+        jax.config.update("jax_enable_x64", previous_x64)
 
 
 @pytest.mark.parametrize("module", [fgrad.api, fgrad.filtered, fgrad.jax_import],
