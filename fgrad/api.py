@@ -297,29 +297,28 @@ class _Linearized:
         """Input cotangents (zeros where none flows) for output cotangents; with `batch`,
         for a leading axis of cotangents at once."""
         cts = [ct for ct, lin in zip(flat_cts, self.out_linear, strict=True) if lin]
+        linear = [False] * self.n_res + [True] * sum(self.diff_in)
         if self.staged and batch is None:
             # Staging, the transpose is recorded straight into the enclosing program rather
             # than built as a program of its own and then copied there.
-            linear = [False] * self.n_res + [True] * sum(self.diff_in)
             args = [*self.residuals, *[None] * sum(self.diff_in)]
             by_diff = iter([None if type(c) is Zero else c for c, is_linear in zip(
                 backward_pass(self.linear, linear, args, cts), linear, strict=True)
                 if is_linear])
-            return _as_arrays([_instantiate_ct(next(by_diff), a) if d else _zeros_for(a)
-                               for d, a in zip(self.diff_in, self.in_avals, strict=True)])
-        # One transposed program per pattern of weak cotangents: the zeros and constants the
-        # transpose rules build take the cotangent's type (as JAX's do), so a strong
-        # cotangent for a weak output gives strong input cotangents.
-        weak = tuple(aval_of(ct).weak_type for ct in cts)
-        if weak not in self._transposed:
-            ct_avals = [a.aval.update(weak_type=w) for a, w in
-                        zip(self.linear.outputs, weak, strict=True)]
-            transposed, nonzero = transpose_program(
-                self.linear, [False] * self.n_res + [True] * sum(self.diff_in), ct_avals)
-            self._transposed[weak] = transposed if self.staged else simplify(transposed), nonzero
-        program, nonzero = self._transposed[weak]
-        outs = iter(_run(program, self.residuals, cts, batch))
-        by_diff = iter([next(outs) if nz else None for nz in nonzero])
+        else:
+            # One transposed program per pattern of weak cotangents: the zeros and constants
+            # the transpose rules build take the cotangent's type (as JAX's do), so a strong
+            # cotangent for a weak output gives strong input cotangents.
+            weak = tuple(aval_of(ct).weak_type for ct in cts)
+            if weak not in self._transposed:
+                ct_avals = [a.aval.update(weak_type=w) for a, w in
+                            zip(self.linear.outputs, weak, strict=True)]
+                transposed, nonzero = transpose_program(self.linear, linear, ct_avals)
+                self._transposed[weak] = (transposed if self.staged else simplify(transposed),
+                                          nonzero)
+            program, nonzero = self._transposed[weak]
+            outs = iter(_run(program, self.residuals, cts, batch))
+            by_diff = iter([next(outs) if nz else None for nz in nonzero])
         return _as_arrays([_instantiate_ct(next(by_diff), _batched(a, batch)) if d
                            else _zeros_for(_batched(a, batch))
                            for d, a in zip(self.diff_in, self.in_avals, strict=True)])

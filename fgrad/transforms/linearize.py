@@ -77,7 +77,6 @@ def linearize_program(program: Program, differentiable: Sequence[bool],
     return Linearization(checked(known), linear, n_res, out_linear)
 
 
-
 class LinearTrace(StagingTrace):
     """Records the equations that read one of its own values (the tangents and what is
     computed from them); every other equation goes to `parent`, the trace that was current
