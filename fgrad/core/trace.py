@@ -170,8 +170,9 @@ def abstract_eval(prim, avals, params, source):
     try:
         # The params' types too: 1 == True and 2 == 2.0 with equal hashes, so lower=1 would
         # otherwise be answered from the entry of lower=True, skipping the rule's checks.
-        key = (prim, *avals, *params.items(), *map(type, params.values()),
-               jax.config.jax_enable_x64)
+        key = ((prim, *avals, *params.items(), *map(type, params.values()),
+                jax.config.jax_enable_x64) if params
+               else (prim, *avals, jax.config.jax_enable_x64))  # most elementwise primitives
         out = _SHAPE_RULE_CACHE.get(key)
     except TypeError:  # an unhashable param: the rule will say what is wrong with it
         key = out = None
@@ -200,7 +201,10 @@ class StagingTrace(Trace):
         self.constvars: list[Var] = []
         self.constvals: list[Any] = []
         self._const_of_id: dict[int, Var] = {}
-        self._producer: dict[Var, int] = {}  # output variable -> index of its equation
+        # Output variable -> index of its equation, for the equations before `_indexed`:
+        # built when first asked (a concrete read, an error message), not per equation.
+        self._producer: dict[Var, int] = {}
+        self._indexed = 0
         # The values from outside the trace behind consts and concrete inputs. They may be
         # tracers of enclosing traces, whose concrete values those traces compute.
         self._outside: dict[Var, Any] = {}
@@ -295,12 +299,22 @@ class StagingTrace(Trace):
             # Skip this frame, process and Primitive.bind: they are always fgrad's.
             source = _context.source or user_source(skip=3)
         out_avals = abstract_eval(prim, [a.aval for a in inputs], params, source)
-        index = len(self.eqns)
+        if len(out_avals) == 1:  # most primitives: no list to build
+            out = Var(out_avals[0])
+            self.eqns.append(Eqn(prim, inputs, (out,), params, source))
+            return [Tracer(self, out)]
         outputs = tuple([Var(a) for a in out_avals])
-        for v in outputs:
-            self._producer[v] = index
         self.eqns.append(Eqn(prim, inputs, outputs, params, source))
         return [Tracer(self, v) for v in outputs]
+
+    def producer_of(self, var: Var) -> int | None:
+        """The index of the equation that binds `var`, if one of this trace's does."""
+        producer, eqns = self._producer, self.eqns
+        for index in range(self._indexed, len(eqns)):
+            for v in eqns[index].outputs:
+                producer[v] = index
+        self._indexed = len(eqns)
+        return producer.get(var)
 
     def splice(self, program: Program, args) -> list:
         """Records `program`'s equations on `args` as they are, with fresh variables.
@@ -314,12 +328,10 @@ class StagingTrace(Trace):
             raise EscapedTracerError(at_user_line(
                 f"The {self.name} trace has already finished, but a program was evaluated "
                 f"in it. This is an fgrad bug or a tracer that escaped."))
-        eqns, producer = self.eqns, self._producer
+        eqns = self.eqns
 
         def copy(eqn: Eqn, inputs: list) -> tuple[Var, ...]:
             outputs = tuple([Var(v.aval) for v in eqn.outputs])
-            for v in outputs:
-                producer[v] = len(eqns)
             eqns.append(Eqn(eqn.primitive, tuple(inputs), outputs, eqn.params, eqn.source))
             return outputs
 
@@ -364,7 +376,7 @@ class StagingTrace(Trace):
             v = stack.pop()
             if v in known:
                 continue
-            index = self._producer.get(v)
+            index = self.producer_of(v)
             if index is None:
                 if v not in self._outside:  # an input of an abstract trace
                     raise ConcretizationError(self._abstract_message(Tracer(self, var)))
@@ -418,7 +430,7 @@ def _other_thread(tracer: Tracer) -> EscapedTracerError:
 
 def _escaped(tracer: Tracer) -> EscapedTracerError:
     trace = tracer._trace
-    index = trace._producer.get(tracer._var) if isinstance(trace, StagingTrace) else None
+    index = trace.producer_of(tracer._var) if isinstance(trace, StagingTrace) else None
     made = None if index is None else trace.eqns[index]
     where = made.source if made is not None and made.source is not None else trace.source
     created = f", created at {where}" if where is not None else ""

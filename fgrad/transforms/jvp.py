@@ -30,18 +30,22 @@ def jvp_eval(program: Program, primals: Sequence[Any], tangents: Sequence[Any]
         prim = eqn.primitive
         ps = [p for p, _ in pairs]
         ts = [t for _, t in pairs]
+        differentiable = [is_differentiable(v.aval) for v in eqn.outputs]
         # No tangent flows in, or none can flow out (comparisons, argmax, integer math):
-        # re-emit the equation as it is.
-        if all(type(t) is Zero for t in ts) or not any(
-                is_differentiable(v.aval) for v in eqn.outputs):
+        # re-emit the equation as it is. (A loop, not all/any: this runs per equation.)
+        for t in ts:
+            if type(t) is not Zero and True in differentiable:
+                break
+        else:
             outs = trace.process(prim, ps, eqn.params, eqn.source)
             return [(out, Zero(tangent_aval(v.aval)))
                     for out, v in zip(outs, eqn.outputs, strict=True)]
         with source_of(derived(eqn.source)):
             outs, out_tangents = jvp_rules[prim](ps, ts, **eqn.params)
-        return [(out, t if t is not None and type(t) is not Zero and is_differentiable(v.aval)
+        return [(out, t if t is not None and type(t) is not Zero and diff
                  else Zero(tangent_aval(v.aval)))
-                for out, t, v in zip(outs, out_tangents, eqn.outputs, strict=True)]
+                for out, t, v, diff in zip(outs, out_tangents, eqn.outputs, differentiable,
+                                           strict=True)]
 
     def literal(lit: Literal):
         return lit.value, Zero(tangent_aval(lit.aval))
