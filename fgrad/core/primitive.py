@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fgrad.core.trace import current_trace
+from fgrad.core.trace import _context
 
 
 class Primitive:
@@ -43,11 +43,11 @@ class Primitive:
 
     def bind(self, *args, **params) -> list[Any]:
         """Applies the primitive to `args` in the current trace; returns its results."""
-        return current_trace().process(self, args, params, None)
+        return _context.trace.process(self, args, params, None)  # current_trace(), inlined
 
     def bind1(self, *args, **params) -> Any:
         """`bind` for a one-result primitive: its result."""
-        [out] = current_trace().process(self, args, params, None)
+        [out] = _context.trace.process(self, args, params, None)
         return out
 
     def __repr__(self) -> str:

@@ -9,6 +9,8 @@ cholesky and triangular_solve act on the last two axes; leading axes are a batch
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from jax import dtypes as jdt
@@ -17,6 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from fgrad.core import Aval, Primitive, Zero, aval_of
 from fgrad.core import dtypes as dt
+from fgrad.core.resources import register_cache
 from fgrad.lax._ad import defjvp, is_undefined
 from fgrad.lax._batching import move_axis, to_front
 from fgrad.lax._rules import as_ints, check_available, check_dims, fail, user_dtype
@@ -168,10 +171,29 @@ def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_f
     `other_free_first` says whether the other operand's free dimensions come before this
     one's in the result (true when this operand is the rhs).
     """
+    swap, numbers, order = _cotangent_layout(aval.ndim, own_dims, aval_of(other).ndim,
+                                             other_dims, other_free_first)
+    operands = (other, ct) if swap else (ct, other)
+    if swap and isinstance(precision, tuple):  # one per operand
+        precision = precision[::-1]
+    product = dot_general_p.bind1(*operands, dimension_numbers=numbers, precision=precision,
+                                 preferred_element_type=preferred_element_type)
+    if order is not None:
+        product = transpose(product, order)
+    if aval_of(product).dtype != aval.dtype:  # a preferred_element_type widened the result
+        product = convert_element_type(product, aval.dtype, weak_type=aval.weak_type)
+    return product
+
+
+@functools.lru_cache(maxsize=1024)
+def _cotangent_layout(ndim: int, own_dims, other_ndim: int, other_dims, other_free_first: bool):
+    """How `_operand_cotangent` contracts: (whether the other operand goes first, the
+    dimension numbers, the permutation that puts the product in the operand's layout or
+    None). It depends on ranks and dimension numbers only, so it is computed once per
+    kind of contraction rather than once per transposed equation."""
     (own_contract, own_batch), (other_contract, other_batch) = own_dims, other_dims
-    own_free = [i for i in range(aval.ndim) if i not in own_contract + own_batch]
-    other_free = [i for i in range(aval_of(other).ndim)
-                  if i not in other_contract + other_batch]
+    own_free = [i for i in range(ndim) if i not in own_contract + own_batch]
+    other_free = [i for i in range(other_ndim) if i not in other_contract + other_batch]
     n_batch = len(own_batch)
     first_free = n_batch + (0 if other_free_first else len(own_free))
     ct_other_free = tuple(range(first_free, first_free + len(other_free)))
@@ -187,22 +209,24 @@ def _operand_cotangent(ct, other, aval: Aval, own_dims, other_dims, other_free_f
     ct_first = [*own_batch, *own_free, *contracted]
     other_first = [*own_batch, *contracted, *own_free]
     batch = tuple(range(n_batch))
-    if other_first == sorted(other_first) != ct_first:
-        operands, source = (other, ct), other_first
+    swap = other_first == sorted(other_first) != ct_first
+    if swap:
+        source = other_first
         numbers = ((tuple(other_free), ct_other_free), (other_batch, batch))
-        if isinstance(precision, tuple):  # one per operand
-            precision = precision[::-1]
     else:
-        operands, source = (ct, other), ct_first
+        source = ct_first
         numbers = ((ct_other_free, tuple(other_free)), (batch, other_batch))
-    product = dot_general_p.bind1(*operands, dimension_numbers=numbers, precision=precision,
-                                 preferred_element_type=preferred_element_type)
     order = tuple(sorted(range(len(source)), key=source.__getitem__))
-    if order != tuple(range(aval.ndim)):
-        product = transpose(product, order)
-    if aval_of(product).dtype != aval.dtype:  # a preferred_element_type widened the result
-        product = convert_element_type(product, aval.dtype, weak_type=aval.weak_type)
-    return product
+    return swap, numbers, None if order == tuple(range(ndim)) else order
+
+
+register_cache(
+    "dot_general_cotangent_layouts", _cotangent_layout,
+    holds="how a dot_general operand's cotangent is contracted: an operand order, dimension "
+          "numbers and a permutation (small tuples)",
+    key="(operand rank, its dimension numbers, the other operand's rank and dimension "
+        "numbers, which operand it is)",
+    why="one entry per kind of contraction a program transposes; a few hundred bytes each")
 
 
 def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
