@@ -442,9 +442,7 @@ def _escaped(tracer: Tracer) -> EscapedTracerError:
     ))
 
 
-@contextmanager
-def staging(name: str, concrete: bool = False, trace: StagingTrace | None = None
-            ) -> Iterator[StagingTrace]:
+class staging:  # noqa: N801 - used as a function: `with staging("jvp") as trace:`
     """A new staging trace, current for the duration of the block and closed after it.
 
     The cyclic garbage collector runs rarely while a trace is open (resources.
@@ -453,13 +451,26 @@ def staging(name: str, concrete: bool = False, trace: StagingTrace | None = None
     find nothing to free and cost a fifth of the tracing time. It is made rarer rather than
     stopped, so a long trace in one thread cannot starve another thread's collection.
     `trace` opens a trace of a subclass, made by the caller, instead of a new one.
+    A class rather than a generator: a gradient opens several.
     """
-    trace = StagingTrace(name, concrete) if trace is None else trace
-    try:
-        with collector_paused(), use_trace(trace):
-            yield trace
-    finally:
-        trace.close()
+
+    __slots__ = ("trace", "previous")
+
+    def __init__(self, name: str, concrete: bool = False, trace: StagingTrace | None = None):
+        self.trace = StagingTrace(name, concrete) if trace is None else trace
+
+    def __enter__(self) -> StagingTrace:
+        collector_paused().__enter__()
+        self.previous = _context.trace
+        _context.trace = self.trace
+        return self.trace
+
+    def __exit__(self, *exc) -> None:
+        _context.trace = self.previous
+        try:
+            collector_paused().__exit__(*exc)
+        finally:
+            self.trace.close()
 
 
 def call_traced(fun: Callable, args, name: str):

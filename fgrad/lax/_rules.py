@@ -90,8 +90,12 @@ def as_ints(values) -> tuple:
     kept as it is, so the shape rule can name it in its error instead of Python failing
     somewhere deeper.
     """
-    if type(values) is tuple and all(type(v) is int for v in values):
-        return values  # already canonical: the common case, asked on every traced call
+    if type(values) is tuple:
+        for v in values:  # a loop, not all(): asked several times by every traced call
+            if type(v) is not int:
+                break
+        else:
+            return values  # already canonical: the common case
     if isinstance(values, (int, np.integer)):
         return (int(values),)
     try:
@@ -139,6 +143,8 @@ def check_dims(name: str, avals: Sequence[Aval], dims: tuple, ndim: int,
 
 def user_dtype(dtype) -> np.dtype:
     """The dtype a user names; Python's scalar types mean JAX's default dtypes."""
+    if isinstance(dtype, np.dtype):  # the common case: rules pass their operands' dtypes
+        return dtype
     if dtype is bool:
         return np.dtype(np.bool_)
     if dtype is int:
