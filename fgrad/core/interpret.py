@@ -37,7 +37,11 @@ def walk(eqns: Sequence[Eqn], env: dict, apply: Callable[[Eqn, list], Sequence[A
         for eqn in eqns:
             outs = apply(eqn, [literal(a) if type(a) is Literal else env[a]
                                for a in eqn.inputs])
-            env.update(zip(eqn.outputs, outs, strict=True))
+            outputs = eqn.outputs
+            if len(outputs) == 1 == len(outs):  # most equations: no zip to build
+                env[outputs[0]] = outs[0]
+            else:
+                env.update(zip(outputs, outs, strict=True))
         return env
     for eqn in reversed(eqns):
         outs = [env.pop(v, None) for v in eqn.outputs]

@@ -48,7 +48,11 @@ def backward_pass(program: Program, linear: Sequence[bool], args: Sequence[Any],
 
     def transpose(eqn: Eqn, out_cts: list) -> list:
         prim = eqn.primitive
-        cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outputs, out_cts, strict=True)]
+        if len(out_cts) == 1 and out_cts[0] is not None:  # most equations
+            cts = out_cts
+        else:
+            cts = [Zero(v.aval) if c is None else c
+                   for v, c in zip(eqn.outputs, out_cts, strict=True)]
         operands = [a.value if type(a) is Literal
                     else UndefinedPrimal(linear_avals.get(a, a.aval)) if a in linear_vars
                     else env[a]
