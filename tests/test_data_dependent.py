@@ -251,3 +251,18 @@ def test_gradients_of_compress(x64):
     check_grads(lambda x: (fnp.sin(fnp.compress(A([1, 0, 1]), x, axis=0)),
                            fnp.compress(x[0] > 0, x, axis=1, size=3, fill_value=1.0)),
                 (x,), order=2)
+
+
+def test_a_branch_on_the_output_of_a_jitted_function_inside_grad():
+    """The jitted function's program is spliced into grad's trace (its equations copied,
+    not re-bound); a concrete read of its output finds the copied equations that made it."""
+    doubled_sin = fgrad.jit(lambda x: fnp.sin(x) * 2.0)
+
+    def f(x):
+        y = doubled_sin(x)
+        return fnp.sum(y ** 2) if float(fnp.sum(y)) > 0 else fnp.sum(y)
+
+    for x in (np.array([0.3, 0.5]), np.array([-0.3, -0.5])):
+        # By hand: d/dx sum((2 sin x)^2) = 8 sin x cos x; d/dx sum(2 sin x) = 2 cos x.
+        want = 8 * np.sin(x) * np.cos(x) if np.sin(x).sum() > 0 else 2 * np.cos(x)
+        np.testing.assert_allclose(fgrad.grad(f)(x), want, rtol=1e-6)
