@@ -21,8 +21,7 @@ of the program that value needs, memoized. On an abstract trace the same read ra
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -128,14 +127,22 @@ def current_trace() -> Trace:
     return _context.trace
 
 
-@contextmanager
-def use_trace(trace: Trace) -> Iterator[Trace]:
-    previous = _context.trace
-    _context.trace = trace
-    try:
-        yield trace
-    finally:
-        _context.trace = previous
+class use_trace:  # noqa: N801 - used as a function: `with use_trace(trace):`
+    """`trace` is the current trace for the duration of the block. A class rather than a
+    generator: every staging trace opens one (see `staging`)."""
+
+    __slots__ = ("trace", "previous")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self) -> Trace:
+        self.previous = _context.trace
+        _context.trace = self.trace
+        return self.trace
+
+    def __exit__(self, *exc) -> None:
+        _context.trace = self.previous
 
 
 class source_of:  # noqa: N801 - used as a function: `with source_of(eqn.source):`
@@ -442,7 +449,7 @@ def _escaped(tracer: Tracer) -> EscapedTracerError:
     ))
 
 
-class staging:  # noqa: N801 - used as a function: `with staging("jvp") as trace:`
+class staging(use_trace):  # noqa: N801 - used as a function: `with staging("jvp") as t:`
     """A new staging trace, current for the duration of the block and closed after it.
 
     The cyclic garbage collector runs rarely while a trace is open (resources.
@@ -451,22 +458,19 @@ class staging:  # noqa: N801 - used as a function: `with staging("jvp") as trace
     find nothing to free and cost a fifth of the tracing time. It is made rarer rather than
     stopped, so a long trace in one thread cannot starve another thread's collection.
     `trace` opens a trace of a subclass, made by the caller, instead of a new one.
-    A class rather than a generator: a gradient opens several.
     """
 
-    __slots__ = ("trace", "previous")
+    __slots__ = ()
 
     def __init__(self, name: str, concrete: bool = False, trace: StagingTrace | None = None):
-        self.trace = StagingTrace(name, concrete) if trace is None else trace
+        super().__init__(StagingTrace(name, concrete) if trace is None else trace)
 
     def __enter__(self) -> StagingTrace:
         collector_paused().__enter__()
-        self.previous = _context.trace
-        _context.trace = self.trace
-        return self.trace
+        return super().__enter__()
 
     def __exit__(self, *exc) -> None:
-        _context.trace = self.previous
+        super().__exit__()
         try:
             collector_paused().__exit__(*exc)
         finally:
